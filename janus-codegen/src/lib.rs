@@ -1,0 +1,1 @@
+//! Janus code generator (skeleton).

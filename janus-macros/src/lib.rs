@@ -1,0 +1,1 @@
+//! Janus procedural macros (skeleton).
