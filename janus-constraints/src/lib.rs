@@ -39,6 +39,8 @@ pub mod keyword {
     pub const TYPE: &str = "type";
     /// The value must be present.
     pub const REQUIRED: &str = "required";
+    /// No members beyond the declared ones.
+    pub const ADDITIONAL_PROPERTIES: &str = "additionalProperties";
 }
 
 /// A value that breaks one constraint: which one, its limit, and a sentence
@@ -362,6 +364,70 @@ pub fn missing_required() -> Violation {
     )
 }
 
+/// The violation for an object member the schema does not declare.
+/// `expected` lists the declared member names.
+pub fn unknown_property(name: &str, expected: &[&str]) -> Violation {
+    let expected_list = if expected.is_empty() {
+        "it takes none".to_owned()
+    } else {
+        format!(
+            "expected one of {}",
+            expected
+                .iter()
+                .map(|s| show_str(s))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    Violation::new(
+        keyword::ADDITIONAL_PROPERTIES,
+        Value::Bool(false),
+        format!("unknown member {}; {expected_list}", show_str(name)),
+    )
+}
+
+/// The error of a validating constructor: which type refused the value, and why.
+///
+/// Generated newtypes return this from `new`, `TryFrom` and `FromStr`, e.g.
+/// ``invalid Username: `jo` is shorter than minLength 3 (2 characters)``.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvalidValue {
+    type_name: &'static str,
+    violation: Violation,
+}
+
+impl InvalidValue {
+    /// The error for type `type_name` refusing a value for `violation`.
+    pub fn new(type_name: &'static str, violation: Violation) -> Self {
+        Self {
+            type_name,
+            violation,
+        }
+    }
+
+    /// The Rust type that refused the value.
+    pub fn type_name(&self) -> &'static str {
+        self.type_name
+    }
+
+    /// The broken constraint.
+    pub fn violation(&self) -> &Violation {
+        &self.violation
+    }
+}
+
+impl fmt::Display for InvalidValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid {}: {}", self.type_name, self.violation)
+    }
+}
+
+impl std::error::Error for InvalidValue {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.violation)
+    }
+}
+
 /// Describes a JSON value for a message: its kind and, for scalars, the value
 /// itself, e.g. ``"string `abc`"``, `"number 1.5"`, `"an object"`.
 pub fn describe_value(value: &Value) -> String {
@@ -529,6 +595,30 @@ mod tests {
         let err = check_type(&json!({}), JsonType::String).unwrap_err();
         assert_eq!(err.message(), "expected a string, found an object");
         assert_eq!(err.constraints_json(), json!({"type": "string"}));
+    }
+
+    #[test]
+    fn unknown_members_list_the_expected_ones() {
+        let v = unknown_property("usrname", &["username", "email"]);
+        assert_eq!(v.keyword(), "additionalProperties");
+        assert_eq!(
+            v.message(),
+            "unknown member `usrname`; expected one of `username`, `email`"
+        );
+        assert_eq!(
+            unknown_property("x", &[]).message(),
+            "unknown member `x`; it takes none"
+        );
+    }
+
+    #[test]
+    fn invalid_value_names_the_type() {
+        let v = check_string("jo", &rules(Some(3), None, None)).unwrap_err();
+        let e = InvalidValue::new("Username", v);
+        assert_eq!(
+            e.to_string(),
+            "invalid Username: `jo` is shorter than minLength 3 (2 characters)"
+        );
     }
 
     #[test]
