@@ -617,7 +617,6 @@ impl RawResponse {
     }
 
     /// The outcome: the raw result, or the error object.
-    #[allow(dead_code)] // used by the client (next commit)
     pub(crate) fn into_outcome(self) -> Result<Option<Box<RawValue>>, ErrorObject> {
         match (self.error, self.success) {
             (Some(e), _) => Err(e),
@@ -638,7 +637,6 @@ struct OutgoingResponseJson<'a, T: ?Sized> {
 }
 
 /// Appends the JSON of a response (fresh id, current time) to `out`.
-#[allow(dead_code)] // used by the server (next commit)
 pub(crate) fn encode_response<T: Serialize + ?Sized>(
     out: &mut Vec<u8>,
     request_id: Option<&str>,
