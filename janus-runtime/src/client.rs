@@ -113,8 +113,8 @@ impl ClientBuilder {
         self
     }
 
-    /// The largest request and answer, in bytes (default 4 MiB; the socket's
-    /// send buffer may lower it).
+    /// The largest request, in bytes (default 4 MiB; the socket's send
+    /// buffer may lower it). Larger requests fail before anything is sent.
     pub fn max_message_size(mut self, bytes: usize) -> Self {
         self.max_message_size = bytes.max(1024);
         self
@@ -160,7 +160,10 @@ impl ClientBuilder {
             gate: tokio::sync::Mutex::new(()),
             pending: Mutex::new(HashMap::new()),
             counters: Counters::default(),
-            receive_limit: self.max_message_size,
+            // Answers put `request_id` after `result`, so one cut short could
+            // not be matched to its call: always receive the largest datagram
+            // the OS can deliver (untouched buffer pages cost no memory).
+            receive_limit: self.max_message_size.max(dgram::OS_DATAGRAM_LIMIT),
         });
         let reader = tokio::spawn(read_answers(shared.clone()));
         Ok(Client {
@@ -335,13 +338,8 @@ impl Shared {
 
 /// The id of the call an answer is for, read from an answer cut short.
 fn sniff_request_id(bytes: &[u8]) -> Option<u128> {
-    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(1 << 16)]);
-    let start = text.find("\"request_id\"")? + "\"request_id\"".len();
-    let rest = text[start..].trim_start().strip_prefix(':')?.trim_start();
-    let rest = rest.strip_prefix('"')?;
-    Uuid::parse_str(&rest[..rest.find('"')?])
-        .ok()
-        .map(|u| u.as_u128())
+    let id = wire::sniff_top_level_string(bytes, "request_id")?;
+    Uuid::parse_str(&id).ok().map(|u| u.as_u128())
 }
 
 async fn read_answers(shared: Arc<Shared>) {

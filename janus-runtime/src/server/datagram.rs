@@ -420,20 +420,16 @@ fn reply_addr(path: &Path) -> Option<ReplyAddr> {
     })
 }
 
-/// Best effort: the `id` of a request whose datagram was cut short, read
-/// from the start of the text (where senders put it), if it is a valid id.
+/// Best effort: the `id` of a request whose datagram was cut short, if the
+/// part that arrived has a valid one.
 fn sniff_id(bytes: &[u8]) -> Option<String> {
-    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(4096)]);
-    let start = text.find("\"id\"")? + 4;
-    let rest = text[start..].trim_start().strip_prefix(':')?.trim_start();
-    let rest = rest.strip_prefix('"')?;
-    let id = &rest[..rest.find('"')?];
+    let id = wire::sniff_top_level_string(bytes, "id")?;
     let valid = !id.is_empty()
         && id.len() <= wire::MAX_ID_LEN
         && id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    valid.then(|| id.to_owned())
+    valid.then_some(id)
 }
 
 #[cfg(test)]
@@ -449,6 +445,10 @@ mod tests {
         assert_eq!(sniff_id(br#"{ "id" : "abc" "#).as_deref(), Some("abc"));
         assert_eq!(sniff_id(br#"{"id":"a b"}"#), None);
         assert_eq!(sniff_id(br#"{"id":"abc"#), None);
+        assert_eq!(
+            sniff_id(br#"{"args":{"id":"no"},"id":"yes","request":"#).as_deref(),
+            Some("yes")
+        );
         assert_eq!(sniff_id(br#"{"method":"x"}"#), None);
         assert_eq!(sniff_id(br#"{"id":7}"#), None);
     }
