@@ -16,6 +16,7 @@ use serde_json::value::RawValue;
 use tokio::io::Interest;
 use tokio::net::UnixDatagram;
 use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use uuid::Uuid;
 
@@ -157,7 +158,6 @@ impl ClientBuilder {
         let shared = Arc::new(Shared {
             socket,
             gate: tokio::sync::Mutex::new(()),
-            reader: tokio::sync::Mutex::new(Vec::new()),
             pending: Mutex::new(HashMap::new()),
             counters: Counters::default(),
             // Answers put `request_id` after `result`, so one cut short could
@@ -165,9 +165,13 @@ impl ClientBuilder {
             // the OS can deliver (untouched buffer pages cost no memory).
             receive_limit: self.max_message_size.max(dgram::OS_DATAGRAM_LIMIT),
         });
+        // The reader is a task of its own, always polled: answers are drained
+        // as they arrive whatever the callers do with their futures.
+        let reader = tokio::spawn(read_answers(shared.clone()));
         Ok(Client {
             inner: Arc::new(Inner {
                 shared,
+                reader,
                 reply_file: file,
                 reply_text,
                 server_path,
@@ -214,6 +218,7 @@ impl std::fmt::Debug for Client {
 
 struct Inner {
     shared: Arc<Shared>,
+    reader: JoinHandle<()>,
     reply_file: ReplyFile,
     reply_text: String,
     server_path: PathBuf,
@@ -221,6 +226,12 @@ struct Inner {
     max_pending: usize,
     max_message: usize,
     retry: RetryPolicy,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
 }
 
 /// Removes the reply socket file when dropped.
@@ -242,9 +253,6 @@ struct Shared {
     socket: UnixDatagram,
     /// One sender at a time waits for room in a full server queue.
     gate: tokio::sync::Mutex<()>,
-    /// Held by the one waiting caller that reads answers for everyone; the
-    /// receive buffer (allocated on first use).
-    reader: tokio::sync::Mutex<Vec<u8>>,
     pending: Mutex<HashMap<u128, oneshot::Sender<Answer>>>,
     counters: Counters,
     receive_limit: usize,
@@ -337,38 +345,22 @@ fn sniff_request_id(bytes: &[u8]) -> Option<u128> {
     Uuid::parse_str(&id).ok().map(|u| u.as_u128())
 }
 
-impl Shared {
-    /// Waits for the answer that `rx` will carry.
-    ///
-    /// There is no background reader: waiting callers read the socket
-    /// themselves. One of them at a time holds the reader lock and hands every
-    /// answer it receives to its caller, until its own arrives; then the next
-    /// waiter takes over. A lone caller thus receives its own answer directly.
-    async fn wait_for(&self, mut rx: oneshot::Receiver<Answer>) -> Option<Answer> {
-        tokio::select! {
-            biased;
-            answer = &mut rx => answer.ok(),
-            buf = self.reader.lock() => {
-                let mut buf = buf;
-                if buf.is_empty() {
-                    buf.resize(self.receive_limit, 0);
-                }
-                loop {
-                    let event = tokio::select! {
-                        biased;
-                        answer = &mut rx => return answer.ok(),
-                        received = self.socket.async_io(Interest::READABLE, || {
-                            dgram::recv_datagram(&self.socket, &mut buf)
-                        }) => received,
-                    };
-                    match event {
-                        Ok(meta) => self.deliver(&buf[..meta.len], meta.truncated_from),
-                        Err(e) => {
-                            tracing::warn!(error = %e, "receiving an answer failed");
-                            tokio::time::sleep(Duration::from_millis(10)).await;
-                        }
-                    }
-                }
+/// Reads answers and hands each to the call waiting for it, until the
+/// client is dropped (the task is aborted then).
+async fn read_answers(shared: Arc<Shared>) {
+    let mut buf = vec![0u8; shared.receive_limit];
+    loop {
+        let received = shared
+            .socket
+            .async_io(Interest::READABLE, || {
+                dgram::recv_datagram(&shared.socket, &mut buf)
+            })
+            .await;
+        match received {
+            Ok(meta) => shared.deliver(&buf[..meta.len], meta.truncated_from),
+            Err(e) => {
+                tracing::warn!(error = %e, "receiving an answer failed");
+                tokio::time::sleep(Duration::from_millis(10)).await;
             }
         }
     }
@@ -567,11 +559,11 @@ impl Client {
             key: id.as_u128(),
         };
         self.send(&bytes, deadline, timeout).await?;
-        match tokio::time::timeout_at(deadline, shared.wait_for(rx)).await {
-            Ok(Some(answer)) => answer,
-            // The sender side lives in the pending map until an answer or
+        match tokio::time::timeout_at(deadline, rx).await {
+            Ok(Ok(answer)) => answer,
+            // The sender lives in the pending map until an answer takes it or
             // our own entry guard removes it, so this cannot happen.
-            Ok(None) => Err(CallError::Transport {
+            Ok(Err(_)) => Err(CallError::Transport {
                 context: "the call was forgotten before its answer arrived".into(),
                 source: io::Error::from(io::ErrorKind::BrokenPipe),
             }),
@@ -719,6 +711,47 @@ mod tests {
         assert_eq!(p.retries, 3);
         assert_eq!(p.multiplier, 1.5);
         assert_eq!(RetryPolicy::none().retries, 0);
+    }
+
+    #[tokio::test]
+    async fn a_started_call_left_unpolled_blocks_no_other_call() {
+        let dir = tempfile::tempdir().unwrap();
+        let server_path = dir.path().join("server.sock");
+        let server = crate::Server::builder()
+            .allowed_dirs([dir.path().to_str().unwrap()])
+            .enable_slow_process(true)
+            .bind(&server_path)
+            .unwrap()
+            .spawn();
+        let client = Client::builder()
+            .reply_dir(dir.path())
+            .connect(&server_path)
+            .await
+            .unwrap();
+        // Poll a slow call once (it is sent and waiting), then leave it alone.
+        let mut parked = Box::pin(
+            client
+                .request("slow_process")
+                .args(serde_json::json!({"ms": 200}))
+                .send(),
+        );
+        tokio::select! {
+            biased;
+            _ = &mut parked => unreachable!("not answered yet"),
+            _ = std::future::ready(()) => {}
+        }
+        // Other calls proceed meanwhile.
+        for _ in 0..3 {
+            let pong = client
+                .request("ping")
+                .timeout(Duration::from_secs(5))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(pong["pong"], true);
+        }
+        assert_eq!(parked.await.unwrap(), serde_json::json!({"slept_ms": 200}));
+        server.shutdown().await;
     }
 
     #[tokio::test]

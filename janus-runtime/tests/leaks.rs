@@ -144,8 +144,8 @@ async fn thousands_of_calls_leave_nothing_behind() {
         timeouts >= 500,
         "the orphaned and cancelled handlers time out: {timeouts}"
     );
-    // Late answers wait in the reply socket (or in the server, for room)
-    // until the next call reads them: counted and dropped.
+    // Late answers (to timed-out, cancelled and orphaned calls) were read,
+    // counted and dropped as they arrived.
     assert_eq!(
         client
             .call("test", "add", json!({"a": 2, "b": 2}))
@@ -158,8 +158,7 @@ async fn thousands_of_calls_leave_nothing_behind() {
     assert!(stats.late_replies > 0, "{stats:?}");
     assert_eq!(stats.uncorrelated + stats.malformed, 0, "{stats:?}");
 
-    // Once the client is gone, answers still waiting for it are dropped at
-    // once (nobody receives there any more): the server settles.
+    // Once the clients are gone, nothing is left to answer: the server settles.
     drop(impatient);
     drop(client);
     h.settled().await;

@@ -1,0 +1,127 @@
+//! The demo server example, run as a process: it prints one line when ready,
+//! answers `demo.add`, `demo.sleep` and the built-ins, and exits cleanly on
+//! SIGINT or SIGTERM, removing its socket file.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use janus_runtime::Client;
+use rustix::process::{Pid, Signal, kill_process};
+use serde_json::json;
+
+/// `cargo test` builds the examples next to the test binaries.
+fn demo_server_binary() -> PathBuf {
+    let deps = std::env::current_exe().unwrap();
+    let profile_dir = deps.parent().unwrap().parent().unwrap();
+    let bin = profile_dir.join("examples").join("demo_server");
+    assert!(
+        bin.exists(),
+        "{} is missing; run through `cargo test`",
+        bin.display()
+    );
+    bin
+}
+
+/// Kills the server if the test fails before stopping it.
+struct Running(Option<Child>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+async fn run_and_stop(signal: Signal) {
+    let dir = tempfile::tempdir_in("/tmp").unwrap();
+    let path = dir.path().join("demo.sock");
+    let mut guard = Running(Some(
+        Command::new(demo_server_binary())
+            .arg(&path)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    ));
+    let child = guard.0.as_mut().unwrap();
+    let mut first_line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first_line)
+        .unwrap();
+    assert_eq!(first_line, format!("listening on {}\n", path.display()));
+
+    let client = Client::builder()
+        .reply_dir(dir.path())
+        .connect(&path)
+        .await
+        .unwrap();
+    assert_eq!(
+        client
+            .call("demo", "add", json!({"a": 20, "b": 22}))
+            .await
+            .unwrap(),
+        json!({"sum": 42})
+    );
+    assert_eq!(
+        client
+            .call("demo", "sleep", json!({"ms": 20}))
+            .await
+            .unwrap(),
+        json!({"slept_ms": 20})
+    );
+    let err = client
+        .call("demo", "add", json!({"a": 1}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some(-32602));
+    assert_eq!(err.error_object().unwrap().field(), Some("b"));
+    let err = client
+        .call("demo", "add", json!({"a": 1, "b": "2"}))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.error_object().unwrap().constraints(),
+        Some(&json!({"type": "integer"}))
+    );
+    assert_eq!(client.request("ping").send().await.unwrap()["pong"], true);
+    let info = client.request("get_info").send().await.unwrap();
+    assert_eq!(info["channels"], json!(["demo"]));
+    let manifest = client.request("manifest").send().await.unwrap();
+    assert!(
+        manifest["channels"]["demo"]["requests"]["add"].is_object(),
+        "{manifest}"
+    );
+
+    // A request running when the signal arrives still gets its answer. One
+    // poll sends it; the server reads datagrams from one sender in order, so
+    // once a later ping is answered the slow request is running.
+    let mut slow = Box::pin(client.call("demo", "sleep", json!({"ms": 300})));
+    tokio::select! {
+        biased;
+        _ = &mut slow => unreachable!("a 300 ms sleep cannot be answered yet"),
+        _ = std::future::ready(()) => {}
+    }
+    assert_eq!(client.request("ping").send().await.unwrap()["pong"], true);
+    kill_process(Pid::from_child(child), signal).unwrap();
+    assert_eq!(slow.await.unwrap(), json!({"slept_ms": 300}));
+    let mut child = guard.0.take().unwrap();
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+    assert!(!path.exists(), "the socket file is removed");
+}
+
+#[tokio::test]
+async fn demo_server_stops_on_sigterm() {
+    run_and_stop(Signal::TERM).await;
+}
+
+#[tokio::test]
+async fn demo_server_stops_on_sigint() {
+    run_and_stop(Signal::INT).await;
+}
