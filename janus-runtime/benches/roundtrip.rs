@@ -22,9 +22,23 @@ use janus_runtime::{BoxFuture, Client, ErrorObject, RequestContext, Server, Serv
 use serde_json::{Value, json};
 
 const ROLE: &str = "JANUS_BENCH_ROLE";
+/// The CPU a server child pins itself to.
+const CPU: &str = "JANUS_BENCH_CPU";
+
+/// Pins this process (and the threads it starts later) to one CPU.
+fn pin_to_cpu(cpu: usize) {
+    let mut set = rustix::thread::CpuSet::new();
+    set.set(cpu);
+    if let Err(e) = rustix::thread::sched_setaffinity(None, &set) {
+        eprintln!("could not pin to CPU {cpu}: {e}");
+    }
+}
 
 fn main() {
     if let Ok(role) = std::env::var(ROLE) {
+        if let Some(cpu) = std::env::var(CPU).ok().and_then(|c| c.parse().ok()) {
+            pin_to_cpu(cpu);
+        }
         let path = std::env::args().nth(1).expect("socket path");
         match role.as_str() {
             "baseline" => baseline_server(Path::new(&path)),
@@ -33,11 +47,22 @@ fn main() {
         }
         return;
     }
+    if std::env::var("JANUS_BENCH_PROFILE").is_ok() {
+        return profile_loop();
+    }
     let scale: f64 = std::env::var("JANUS_BENCH_SCALE")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(1.0);
     let n = |count: f64| ((count * scale) as usize).max(100);
+    // Where processes run matters more than anything else here: a wake-up
+    // that crosses CPUs costs tens of microseconds on a virtual machine, and
+    // the scheduler's choice varies from run to run. So placement is fixed:
+    // clients on CPU 0, servers on CPU 1 (each side has a core, as two
+    // processes on this machine would), plus one row with everything on CPU 0.
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let server_cpu = if cpus > 1 { 1 } else { 0 };
+    pin_to_cpu(0);
     let dir = tempfile::Builder::new()
         .prefix("janus-bench")
         .tempdir_in("/tmp")
@@ -45,15 +70,17 @@ fn main() {
 
     println!("janus-runtime round-trip benchmark: `ping` over Unix datagram sockets");
     println!(
-        "machine: {} cores; baseline = blocking std::os::unix::net::UnixDatagram server that parses the JSON and replies",
-        std::thread::available_parallelism().map_or(0, |n| n.get())
+        "machine: {cpus} cores; baseline = blocking std::os::unix::net::UnixDatagram server that parses the JSON and replies"
+    );
+    println!(
+        "clients pinned to CPU 0, servers to CPU {server_cpu}; baseline and ours alternate in rounds"
     );
     println!();
 
     let base_path = dir.path().join("baseline.sock");
-    let base = ServerProcess::start("baseline", &base_path);
+    let base = ServerProcess::start("baseline", &base_path, server_cpu);
     let ours_path = dir.path().join("ours.sock");
-    let ours = ServerProcess::start("ours", &ours_path);
+    let ours = ServerProcess::start("ours", &ours_path, server_cpu);
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -138,6 +165,31 @@ fn main() {
         ));
     }
     drop(to_base);
+    // Everything on one CPU: no cross-CPU wake-ups, so this compares the
+    // work each side does per request.
+    let (mut same_base, mut same_ours) = (Vec::new(), Vec::new());
+    {
+        let base0 = ServerProcess::start("baseline", &dir.path().join("baseline0.sock"), 0);
+        let ours0 = ServerProcess::start("ours", &dir.path().join("ours0.sock"), 0);
+        let c0 = rt
+            .block_on(
+                Client::builder()
+                    .reply_dir(dir.path())
+                    .connect(dir.path().join("ours0.sock")),
+            )
+            .unwrap();
+        baseline_sequential(&dir.path().join("baseline0.sock"), dir.path(), n(2_000.0));
+        rt.block_on(ours_sequential(&c0, n(2_000.0), None));
+        for _ in 0..rounds {
+            same_base.extend(baseline_sequential(
+                &dir.path().join("baseline0.sock"),
+                dir.path(),
+                samples / rounds,
+            ));
+            same_ours.extend(rt.block_on(ours_sequential(&c0, samples / rounds, None)));
+        }
+        drop((base0, ours0));
+    }
     let base_p50 = percentile(&base_lat2, 0.50);
     rows.push(Row::latency(
         "demo.add sequential p50 (µs)",
@@ -158,6 +210,16 @@ fn main() {
         "baseline client -> our server, p50 (µs)",
         base_p50,
         percentile(&base_to_ours, 0.50),
+    ));
+    rows.push(Row::latency(
+        "all on one CPU: sequential p50 (µs)",
+        percentile(&same_base, 0.50),
+        percentile(&same_ours, 0.50),
+    ));
+    rows.push(Row::latency(
+        "all on one CPU: sequential p99 (µs)",
+        percentile(&same_base, 0.99),
+        percentile(&same_ours, 0.99),
     ));
 
     println!(
@@ -258,10 +320,11 @@ struct ServerProcess {
 }
 
 impl ServerProcess {
-    fn start(role: &str, path: &Path) -> ServerProcess {
+    fn start(role: &str, path: &Path, cpu: usize) -> ServerProcess {
         let child = Command::new(std::env::current_exe().unwrap())
             .arg(path)
             .env(ROLE, role)
+            .env(CPU, cpu.to_string())
             .spawn()
             .unwrap();
         let started = Instant::now();
@@ -489,11 +552,17 @@ impl Service for Demo {
 }
 
 fn our_server(path: &Path) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = match std::env::var("JANUS_BENCH_SERVER_RT").as_deref() {
+        Ok("current") => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap(),
+        _ => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap(),
+    };
     rt.block_on(async {
         let handle = Arc::new(std::sync::OnceLock::new());
         let server = Server::builder()
@@ -512,5 +581,38 @@ fn our_server(path: &Path) {
             })
             .await
             .unwrap();
+    });
+}
+
+/// `JANUS_BENCH_PROFILE=1`: ten seconds of sequential pings, client and
+/// server on CPU 0, for a profiler to watch.
+fn profile_loop() {
+    pin_to_cpu(0);
+    let dir = tempfile::Builder::new()
+        .prefix("janus-prof")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let path = dir.path().join("ours.sock");
+    let _server = ServerProcess::start("ours", &path, 0);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let client = Client::builder()
+            .reply_dir(dir.path())
+            .connect(&path)
+            .await
+            .unwrap();
+        let start = Instant::now();
+        let mut n = 0u64;
+        while start.elapsed() < Duration::from_secs(10) {
+            call(&client, None).await;
+            n += 1;
+        }
+        println!(
+            "{:.1} µs per round trip",
+            start.elapsed().as_secs_f64() * 1e6 / n as f64
+        );
     });
 }

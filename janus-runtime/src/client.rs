@@ -13,8 +13,6 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use serde_json::value::RawValue;
-use tokio::io::Interest;
-use tokio::net::UnixDatagram;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -154,7 +152,7 @@ impl ClientBuilder {
         })?;
         socket.set_nonblocking(true)?;
         let send_limit = dgram::size_send_buffer(&socket, self.max_message_size)?;
-        let socket = UnixDatagram::from_std(socket)?;
+        let socket = dgram::Socket::new(socket)?;
         let shared = Arc::new(Shared {
             socket,
             gate: tokio::sync::Mutex::new(()),
@@ -250,7 +248,7 @@ impl Drop for ReplyFile {
 type Answer = Result<Option<Box<RawValue>>, CallError>;
 
 struct Shared {
-    socket: UnixDatagram,
+    socket: dgram::Socket,
     /// One sender at a time waits for room in a full server queue.
     gate: tokio::sync::Mutex<()>,
     pending: Mutex<HashMap<u128, oneshot::Sender<Answer>>>,
@@ -350,12 +348,7 @@ fn sniff_request_id(bytes: &[u8]) -> Option<u128> {
 async fn read_answers(shared: Arc<Shared>) {
     let mut buf = vec![0u8; shared.receive_limit];
     loop {
-        let received = shared
-            .socket
-            .async_io(Interest::READABLE, || {
-                dgram::recv_datagram(&shared.socket, &mut buf)
-            })
-            .await;
+        let received = shared.socket.recv(&mut buf).await;
         match received {
             Ok(meta) => shared.deliver(&buf[..meta.len], meta.truncated_from),
             Err(e) => {

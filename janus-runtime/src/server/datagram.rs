@@ -9,8 +9,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rustix::net::SocketAddrUnix;
-use tokio::io::Interest;
-use tokio::net::UnixDatagram;
 
 use super::dispatch::{Dispatcher, Output};
 use super::stats::DropReason;
@@ -53,7 +51,7 @@ enum Reply {
 }
 
 struct Endpoint {
-    socket: UnixDatagram,
+    socket: dgram::Socket,
     /// Per destination, one answer at a time waits for room in its full
     /// queue; a client that stops reading delays only its own answers.
     gates: std::sync::Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>,
@@ -79,7 +77,7 @@ pub(super) async fn run(
         .filter_map(|p| p.to_str().map(str::to_owned))
         .collect();
     let endpoint = Arc::new(Endpoint {
-        socket: UnixDatagram::from_std(socket)?,
+        socket: dgram::Socket::new(socket)?,
         gates: std::sync::Mutex::new(HashMap::new()),
         dispatcher,
         allowed_dirs: config.allowed_dirs.clone(),
@@ -93,7 +91,7 @@ pub(super) async fn run(
         let received = tokio::select! {
             biased;
             _ = control.shutdown.cancelled() => break,
-            r = endpoint.socket.async_io(Interest::READABLE, || dgram::recv_datagram(&endpoint.socket, &mut buf)) => r,
+            r = endpoint.socket.recv(&mut buf) => r,
         };
         match received {
             Ok(meta) => endpoint.handle(&buf[..meta.len], &meta, true),
@@ -105,7 +103,7 @@ pub(super) async fn run(
         }
     }
     // Stop receiving; answer what is already queued with -32001.
-    while let Ok(meta) = dgram::recv_datagram(&endpoint.socket, &mut buf) {
+    while let Ok(meta) = endpoint.socket.try_recv(&mut buf) {
         endpoint.handle(&buf[..meta.len], &meta, false);
     }
     drop(buf);

@@ -15,8 +15,10 @@ use std::time::Duration;
 use rustix::net::{
     RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, ReturnFlags, SendFlags, SocketAddrUnix,
 };
+use std::sync::{Arc, Mutex};
+
 use tokio::io::Interest;
-use tokio::net::UnixDatagram;
+use tokio::io::unix::AsyncFd;
 use tokio::time::Instant;
 
 use crate::context::PeerCredentials;
@@ -220,6 +222,107 @@ pub(crate) enum SendError {
     Io(io::Error),
 }
 
+/// A non-blocking datagram socket registered with the tokio reactor for
+/// *readable* events only.
+///
+/// A socket registered for writability too is woken every time a peer
+/// consumes one of its datagrams (the kernel reports the freed send-buffer
+/// space), which would cost a spurious wake-up per request on both sides.
+/// Writability is only watched while a sender is actually waiting for room,
+/// through a second registration shared by the waiters (see [`send_to`]).
+pub(crate) struct Socket {
+    io: AsyncFd<StdUnixDatagram>,
+    write_interest: Mutex<WriteInterest>,
+}
+
+#[derive(Default)]
+struct WriteInterest {
+    waiters: usize,
+    registration: Option<Arc<AsyncFd<StdUnixDatagram>>>,
+}
+
+impl Socket {
+    /// Registers a socket (which must be non-blocking) with the reactor.
+    pub(crate) fn new(socket: StdUnixDatagram) -> io::Result<Socket> {
+        Ok(Socket {
+            io: register(socket, Interest::READABLE)?,
+            write_interest: Mutex::new(WriteInterest::default()),
+        })
+    }
+
+    /// Receives one datagram, waiting for one to arrive.
+    pub(crate) async fn recv(&self, buf: &mut [u8]) -> io::Result<Received> {
+        loop {
+            let mut ready = self.io.readable().await?;
+            match ready.try_io(|socket| recv_datagram(socket.get_ref(), buf)) {
+                Ok(result) => return result,
+                Err(_would_block) => continue,
+            }
+        }
+    }
+
+    /// Receives one datagram if one is queued (`WouldBlock` otherwise).
+    pub(crate) fn try_recv(&self, buf: &mut [u8]) -> io::Result<Received> {
+        recv_datagram(self.io.get_ref(), buf)
+    }
+
+    /// Watches writability until the returned guard is dropped; waiters
+    /// share one registration, removed with the last of them.
+    fn watch_writable(&self) -> io::Result<WritableWatch<'_>> {
+        let mut state = self
+            .write_interest
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let registration = match &state.registration {
+            Some(r) => r.clone(),
+            None => {
+                let dup = self.io.get_ref().try_clone()?;
+                let r = Arc::new(register(dup, Interest::WRITABLE)?);
+                state.registration = Some(r.clone());
+                r
+            }
+        };
+        state.waiters += 1;
+        Ok(WritableWatch {
+            socket: self,
+            registration,
+        })
+    }
+}
+
+/// Registers a socket with the reactor for `interest`.
+fn register(socket: StdUnixDatagram, interest: Interest) -> io::Result<AsyncFd<StdUnixDatagram>> {
+    // SAFETY: a `UnixDatagram` owns its file descriptor: it stays open, and
+    // `as_raw_fd` returns that same descriptor, for as long as the `AsyncFd`
+    // owns the socket.
+    unsafe { AsyncFd::register_with_interest(socket, interest) }.map_err(io::Error::from)
+}
+
+impl AsFd for Socket {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.io.get_ref().as_fd()
+    }
+}
+
+struct WritableWatch<'a> {
+    socket: &'a Socket,
+    registration: Arc<AsyncFd<StdUnixDatagram>>,
+}
+
+impl Drop for WritableWatch<'_> {
+    fn drop(&mut self) {
+        let mut state = self
+            .socket
+            .write_interest
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        state.waiters -= 1;
+        if state.waiters == 0 {
+            state.registration = None;
+        }
+    }
+}
+
 /// Sorts a send error: `None` for "no room now, try again".
 fn classify(errno: rustix::io::Errno) -> Option<SendError> {
     use rustix::io::Errno;
@@ -234,7 +337,7 @@ fn classify(errno: rustix::io::Errno) -> Option<SendError> {
 }
 
 fn raw_send(
-    socket: &UnixDatagram,
+    socket: &impl AsFd,
     bytes: &[u8],
     target: &SocketAddrUnix,
 ) -> rustix::io::Result<usize> {
@@ -248,7 +351,7 @@ fn raw_send(
 
 /// One attempt to send without waiting: `Ok(false)` when there is no room now.
 pub(crate) fn try_send_to(
-    socket: &UnixDatagram,
+    socket: &impl AsFd,
     bytes: &[u8],
     target: &SocketAddrUnix,
 ) -> Result<bool, SendError> {
@@ -267,10 +370,10 @@ pub(crate) fn try_send_to(
 /// The kernel wakes a non-blocking sender when the receiver consumes one of
 /// *its* datagrams (its send buffer drains), but not when the queue is full of
 /// other senders' datagrams; so a waiting sender also retries after a short,
-/// growing backoff. `gate` keeps one waiter at a time on the socket, so a full
-/// queue does not wake a herd.
+/// growing backoff. `gate` keeps one waiter at a time per destination, so a
+/// full queue does not wake a herd.
 pub(crate) async fn send_to(
-    socket: &UnixDatagram,
+    socket: &Socket,
     gate: &tokio::sync::Mutex<()>,
     bytes: &[u8],
     target: &SocketAddrUnix,
@@ -283,40 +386,41 @@ pub(crate) async fn send_to(
         Ok(guard) => guard,
         Err(_) => return Err(SendError::QueueFull),
     };
+    let watch = socket.watch_writable().map_err(SendError::Io)?;
     let mut backoff = Duration::from_micros(200);
     loop {
-        // Through tokio, so that "no room" clears the write readiness without
-        // losing a wake-up that raced with it.
-        let mut failure = None;
-        let attempt = socket.try_io(Interest::WRITABLE, || {
-            match raw_send(socket, bytes, target) {
-                Ok(_) => Ok(()),
-                Err(errno) => {
-                    failure = classify(errno);
-                    Err(io::Error::from(rustix::io::Errno::AGAIN))
-                }
-            }
-        });
-        if attempt.is_ok() {
-            return Ok(());
-        }
-        if let Some(err) = failure {
-            return Err(err);
-        }
         if Instant::now() >= deadline {
             return Err(SendError::QueueFull);
         }
         let wake = (Instant::now() + backoff).min(deadline);
         tokio::select! {
-            _ = socket.writable() => continue,
-            _ = tokio::time::sleep_until(wake) => {}
+            ready = watch.registration.writable() => {
+                let mut ready = ready.map_err(SendError::Io)?;
+                let mut failure = None;
+                // Through the registration, so that "no room" clears its
+                // readiness without losing a wake-up that raced with it.
+                let attempt = ready.try_io(|_| match raw_send(socket, bytes, target) {
+                    Ok(_) => Ok(()),
+                    Err(errno) => {
+                        failure = classify(errno);
+                        Err(io::Error::from(rustix::io::Errno::AGAIN))
+                    }
+                });
+                if let Ok(Ok(())) = attempt {
+                    return Ok(());
+                }
+                if let Some(err) = failure {
+                    return Err(err);
+                }
+            }
+            _ = tokio::time::sleep_until(wake) => {
+                // No wake-up came: the queue may be full of others' datagrams.
+                if try_send_to(socket, bytes, target)? {
+                    return Ok(());
+                }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
         }
-        // No wake-up came: the queue may be full of others' datagrams. Try
-        // directly (tokio believes the socket is not writable).
-        if try_send_to(socket, bytes, target)? {
-            return Ok(());
-        }
-        backoff = (backoff * 2).min(MAX_BACKOFF);
     }
 }
 
@@ -506,7 +610,7 @@ mod tests {
         let rx = StdUnixDatagram::bind(&rx_path).unwrap();
         let tx = StdUnixDatagram::unbound().unwrap();
         tx.set_nonblocking(true).unwrap();
-        let tx = UnixDatagram::from_std(tx).unwrap();
+        let tx = Socket::new(tx).unwrap();
         let gate = tokio::sync::Mutex::new(());
         let addr = socket_addr(&rx_path).unwrap();
         // Fill the receiver's queue (net.unix.max_dgram_qlen datagrams).
@@ -543,7 +647,7 @@ mod tests {
         let tx = StdUnixDatagram::unbound().unwrap();
         tx.set_nonblocking(true).unwrap();
         let limit = size_send_buffer(&tx, 1 << 16).unwrap();
-        let tx = UnixDatagram::from_std(tx).unwrap();
+        let tx = Socket::new(tx).unwrap();
         let gate = tokio::sync::Mutex::new(());
         let deadline = Instant::now() + Duration::from_secs(1);
         let missing = socket_addr(&dir.path().join("none.sock")).unwrap();
