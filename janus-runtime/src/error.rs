@@ -534,6 +534,14 @@ pub enum CallError<E = Infallible> {
         /// The limit it exceeds.
         limit: usize,
     },
+    /// The answer was larger than this client can receive; it was discarded.
+    #[error("the answer is {size} bytes; this client receives at most {limit} bytes")]
+    ResponseTooLarge {
+        /// Size of the answer.
+        size: usize,
+        /// The client's receive limit.
+        limit: usize,
+    },
     /// Too many calls are waiting for answers on this client; nothing was sent.
     #[error("{limit} requests are already pending on this client (nothing was sent)")]
     Busy {
@@ -588,6 +596,9 @@ impl CallError<Infallible> {
             },
             CallError::Timeout { timeout } => CallError::Timeout { timeout },
             CallError::TooLarge { size, limit } => CallError::TooLarge { size, limit },
+            CallError::ResponseTooLarge { size, limit } => {
+                CallError::ResponseTooLarge { size, limit }
+            }
             CallError::Busy { limit } => CallError::Busy { limit },
             CallError::Transport { context, source } => CallError::Transport { context, source },
             CallError::Encode(e) => CallError::Encode(e),

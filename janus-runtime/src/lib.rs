@@ -14,14 +14,21 @@
 
 #![deny(missing_docs)]
 
+mod client;
+pub mod config;
 pub mod context;
 pub mod error;
 pub mod security;
+mod server;
 pub mod service;
+mod transport;
 pub mod wire;
 
+pub use client::{CallBuilder, Client, ClientBuilder, ClientStats, RetryPolicy};
+pub use config::TimeoutProfile;
 pub use context::{PeerCredentials, RequestContext};
 pub use error::{ApplicationError, CallError, ErrorCode, ErrorObject, HandlerError};
+pub use server::{DropCounts, RESERVED_REQUESTS, Server, ServerBuilder, ServerHandle, ServerStats};
 pub use service::{BoxFuture, Service};
 
 pub use janus_constraints as constraints;

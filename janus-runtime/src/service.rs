@@ -54,3 +54,11 @@ pub trait Service: Send + Sync + 'static {
         args: Value,
     ) -> BoxFuture<'static, Result<Value, ErrorObject>>;
 }
+
+impl std::fmt::Debug for dyn Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service")
+            .field("channel_id", &self.channel_id())
+            .finish_non_exhaustive()
+    }
+}

@@ -617,7 +617,6 @@ impl RawResponse {
     }
 
     /// The outcome: the raw result, or the error object.
-    #[allow(dead_code)] // used by the client (next commit)
     pub(crate) fn into_outcome(self) -> Result<Option<Box<RawValue>>, ErrorObject> {
         match (self.error, self.success) {
             (Some(e), _) => Err(e),
@@ -638,7 +637,6 @@ struct OutgoingResponseJson<'a, T: ?Sized> {
 }
 
 /// Appends the JSON of a response (fresh id, current time) to `out`.
-#[allow(dead_code)] // used by the server (next commit)
 pub(crate) fn encode_response<T: Serialize + ?Sized>(
     out: &mut Vec<u8>,
     request_id: Option<&str>,
@@ -671,6 +669,68 @@ fn encode_response_with<T: Serialize + ?Sized>(
             timestamp,
         },
     )
+}
+
+/// Reads the string value of a top-level `key` from the start of a JSON
+/// object that may be cut short (a truncated datagram). Only members of the
+/// outermost object count; nested objects and strings are skipped.
+pub(crate) fn sniff_top_level_string(bytes: &[u8], key: &str) -> Option<String> {
+    let mut depth = 0usize;
+    let mut i = 0;
+    // At depth 1, whether the next string is a member name.
+    let mut expect_key = false;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'{' | b'[' => {
+                depth += 1;
+                expect_key = depth == 1 && bytes[i] == b'{';
+            }
+            b'}' | b']' => depth = depth.checked_sub(1)?,
+            b',' if depth == 1 => expect_key = true,
+            b'"' => {
+                let (text, end) = scan_string(bytes, i)?;
+                i = end;
+                if depth == 1 && expect_key {
+                    expect_key = false;
+                    if text == key {
+                        // Skip to the value after the colon.
+                        let rest = &bytes[i..];
+                        let colon = rest.iter().position(|b| !b.is_ascii_whitespace())?;
+                        if rest[colon] != b':' {
+                            return None;
+                        }
+                        let after = &rest[colon + 1..];
+                        let start = after.iter().position(|b| !b.is_ascii_whitespace())?;
+                        if after[start] != b'"' {
+                            return None;
+                        }
+                        return scan_string(after, start).map(|(v, _)| v);
+                    }
+                }
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// The JSON string starting at `bytes[start]` (a quote) and the index after
+/// its closing quote; `None` if it is cut off or not valid.
+fn scan_string(bytes: &[u8], start: usize) -> Option<(String, usize)> {
+    let mut i = start + 1;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => i += 2,
+            b'"' => {
+                let text: String = serde_json::from_slice(&bytes[start..=i]).ok()?;
+                return Some((text, i + 1));
+            }
+            _ => i += 1,
+        }
+    }
+    None
 }
 
 #[cfg(test)]

@@ -479,3 +479,33 @@ fn accepts_lenient_forms() {
     .unwrap();
     assert_eq!(r.timeout, Some(5.0));
 }
+
+#[test]
+fn sniffs_top_level_strings_from_cut_json() {
+    let cut = br#"{"args":{"id":"inner","x":[{"id":"deeper"}]},"id":"outer-1","request":"ec"#;
+    assert_eq!(
+        sniff_top_level_string(cut, "id").as_deref(),
+        Some("outer-1")
+    );
+    assert_eq!(
+        sniff_top_level_string(cut, "request"),
+        None,
+        "value cut off"
+    );
+    let escaped = br#"{"note":"a \"id\": \"fake\"","id" : "real"}"#;
+    assert_eq!(
+        sniff_top_level_string(escaped, "id").as_deref(),
+        Some("real")
+    );
+    assert_eq!(sniff_top_level_string(br#"{"id":7}"#, "id"), None);
+    assert_eq!(sniff_top_level_string(br#"{"args":{"id":"x""#, "id"), None);
+    assert_eq!(sniff_top_level_string(br#"[{"id":"x"}]"#, "id"), None);
+    assert_eq!(
+        sniff_top_level_string(
+            br#"{"result":"xxxx","request_id":"abc","id":"#,
+            "request_id"
+        )
+        .as_deref(),
+        Some("abc")
+    );
+}

@@ -1,0 +1,455 @@
+//! The datagram side of the server: the receive loop, where answers may go,
+//! and sending them.
+
+use std::io;
+use std::os::unix::net::UnixDatagram as StdUnixDatagram;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rustix::net::SocketAddrUnix;
+use tokio::io::Interest;
+use tokio::net::UnixDatagram;
+
+use super::dispatch::{Dispatcher, Output};
+use super::stats::DropReason;
+use super::{Control, ServerConfig};
+use crate::error::{ErrorCode, ErrorObject, error_type};
+use crate::security::{self, is_inside};
+use crate::transport::datagram::{self as dgram, Received, SendError, Sender, UnverifiedReply};
+use crate::wire::{self, Request};
+
+/// How long an answer to a request that could not be read may wait for room
+/// in the receiver's queue.
+const ERROR_REPLY_WAIT: Duration = Duration::from_secs(1);
+
+/// A validated place to send an answer.
+#[derive(Clone)]
+struct ReplyAddr {
+    path: PathBuf,
+    addr: SocketAddrUnix,
+}
+
+/// Where the answer to a datagram goes.
+enum Reply {
+    /// Answer here.
+    To(ReplyAddr),
+    /// The request may not be answered where it asks: send `error` to the
+    /// sender instead, or drop it.
+    Refuse {
+        error: ErrorObject,
+        to: Option<ReplyAddr>,
+        drop: DropReason,
+    },
+    /// Fire-and-forget: run it, answer nothing.
+    Nowhere,
+    /// Nowhere acceptable to answer.
+    Drop(DropReason),
+}
+
+struct Endpoint {
+    socket: UnixDatagram,
+    /// One sender at a time waits for room in a full queue.
+    gate: tokio::sync::Mutex<()>,
+    dispatcher: Arc<Dispatcher>,
+    allowed_dirs: Vec<String>,
+    /// The allowed directories with symlinks resolved (e.g. /var/run -> /run).
+    allowed_real_dirs: Vec<String>,
+    max_message: usize,
+    max_args: usize,
+}
+
+pub(super) async fn run(
+    socket: StdUnixDatagram,
+    max_message: usize,
+    dispatcher: Arc<Dispatcher>,
+    config: &ServerConfig,
+    control: &Control,
+) -> io::Result<()> {
+    let allowed_real_dirs = config
+        .allowed_dirs
+        .iter()
+        .filter_map(|d| std::fs::canonicalize(d).ok())
+        .filter_map(|p| p.to_str().map(str::to_owned))
+        .collect();
+    let endpoint = Arc::new(Endpoint {
+        socket: UnixDatagram::from_std(socket)?,
+        gate: tokio::sync::Mutex::new(()),
+        dispatcher,
+        allowed_dirs: config.allowed_dirs.clone(),
+        allowed_real_dirs,
+        max_message,
+        max_args: config.max_args_size,
+    });
+    // A datagram that does not fit is reported truncated, never parsed.
+    let mut buf = vec![0u8; max_message];
+    loop {
+        let received = tokio::select! {
+            biased;
+            _ = control.shutdown.cancelled() => break,
+            r = endpoint.socket.async_io(Interest::READABLE, || dgram::recv_datagram(&endpoint.socket, &mut buf)) => r,
+        };
+        match received {
+            Ok(meta) => endpoint.handle(&buf[..meta.len], &meta, true),
+            Err(e) => {
+                // Receive errors on a datagram socket are per-datagram (e.g.
+                // ancillary data trouble); keep serving.
+                tracing::warn!(error = %e, "receive failed");
+            }
+        }
+    }
+    // Stop receiving; answer what is already queued with -32001.
+    while let Ok(meta) = dgram::recv_datagram(&endpoint.socket, &mut buf) {
+        endpoint.handle(&buf[..meta.len], &meta, false);
+    }
+    drop(buf);
+    endpoint.dispatcher.drain(config.shutdown_grace).await;
+    Ok(())
+}
+
+impl Endpoint {
+    fn stats(&self) -> &super::stats::Stats {
+        self.dispatcher.stats()
+    }
+
+    /// Handles one datagram; `accepting` is false while shutting down.
+    fn handle(self: &Arc<Self>, bytes: &[u8], meta: &Received, accepting: bool) {
+        self.stats().received();
+        let received_at = Instant::now();
+        let uid = meta.credentials.map(|c| c.uid);
+
+        if let Some(real_len) = meta.truncated_from {
+            self.stats().truncated();
+            let error = ErrorObject::with_type(
+                ErrorCode::ValidationFailed,
+                error_type::MESSAGE_TOO_LARGE,
+                format!(
+                    "the datagram is {real_len} bytes; this server accepts at most {} bytes",
+                    self.max_message
+                ),
+            );
+            // Only the sender's own address can be trusted: reply_to was not read.
+            match self.sender_addr(&meta.sender) {
+                Some(to) => self.send_error_later(
+                    to,
+                    sniff_id(bytes),
+                    error,
+                    received_at + ERROR_REPLY_WAIT,
+                ),
+                None => self.stats().dropped(DropReason::Unanswerable),
+            }
+            return;
+        }
+
+        let request = match Request::decode_with_limit(bytes, self.max_args) {
+            Ok(request) => request,
+            Err(rejection) => {
+                let deadline = received_at + ERROR_REPLY_WAIT;
+                match self.resolve(rejection.reply_to.as_deref(), &meta.sender, uid, true) {
+                    Reply::To(to) => {
+                        self.send_error_later(to, rejection.request_id, rejection.error, deadline)
+                    }
+                    reply => self.refuse(reply, rejection.request_id, deadline),
+                }
+                return;
+            }
+        };
+
+        let deadline = received_at
+            + request
+                .timeout
+                .map(Duration::from_secs_f64)
+                .unwrap_or(Duration::from_secs_f64(wire::DEFAULT_TIMEOUT_SECS));
+        let reply = self.resolve(request.reply_to.as_deref(), &meta.sender, uid, false);
+        let to = match reply {
+            Reply::To(to) => Some(to),
+            Reply::Nowhere => None,
+            other => {
+                self.refuse(other, Some(request.id), deadline);
+                return;
+            }
+        };
+        if !accepting {
+            let error =
+                ErrorObject::new(ErrorCode::ServiceUnavailable, "the server is shutting down");
+            match to {
+                Some(to) => self.send_error_later(
+                    to,
+                    Some(request.id),
+                    error,
+                    received_at + ERROR_REPLY_WAIT,
+                ),
+                None => self.stats().dropped(DropReason::NotificationFailed),
+            }
+            return;
+        }
+        let request_id = request.id.clone();
+        let job = match self
+            .dispatcher
+            .admit(request, meta.credentials, received_at)
+        {
+            Ok(job) => job,
+            Err(error) => {
+                match to {
+                    Some(to) => self.send_error_later(to, Some(request_id), error, deadline),
+                    None => self.stats().dropped(DropReason::NotificationFailed),
+                }
+                return;
+            }
+        };
+        let this = self.clone();
+        self.dispatcher.spawn(async move {
+            let outcome = this.dispatcher.execute(job).await;
+            match to {
+                Some(to) => {
+                    this.respond(&to, Some(&request_id), &outcome, deadline)
+                        .await
+                }
+                None => {
+                    this.stats().notification();
+                    if let Err(e) = outcome {
+                        tracing::debug!(request_id, error = %e, "fire-and-forget request failed");
+                        this.stats().dropped(DropReason::NotificationFailed);
+                    }
+                }
+            }
+        });
+    }
+
+    /// The sender's bound path, if it is one we may send to.
+    fn sender_addr(&self, sender: &Sender) -> Option<ReplyAddr> {
+        let path = sender.path()?;
+        let text = path.to_str()?;
+        security::check_socket_path(text, &self.allowed_dirs).ok()?;
+        reply_addr(path)
+    }
+
+    /// Decides where the answer to a request may go (see the protocol's
+    /// "Limits and security"): never to a path that breaks the rules; when the
+    /// sender has a bound address, only there; when it does not, only to a
+    /// socket file owned by the sender's uid.
+    fn resolve(
+        &self,
+        reply_to: Option<&str>,
+        sender: &Sender,
+        uid: Option<u32>,
+        malformed: bool,
+    ) -> Reply {
+        let Some(path) = reply_to else {
+            if !malformed {
+                return Reply::Nowhere;
+            }
+            return match self.sender_addr(sender) {
+                Some(to) => Reply::To(to),
+                None => Reply::Drop(DropReason::Unanswerable),
+            };
+        };
+        if let Err(problem) = security::check_socket_path(path, &self.allowed_dirs) {
+            let error = ErrorObject::with_type(
+                ErrorCode::ValidationFailed,
+                problem.error_type(),
+                format!(
+                    "`reply_to` {} is refused: {problem}",
+                    janus_constraints::show_str(path)
+                ),
+            );
+            let to = self
+                .sender_addr(sender)
+                .filter(|s| s.path.as_os_str() != path);
+            return Reply::Refuse {
+                error,
+                to,
+                drop: DropReason::InvalidReplyTo,
+            };
+        }
+        match sender {
+            Sender::Path(own) if own.as_os_str() == path => match reply_addr(own) {
+                Some(to) => Reply::To(to),
+                None => Reply::Drop(DropReason::InvalidReplyTo),
+            },
+            Sender::Path(own) => Reply::Refuse {
+                error: ErrorObject::with_type(
+                    ErrorCode::SecurityViolation,
+                    ErrorCode::SecurityViolation.error_type(),
+                    format!(
+                        "`reply_to` ({path}) is not the address this request was sent from ({}); answers go only to the sender",
+                        own.display()
+                    ),
+                ),
+                to: self.sender_addr(sender),
+                drop: DropReason::InvalidReplyTo,
+            },
+            Sender::Anonymous => {
+                let path = Path::new(path);
+                if !self.really_inside_allowed_dirs(path) {
+                    return Reply::Drop(DropReason::InvalidReplyTo);
+                }
+                match dgram::check_unverified_reply_socket(path, uid) {
+                    Ok(()) => match reply_addr(path) {
+                        Some(to) => Reply::To(to),
+                        None => Reply::Drop(DropReason::InvalidReplyTo),
+                    },
+                    Err(UnverifiedReply::Missing) => Reply::Drop(DropReason::ReplyToMissing),
+                    Err(UnverifiedReply::NotASocket) => Reply::Drop(DropReason::ReplyToNotSocket),
+                    Err(UnverifiedReply::OwnerMismatch { owner, sender }) => {
+                        tracing::warn!(path = %path.display(), owner, sender, "reply_to belongs to another user; not answering");
+                        Reply::Drop(DropReason::ReplyToOwnerMismatch)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether `path`'s directory, with symlinks resolved, is still inside an
+    /// allowed directory (a symlinked directory cannot lead answers elsewhere).
+    fn really_inside_allowed_dirs(&self, path: &Path) -> bool {
+        let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+            return false;
+        };
+        let Ok(real_parent) = std::fs::canonicalize(parent) else {
+            return false;
+        };
+        let real = real_parent.join(name);
+        let Some(real) = real.to_str() else {
+            return false;
+        };
+        self.allowed_dirs
+            .iter()
+            .chain(&self.allowed_real_dirs)
+            .any(|dir| is_inside(real, dir))
+    }
+
+    fn refuse(self: &Arc<Self>, reply: Reply, request_id: Option<String>, deadline: Instant) {
+        match reply {
+            Reply::Refuse {
+                error,
+                to: Some(to),
+                ..
+            } => self.send_error_later(to, request_id, error, deadline),
+            Reply::Refuse { error, drop, .. } => {
+                tracing::debug!(error = %error, "request refused with nowhere to answer");
+                self.stats().dropped(drop);
+            }
+            Reply::Drop(reason) => self.stats().dropped(reason),
+            Reply::Nowhere => self.stats().dropped(DropReason::NotificationFailed),
+            Reply::To(_) => unreachable!("callers handle Reply::To"),
+        }
+    }
+
+    fn send_error_later(
+        self: &Arc<Self>,
+        to: ReplyAddr,
+        request_id: Option<String>,
+        error: ErrorObject,
+        deadline: Instant,
+    ) {
+        let this = self.clone();
+        self.dispatcher.spawn(async move {
+            this.respond(&to, request_id.as_deref(), &Err(error), deadline)
+                .await;
+        });
+    }
+
+    /// Encodes and sends an answer; one too large for a datagram becomes a
+    /// `-32005 MESSAGE_TOO_LARGE` error answer.
+    async fn respond(
+        &self,
+        to: &ReplyAddr,
+        request_id: Option<&str>,
+        outcome: &Result<Output, ErrorObject>,
+        deadline: Instant,
+    ) {
+        let mut buf = Vec::with_capacity(512);
+        self.dispatcher.encode(&mut buf, request_id, outcome);
+        let mut is_error = outcome.is_err();
+        // Give an answer at least a moment to find room, even if its deadline passed.
+        let deadline = tokio::time::Instant::from_std(
+            deadline.max(Instant::now() + Duration::from_millis(100)),
+        );
+        let mut attempt = 0;
+        loop {
+            if buf.len() > self.max_message || attempt > 0 {
+                let size = buf.len();
+                buf.clear();
+                let error = ErrorObject::with_type(
+                    ErrorCode::ValidationFailed,
+                    error_type::MESSAGE_TOO_LARGE,
+                    format!(
+                        "the response is {size} bytes, more than a datagram can carry here ({} bytes)",
+                        self.max_message
+                    ),
+                );
+                self.dispatcher.encode(&mut buf, request_id, &Err(error));
+                is_error = true;
+            }
+            match dgram::send_to(&self.socket, &self.gate, &buf, &to.addr, deadline).await {
+                Ok(()) => {
+                    self.stats().answered(is_error);
+                    return;
+                }
+                Err(SendError::TooLarge) if attempt == 0 => attempt += 1,
+                Err(SendError::TooLarge) => {
+                    self.stats().dropped(DropReason::SendFailed);
+                    return;
+                }
+                Err(SendError::NoReceiver(_)) => {
+                    tracing::debug!(to = %to.path.display(), "nobody receives at the reply address any more");
+                    self.stats().dropped(DropReason::ReceiverGone);
+                    return;
+                }
+                Err(SendError::QueueFull) => {
+                    tracing::debug!(to = %to.path.display(), "reply queue stayed full; answer dropped");
+                    self.stats().dropped(DropReason::ReceiverQueueFull);
+                    return;
+                }
+                Err(SendError::Io(e)) => {
+                    tracing::warn!(to = %to.path.display(), error = %e, "sending an answer failed");
+                    self.stats().dropped(DropReason::SendFailed);
+                    return;
+                }
+            }
+        }
+    }
+}
+
+fn reply_addr(path: &Path) -> Option<ReplyAddr> {
+    let addr = dgram::socket_addr(path).ok()?;
+    Some(ReplyAddr {
+        path: path.to_owned(),
+        addr,
+    })
+}
+
+/// Best effort: the `id` of a request whose datagram was cut short, if the
+/// part that arrived has a valid one.
+fn sniff_id(bytes: &[u8]) -> Option<String> {
+    let id = wire::sniff_top_level_string(bytes, "id")?;
+    let valid = !id.is_empty()
+        && id.len() <= wire::MAX_ID_LEN
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    valid.then_some(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sniff_id;
+
+    #[test]
+    fn sniffs_ids_from_the_start_of_cut_datagrams() {
+        assert_eq!(
+            sniff_id(br#"{"id":"abc-1","method":"x","args":{"#).as_deref(),
+            Some("abc-1")
+        );
+        assert_eq!(sniff_id(br#"{ "id" : "abc" "#).as_deref(), Some("abc"));
+        assert_eq!(sniff_id(br#"{"id":"a b"}"#), None);
+        assert_eq!(sniff_id(br#"{"id":"abc"#), None);
+        assert_eq!(
+            sniff_id(br#"{"args":{"id":"no"},"id":"yes","request":"#).as_deref(),
+            Some("yes")
+        );
+        assert_eq!(sniff_id(br#"{"method":"x"}"#), None);
+        assert_eq!(sniff_id(br#"{"id":7}"#), None);
+    }
+}

@@ -1,0 +1,400 @@
+//! The server: binds a socket, routes requests to services, answers.
+
+mod datagram;
+mod dispatch;
+mod stats;
+
+use std::future::Future;
+use std::io;
+use std::os::unix::net::UnixDatagram as StdUnixDatagram;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+pub use dispatch::RESERVED_REQUESTS;
+pub use stats::{DropCounts, ServerStats};
+
+use crate::config::{TimeoutProfile, clamp_timeout};
+use crate::security::{self, DEFAULT_ALLOWED_DIRS};
+use crate::service::Service;
+use crate::transport::datagram::{self as dgram, FileId};
+use crate::wire;
+
+/// Everything a server can be configured with.
+#[derive(Debug, Clone)]
+pub(crate) struct ServerConfig {
+    pub allowed_dirs: Vec<String>,
+    pub socket_mode: u32,
+    pub max_message_size: usize,
+    pub max_args_size: usize,
+    pub max_in_flight: usize,
+    pub default_handler_timeout: Duration,
+    pub max_handler_timeout: Duration,
+    pub allowed_uids: Option<Vec<u32>>,
+    pub shutdown_grace: Duration,
+    pub slow_process: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        let profile = TimeoutProfile::Standard;
+        ServerConfig {
+            allowed_dirs: DEFAULT_ALLOWED_DIRS.iter().map(|d| d.to_string()).collect(),
+            socket_mode: 0o600,
+            max_message_size: dgram::OS_DATAGRAM_LIMIT,
+            max_args_size: wire::MAX_ARGS_BYTES,
+            max_in_flight: 500,
+            default_handler_timeout: profile.handler(),
+            max_handler_timeout: profile.handler(),
+            allowed_uids: None,
+            shutdown_grace: Duration::from_secs(10),
+            slow_process: false,
+        }
+    }
+}
+
+/// Configures and binds a [`Server`].
+///
+/// ```no_run
+/// # async fn demo() -> std::io::Result<()> {
+/// use std::time::Duration;
+/// let server = janus_runtime::Server::builder()
+///     .max_in_flight(100)
+///     .max_handler_timeout(Duration::from_secs(5))
+///     .allowed_uids([1000])
+///     .bind("/tmp/my-service.sock")?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct ServerBuilder {
+    config: ServerConfig,
+}
+
+impl ServerBuilder {
+    /// The directories the server socket and every `reply_to` must be in
+    /// (default `/tmp/`, `/var/tmp/`, `/var/run/`, `/run/`).
+    pub fn allowed_dirs<I, S>(mut self, dirs: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.config.allowed_dirs = dirs.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The mode of the server socket file (default `0o600`: only the
+    /// server's user may send to it).
+    pub fn socket_mode(mut self, mode: u32) -> Self {
+        self.config.socket_mode = mode & 0o777;
+        self
+    }
+
+    /// The largest request and response, in bytes (default 4 MiB, which is
+    /// also the most a datagram can carry here; the socket's send buffer may
+    /// lower it further).
+    pub fn max_message_size(mut self, bytes: usize) -> Self {
+        self.config.max_message_size = bytes.max(1024);
+        self
+    }
+
+    /// The largest `args` object, in bytes of JSON (default 5 MiB).
+    pub fn max_args_size(mut self, bytes: usize) -> Self {
+        self.config.max_args_size = bytes;
+        self
+    }
+
+    /// How many handlers may run at once (default 500); beyond, requests are
+    /// answered `-32010`.
+    pub fn max_in_flight(mut self, handlers: usize) -> Self {
+        self.config.max_in_flight = handlers.max(1);
+        self
+    }
+
+    /// The handler timeout for requests that carry no `timeout` (default 30 s).
+    pub fn default_handler_timeout(mut self, timeout: Duration) -> Self {
+        self.config.default_handler_timeout = clamp_timeout(timeout);
+        self
+    }
+
+    /// The longest a handler may run, whatever the request asks (default 30 s).
+    /// A handler is cancelled at `min(request timeout, this)` and the request
+    /// answered `-32006`.
+    pub fn max_handler_timeout(mut self, timeout: Duration) -> Self {
+        self.config.max_handler_timeout = clamp_timeout(timeout);
+        self
+    }
+
+    /// Sets both handler timeouts from a protocol profile.
+    pub fn timeout_profile(mut self, profile: TimeoutProfile) -> Self {
+        self.config.default_handler_timeout = profile.handler();
+        self.config.max_handler_timeout = profile.handler();
+        self
+    }
+
+    /// Only these user ids may call the server (others get `-32002`).
+    /// Default: anyone who can write to the socket file.
+    pub fn allowed_uids<I: IntoIterator<Item = u32>>(mut self, uids: I) -> Self {
+        self.config.allowed_uids = Some(uids.into_iter().collect());
+        self
+    }
+
+    /// How long shutdown waits for running handlers before cancelling them
+    /// (default 10 s).
+    pub fn shutdown_grace(mut self, grace: Duration) -> Self {
+        self.config.shutdown_grace = grace;
+        self
+    }
+
+    /// Answers the reserved `slow_process` request (sleeps `args.ms`
+    /// milliseconds, default 1000): for testing timeouts only.
+    pub fn enable_slow_process(mut self, enable: bool) -> Self {
+        self.config.slow_process = enable;
+        self
+    }
+
+    /// Binds the server socket at `path`.
+    ///
+    /// Fails if the path breaks the socket path rules, if a running server
+    /// is bound there, or if a file that is not a socket is in the way (it is
+    /// never deleted). A stale socket file is replaced.
+    pub fn bind(self, path: impl AsRef<Path>) -> io::Result<Server> {
+        let path = path.as_ref();
+        let text = path.to_str().ok_or_else(|| {
+            io::Error::new(io::ErrorKind::InvalidInput, "socket path is not UTF-8")
+        })?;
+        security::check_socket_path(text, &self.config.allowed_dirs).map_err(|problem| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("cannot bind {text}: {problem}"),
+            )
+        })?;
+        let (socket, file_id) = dgram::bind_server_socket(path, self.config.socket_mode)?;
+        let setup = || -> io::Result<usize> {
+            socket.set_nonblocking(true)?;
+            dgram::enable_credentials(&socket)?;
+            dgram::size_send_buffer(&socket, self.config.max_message_size)
+        };
+        let max_send = match setup() {
+            Ok(limit) => limit,
+            Err(e) => {
+                dgram::remove_own_socket(path, file_id);
+                return Err(e);
+            }
+        };
+        let (done_tx, done_rx) = watch::channel(false);
+        Ok(Server {
+            path: path.to_owned(),
+            socket: Some(socket),
+            file_id,
+            max_send,
+            config: self.config,
+            services: Vec::new(),
+            manifest: None,
+            control: Arc::new(Control {
+                shutdown: CancellationToken::new(),
+                stats: Default::default(),
+                done: done_rx,
+            }),
+            done_tx: Some(done_tx),
+        })
+    }
+}
+
+/// State shared between a server and its handles.
+#[derive(Debug)]
+struct Control {
+    shutdown: CancellationToken,
+    stats: stats::Stats,
+    /// Becomes `true` (or closed) once the server has stopped and cleaned up.
+    done: watch::Receiver<bool>,
+}
+
+/// A Janus server on a Unix datagram socket.
+///
+/// ```no_run
+/// # async fn demo(my_service: impl janus_runtime::Service) -> std::io::Result<()> {
+/// let server = janus_runtime::Server::bind("/tmp/my-service.sock")?.channel(my_service);
+/// let handle = server.handle();
+/// tokio::spawn(async move {
+///     tokio::signal::ctrl_c().await.ok();
+///     handle.begin_shutdown();
+/// });
+/// server.serve().await
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct Server {
+    path: PathBuf,
+    socket: Option<StdUnixDatagram>,
+    file_id: FileId,
+    max_send: usize,
+    config: ServerConfig,
+    services: Vec<Arc<dyn Service>>,
+    manifest: Option<String>,
+    control: Arc<Control>,
+    done_tx: Option<watch::Sender<bool>>,
+}
+
+impl Server {
+    /// A builder for every limit the server enforces.
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder::default()
+    }
+
+    /// Binds a server with the default settings (see [`ServerBuilder::bind`]).
+    pub fn bind(path: impl AsRef<Path>) -> io::Result<Server> {
+        ServerBuilder::default().bind(path)
+    }
+
+    /// Adds a channel. Each channel id may be added once; the problem is
+    /// reported by [`serve`](Self::serve).
+    pub fn channel(mut self, service: impl Service) -> Self {
+        self.services.push(Arc::new(service));
+        self
+    }
+
+    /// Adds a channel that is already shared.
+    pub fn channel_arc(mut self, service: Arc<dyn Service>) -> Self {
+        self.services.push(service);
+        self
+    }
+
+    /// The manifest the `manifest` built-in returns, as JSON text. By
+    /// default it is the services' own manifest (or a merge of them).
+    pub fn manifest(mut self, manifest_json: impl Into<String>) -> Self {
+        self.manifest = Some(manifest_json.into());
+        self
+    }
+
+    /// The socket path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The largest response this server can send, in bytes.
+    pub fn max_message_size(&self) -> usize {
+        self.max_send.min(self.config.max_message_size)
+    }
+
+    /// A handle to stop the server and read its counters.
+    pub fn handle(&self) -> ServerHandle {
+        ServerHandle {
+            control: self.control.clone(),
+            path: self.path.clone(),
+        }
+    }
+
+    /// Serves until [`ServerHandle::begin_shutdown`] (or
+    /// [`ServerHandle::shutdown`]) is called, then stops receiving, lets
+    /// running handlers finish (up to the shutdown grace period), answers
+    /// what is still queued with `-32001`, and removes the socket file.
+    ///
+    /// Fails at once if the services are misconfigured (a channel added
+    /// twice, an invalid or reserved name, a manifest that is not JSON).
+    pub async fn serve(mut self) -> io::Result<()> {
+        let socket = self.socket.take().expect("a server serves once");
+        let dispatcher = match dispatch::Dispatcher::new(
+            std::mem::take(&mut self.services),
+            self.manifest.take(),
+            &self.config,
+            self.control.clone(),
+        ) {
+            Ok(d) => d,
+            Err(e) => {
+                dgram::remove_own_socket(&self.path, self.file_id);
+                return Err(e);
+            }
+        };
+        let result = datagram::run(
+            socket,
+            self.max_send.min(self.config.max_message_size),
+            dispatcher,
+            &self.config,
+            &self.control,
+        )
+        .await;
+        dgram::remove_own_socket(&self.path, self.file_id);
+        if let Some(done) = self.done_tx.take() {
+            let _ = done.send(true);
+        }
+        result
+    }
+
+    /// Serves until `signal` completes (see [`serve`](Self::serve)).
+    pub async fn serve_with_shutdown<F>(self, signal: F) -> io::Result<()>
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let handle = self.handle();
+        let watcher = tokio::spawn(async move {
+            signal.await;
+            handle.begin_shutdown();
+        });
+        let result = self.serve().await;
+        watcher.abort();
+        result
+    }
+
+    /// Serves on a new task and returns its handle.
+    pub fn spawn(self) -> ServerHandle {
+        let handle = self.handle();
+        let path = self.path.clone();
+        tokio::spawn(async move {
+            if let Err(e) = self.serve().await {
+                tracing::error!(path = %path.display(), error = %e, "server stopped with an error");
+            }
+        });
+        handle
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // Bound but never served: do not leave the socket file behind.
+        if self.socket.is_some() {
+            dgram::remove_own_socket(&self.path, self.file_id);
+        }
+    }
+}
+
+/// Controls a running [`Server`]: stop it, read its counters. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct ServerHandle {
+    control: Arc<Control>,
+    path: PathBuf,
+}
+
+impl ServerHandle {
+    /// Asks the server to stop, without waiting.
+    pub fn begin_shutdown(&self) {
+        self.control.shutdown.cancel();
+    }
+
+    /// Asks the server to stop and waits until it has: handlers finished or
+    /// cancelled, socket file removed.
+    pub async fn shutdown(&self) {
+        self.begin_shutdown();
+        self.stopped().await;
+    }
+
+    /// Waits until the server has stopped.
+    pub async fn stopped(&self) {
+        let mut done = self.control.done.clone();
+        // An error means the server was dropped without serving: stopped too.
+        let _ = done.wait_for(|d| *d).await;
+    }
+
+    /// A snapshot of the server's counters.
+    pub fn stats(&self) -> ServerStats {
+        self.control.stats.snapshot()
+    }
+
+    /// The socket path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}

@@ -1,0 +1,176 @@
+//! The server's counters.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+
+/// Why a request got no answer (or an answer could not be delivered).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DropReason {
+    /// Malformed, no usable `reply_to`, and the sender has no address.
+    Unanswerable,
+    /// `reply_to` broke the path rules and there was no other address.
+    InvalidReplyTo,
+    /// `reply_to` named nothing.
+    ReplyToMissing,
+    /// `reply_to` named something that is not a socket.
+    ReplyToNotSocket,
+    /// `reply_to` belonged to another user than the sender.
+    ReplyToOwnerMismatch,
+    /// Nobody was receiving at the reply address any more.
+    ReceiverGone,
+    /// The receiver's queue stayed full until the request's deadline.
+    ReceiverQueueFull,
+    /// Sending failed for another reason.
+    SendFailed,
+    /// A fire-and-forget request failed; there is nobody to tell.
+    NotificationFailed,
+}
+
+const REASONS: usize = 9;
+
+impl DropReason {
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Live counters, updated by the server.
+#[derive(Debug, Default)]
+pub(crate) struct Stats {
+    received: AtomicU64,
+    answered: AtomicU64,
+    errors: AtomicU64,
+    handler_timeouts: AtomicU64,
+    handler_panics: AtomicU64,
+    rejected_busy: AtomicU64,
+    truncated: AtomicU64,
+    notifications: AtomicU64,
+    dropped: [AtomicU64; REASONS],
+    in_flight: AtomicUsize,
+}
+
+impl Stats {
+    pub fn received(&self) {
+        self.received.fetch_add(1, Relaxed);
+    }
+    pub fn answered(&self, is_error: bool) {
+        self.answered.fetch_add(1, Relaxed);
+        if is_error {
+            self.errors.fetch_add(1, Relaxed);
+        }
+    }
+    pub fn handler_timeout(&self) {
+        self.handler_timeouts.fetch_add(1, Relaxed);
+    }
+    pub fn handler_panic(&self) {
+        self.handler_panics.fetch_add(1, Relaxed);
+    }
+    pub fn rejected_busy(&self) {
+        self.rejected_busy.fetch_add(1, Relaxed);
+    }
+    pub fn truncated(&self) {
+        self.truncated.fetch_add(1, Relaxed);
+    }
+    pub fn notification(&self) {
+        self.notifications.fetch_add(1, Relaxed);
+    }
+    pub fn dropped(&self, reason: DropReason) {
+        self.dropped[reason.index()].fetch_add(1, Relaxed);
+    }
+    pub fn enter(&self) {
+        self.in_flight.fetch_add(1, Relaxed);
+    }
+    pub fn leave(&self) {
+        self.in_flight.fetch_sub(1, Relaxed);
+    }
+
+    pub fn snapshot(&self) -> ServerStats {
+        let d = |r: DropReason| self.dropped[r.index()].load(Relaxed);
+        ServerStats {
+            received: self.received.load(Relaxed),
+            answered: self.answered.load(Relaxed),
+            errors: self.errors.load(Relaxed),
+            handler_timeouts: self.handler_timeouts.load(Relaxed),
+            handler_panics: self.handler_panics.load(Relaxed),
+            rejected_busy: self.rejected_busy.load(Relaxed),
+            truncated: self.truncated.load(Relaxed),
+            notifications: self.notifications.load(Relaxed),
+            in_flight: self.in_flight.load(Relaxed),
+            dropped: DropCounts {
+                unanswerable: d(DropReason::Unanswerable),
+                invalid_reply_to: d(DropReason::InvalidReplyTo),
+                reply_to_missing: d(DropReason::ReplyToMissing),
+                reply_to_not_socket: d(DropReason::ReplyToNotSocket),
+                reply_to_owner_mismatch: d(DropReason::ReplyToOwnerMismatch),
+                receiver_gone: d(DropReason::ReceiverGone),
+                receiver_queue_full: d(DropReason::ReceiverQueueFull),
+                send_failed: d(DropReason::SendFailed),
+                notification_failed: d(DropReason::NotificationFailed),
+            },
+        }
+    }
+}
+
+/// A snapshot of a server's counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ServerStats {
+    /// Datagrams received.
+    pub received: u64,
+    /// Responses sent (successes and errors).
+    pub answered: u64,
+    /// Of those, error responses.
+    pub errors: u64,
+    /// Handlers cancelled at their timeout (answered `-32006`).
+    pub handler_timeouts: u64,
+    /// Handlers that panicked (answered `-32603`).
+    pub handler_panics: u64,
+    /// Requests refused because too many handlers were running (`-32010`).
+    pub rejected_busy: u64,
+    /// Datagrams larger than the receive buffer.
+    pub truncated: u64,
+    /// Fire-and-forget requests run.
+    pub notifications: u64,
+    /// Handlers running now.
+    pub in_flight: usize,
+    /// Requests or answers that went nowhere, by reason.
+    pub dropped: DropCounts,
+}
+
+/// Requests or answers that went nowhere, by reason.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DropCounts {
+    /// Malformed with no usable `reply_to` and an anonymous sender.
+    pub unanswerable: u64,
+    /// `reply_to` broke the path rules and there was no other address.
+    pub invalid_reply_to: u64,
+    /// `reply_to` named nothing.
+    pub reply_to_missing: u64,
+    /// `reply_to` named something that is not a socket.
+    pub reply_to_not_socket: u64,
+    /// `reply_to` belonged to another user than the sender.
+    pub reply_to_owner_mismatch: u64,
+    /// Nobody was receiving at the reply address any more.
+    pub receiver_gone: u64,
+    /// The receiver's queue stayed full until the request's deadline.
+    pub receiver_queue_full: u64,
+    /// Sending failed for another reason.
+    pub send_failed: u64,
+    /// Fire-and-forget requests that failed (nobody to tell).
+    pub notification_failed: u64,
+}
+
+impl DropCounts {
+    /// All drops.
+    pub fn total(&self) -> u64 {
+        self.unanswerable
+            + self.invalid_reply_to
+            + self.reply_to_missing
+            + self.reply_to_not_socket
+            + self.reply_to_owner_mismatch
+            + self.receiver_gone
+            + self.receiver_queue_full
+            + self.send_failed
+            + self.notification_failed
+    }
+}

@@ -1,0 +1,540 @@
+//! Unix domain datagram sockets: safe binding, receiving with credentials
+//! and truncation detection, and sending with back-pressure.
+
+use std::ffi::OsStr;
+use std::fs;
+use std::io;
+use std::mem::MaybeUninit;
+use std::os::fd::AsFd;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::os::unix::net::UnixDatagram as StdUnixDatagram;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rustix::net::{
+    RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, ReturnFlags, SendFlags, SocketAddrUnix,
+};
+use tokio::io::Interest;
+use tokio::net::UnixDatagram;
+use tokio::time::Instant;
+
+use crate::context::PeerCredentials;
+
+/// The largest datagram this machine's kernel reliably carries between Unix
+/// sockets: the skb's linear part comes from one kmalloc (at most 4 MiB).
+pub(crate) const OS_DATAGRAM_LIMIT: usize = 4 * 1024 * 1024;
+
+/// Bytes the kernel reserves in a socket's send buffer (`sk_sndbuf - 32`).
+const SNDBUF_OVERHEAD: usize = 32;
+
+/// Longest wait between two attempts when the receiver's queue is full and
+/// the kernel gives no wake-up for it.
+const MAX_BACKOFF: Duration = Duration::from_millis(5);
+
+/// A server socket file we created: its identity, so we only ever remove our own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FileId {
+    dev: u64,
+    ino: u64,
+    /// Inode numbers are reused at once; the change time tells a new file apart.
+    ctime: (i64, i64),
+}
+
+impl FileId {
+    fn of(meta: &fs::Metadata) -> Self {
+        FileId {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            ctime: (meta.ctime(), meta.ctime_nsec()),
+        }
+    }
+}
+
+/// Binds a server socket at `path`, never stealing a live server's path and
+/// never deleting a file that is not a socket.
+pub(crate) fn bind_server_socket(path: &Path, mode: u32) -> io::Result<(StdUnixDatagram, FileId)> {
+    match fs::symlink_metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+        Ok(meta) if meta.file_type().is_socket() => {
+            if socket_is_live(path)? {
+                return Err(io::Error::new(
+                    io::ErrorKind::AddrInUse,
+                    format!("{} is in use by a running server", path.display()),
+                ));
+            }
+            tracing::info!(path = %path.display(), "replacing stale socket file");
+            fs::remove_file(path)?;
+        }
+        Ok(_) => {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!(
+                    "{} exists and is not a socket; refusing to replace it",
+                    path.display()
+                ),
+            ));
+        }
+    }
+    let socket = StdUnixDatagram::bind(path)?;
+    let identify = || -> io::Result<FileId> {
+        fs::set_permissions(path, fs::Permissions::from_mode(mode))?;
+        Ok(FileId::of(&fs::symlink_metadata(path)?))
+    };
+    match identify() {
+        Ok(id) => Ok((socket, id)),
+        Err(e) => {
+            let _ = fs::remove_file(path);
+            Err(e)
+        }
+    }
+}
+
+/// Whether a socket file has a live socket behind it.
+fn socket_is_live(path: &Path) -> io::Result<bool> {
+    let probe = StdUnixDatagram::unbound()?;
+    match probe.connect(path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => Ok(false),
+        // A stream or seqpacket socket is bound there: alive, and not ours to take.
+        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::PROTOTYPE.raw_os_error()) => Ok(true),
+        Err(e) => Err(e),
+    }
+}
+
+/// Removes the socket file at `path` if it is still the one we created.
+pub(crate) fn remove_own_socket(path: &Path, id: FileId) {
+    match fs::symlink_metadata(path) {
+        Ok(meta) if FileId::of(&meta) == id => {
+            if let Err(e) = fs::remove_file(path) {
+                tracing::warn!(path = %path.display(), error = %e, "could not remove socket file");
+            }
+        }
+        Ok(_) => {
+            tracing::warn!(path = %path.display(), "socket file was replaced by another; leaving it")
+        }
+        Err(_) => {}
+    }
+}
+
+/// Enlarges the send buffer towards `wanted` bytes and returns the largest
+/// datagram the socket can now send.
+pub(crate) fn size_send_buffer(socket: &impl AsFd, wanted: usize) -> io::Result<usize> {
+    // The kernel doubles the value and caps it at net.core.wmem_max; asking
+    // for more than it grants is harmless.
+    let _ = rustix::net::sockopt::set_socket_send_buffer_size(socket, wanted);
+    let granted = rustix::net::sockopt::socket_send_buffer_size(socket)?;
+    Ok(granted
+        .saturating_sub(SNDBUF_OVERHEAD)
+        .min(OS_DATAGRAM_LIMIT))
+}
+
+/// Turns on `SO_PASSCRED`, so every datagram comes with its sender's
+/// pid/uid/gid.
+pub(crate) fn enable_credentials(socket: &impl AsFd) -> io::Result<()> {
+    rustix::net::sockopt::set_socket_passcred(socket, true)?;
+    Ok(())
+}
+
+/// Who sent a datagram, as the kernel says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Sender {
+    /// Bound to a path: answers can go there.
+    Path(PathBuf),
+    /// Unbound (or auto-bound to an abstract name): no path to answer to.
+    Anonymous,
+}
+
+impl Sender {
+    pub(crate) fn path(&self) -> Option<&Path> {
+        match self {
+            Sender::Path(p) => Some(p),
+            Sender::Anonymous => None,
+        }
+    }
+}
+
+/// One received datagram's metadata; the bytes are in the caller's buffer.
+#[derive(Debug)]
+pub(crate) struct Received {
+    /// Bytes in the buffer.
+    pub len: usize,
+    /// The datagram's real size, when larger than the buffer.
+    pub truncated_from: Option<usize>,
+    pub sender: Sender,
+    pub credentials: Option<PeerCredentials>,
+}
+
+/// Receives one datagram without blocking (`WouldBlock` when none is queued).
+pub(crate) fn recv_datagram(socket: &impl AsFd, buf: &mut [u8]) -> io::Result<Received> {
+    let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmCredentials(1))];
+    let mut control = RecvAncillaryBuffer::new(&mut space);
+    let mut iov = [io::IoSliceMut::new(buf)];
+    let msg = rustix::net::recvmsg(
+        socket,
+        &mut iov,
+        &mut control,
+        RecvFlags::DONTWAIT | RecvFlags::TRUNC | RecvFlags::CMSG_CLOEXEC,
+    )?;
+    let capacity = iov[0].len();
+    let truncated_from =
+        (msg.flags.contains(ReturnFlags::TRUNC) || msg.bytes > capacity).then_some(msg.bytes);
+    let sender = msg
+        .address
+        .and_then(|addr| SocketAddrUnix::try_from(addr).ok())
+        .and_then(|unix| {
+            unix.path_bytes()
+                .filter(|p| !p.is_empty())
+                .map(|p| PathBuf::from(OsStr::from_bytes(p)))
+        })
+        .map_or(Sender::Anonymous, Sender::Path);
+    let mut credentials = None;
+    for message in control.drain() {
+        if let RecvAncillaryMessage::ScmCredentials(cred) = message {
+            credentials = Some(PeerCredentials {
+                pid: cred.pid.as_raw_nonzero().get(),
+                uid: cred.uid.as_raw(),
+                gid: cred.gid.as_raw(),
+            });
+        }
+    }
+    Ok(Received {
+        len: msg.bytes.min(capacity),
+        truncated_from,
+        sender,
+        credentials,
+    })
+}
+
+/// Why a datagram could not be sent.
+#[derive(Debug)]
+pub(crate) enum SendError {
+    /// Larger than the sending socket can carry.
+    TooLarge,
+    /// The receiver's queue stayed full until the deadline.
+    QueueFull,
+    /// Nothing is bound at the target (missing file, or a stale socket).
+    NoReceiver(io::Error),
+    /// Any other failure.
+    Io(io::Error),
+}
+
+fn classify(errno: rustix::io::Errno) -> Option<SendError> {
+    use rustix::io::Errno;
+    match errno {
+        Errno::AGAIN | Errno::NOBUFS | Errno::INTR => None,
+        Errno::MSGSIZE => Some(SendError::TooLarge),
+        Errno::NOENT | Errno::CONNREFUSED | Errno::NOTDIR => Some(SendError::NoReceiver(
+            io::Error::from_raw_os_error(errno.raw_os_error()),
+        )),
+        other => Some(SendError::Io(io::Error::from_raw_os_error(
+            other.raw_os_error(),
+        ))),
+    }
+}
+
+/// Sends one datagram to `target`, waiting while the receiver's queue (or our
+/// own send buffer) is full, until `deadline`.
+///
+/// The kernel wakes a sender whose own buffer drains, but not one blocked on a
+/// *receiver's* full queue when none of the queued datagrams are its own; so
+/// a waiter also retries after a short, growing backoff. `gate` keeps one
+/// waiter at a time on the socket, so a full queue does not wake a herd.
+pub(crate) async fn send_to(
+    socket: &UnixDatagram,
+    gate: &tokio::sync::Mutex<()>,
+    bytes: &[u8],
+    target: &SocketAddrUnix,
+    deadline: Instant,
+) -> Result<(), SendError> {
+    // Fast path: no waiting when there is room.
+    match rustix::net::sendto(
+        socket,
+        bytes,
+        SendFlags::DONTWAIT | SendFlags::NOSIGNAL,
+        target,
+    ) {
+        Ok(_) => return Ok(()),
+        Err(errno) => {
+            if let Some(err) = classify(errno) {
+                return Err(err);
+            }
+        }
+    }
+    let _turn = match tokio::time::timeout_at(deadline, gate.lock()).await {
+        Ok(guard) => guard,
+        Err(_) => return Err(SendError::QueueFull),
+    };
+    let mut backoff = Duration::from_micros(100);
+    loop {
+        match rustix::net::sendto(
+            socket,
+            bytes,
+            SendFlags::DONTWAIT | SendFlags::NOSIGNAL,
+            target,
+        ) {
+            Ok(_) => return Ok(()),
+            Err(errno) => {
+                if let Some(err) = classify(errno) {
+                    return Err(err);
+                }
+            }
+        }
+        if Instant::now() >= deadline {
+            return Err(SendError::QueueFull);
+        }
+        // Forget any stale writability so the wait below needs a fresh wake-up.
+        let _ = socket.try_io(Interest::WRITABLE, || {
+            Err::<(), _>(io::Error::from(io::ErrorKind::WouldBlock))
+        });
+        let wake = (Instant::now() + backoff).min(deadline);
+        tokio::select! {
+            _ = socket.writable() => {}
+            _ = tokio::time::sleep_until(wake) => {}
+        }
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// Checks a `reply_to` socket that the sender did not prove it owns (the
+/// sender has no bound path): it must be a socket — not a symlink, not a
+/// regular file — and, when the sender's uid is known, owned by that uid.
+pub(crate) fn check_unverified_reply_socket(
+    path: &Path,
+    sender_uid: Option<u32>,
+) -> Result<(), UnverifiedReply> {
+    let meta = match fs::symlink_metadata(path) {
+        Ok(meta) => meta,
+        Err(_) => return Err(UnverifiedReply::Missing),
+    };
+    if !meta.file_type().is_socket() {
+        return Err(UnverifiedReply::NotASocket);
+    }
+    if let Some(uid) = sender_uid
+        && meta.uid() != uid
+    {
+        return Err(UnverifiedReply::OwnerMismatch {
+            owner: meta.uid(),
+            sender: uid,
+        });
+    }
+    Ok(())
+}
+
+/// Why an unverified `reply_to` is not answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum UnverifiedReply {
+    Missing,
+    NotASocket,
+    OwnerMismatch { owner: u32, sender: u32 },
+}
+
+/// Creates the datagram socket a client receives its answers on: bound in
+/// `dir` under an unpredictable name (pid + 128 random bits), mode 0600.
+pub(crate) fn bind_reply_socket(dir: &Path) -> io::Result<(StdUnixDatagram, PathBuf)> {
+    let name = format!(
+        "janus-{}-{}.sock",
+        std::process::id(),
+        uuid::Uuid::new_v4().simple()
+    );
+    let path = dir.join(name);
+    let socket = StdUnixDatagram::bind(&path)?;
+    if let Err(e) = fs::set_permissions(&path, fs::Permissions::from_mode(0o600)) {
+        let _ = fs::remove_file(&path);
+        return Err(e);
+    }
+    Ok((socket, path))
+}
+
+/// The address of a socket path, for sending.
+pub(crate) fn socket_addr(path: &Path) -> io::Result<SocketAddrUnix> {
+    SocketAddrUnix::new(path).map_err(io::Error::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bind_refuses_live_server_and_regular_file_but_replaces_stale_socket() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sock");
+
+        let (live, _) = bind_server_socket(&path, 0o600).unwrap();
+        let err = bind_server_socket(&path, 0o600).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AddrInUse);
+        drop(live); // the file stays: now stale
+        assert!(path.exists());
+        let (_again, _) = bind_server_socket(&path, 0o600).unwrap();
+
+        let file = dir.path().join("plain");
+        fs::write(&file, b"keep me").unwrap();
+        let err = bind_server_socket(&file, 0o600).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(fs::read(&file).unwrap(), b"keep me");
+    }
+
+    #[test]
+    fn bind_sets_mode_and_remove_only_removes_our_own_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sock");
+        let (sock, id) = bind_server_socket(&path, 0o600).unwrap();
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        drop(sock);
+        // Someone else's socket now lives at the path: we must not remove it.
+        fs::remove_file(&path).unwrap();
+        let (_other, other_id) = bind_server_socket(&path, 0o600).unwrap();
+        assert_ne!(id, other_id);
+        remove_own_socket(&path, id);
+        assert!(path.exists());
+        remove_own_socket(&path, other_id);
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn receives_sender_path_credentials_and_truncation() {
+        let dir = tempfile::tempdir().unwrap();
+        let (server, _) = bind_server_socket(&dir.path().join("s.sock"), 0o600).unwrap();
+        enable_credentials(&server).unwrap();
+        let client_path = dir.path().join("c.sock");
+        let client = StdUnixDatagram::bind(&client_path).unwrap();
+        client.send_to(b"hello", dir.path().join("s.sock")).unwrap();
+        let mut buf = [0u8; 4];
+        let got = recv_datagram(&server, &mut buf).unwrap();
+        assert_eq!(got.len, 4);
+        assert_eq!(got.truncated_from, Some(5));
+        assert_eq!(got.sender, Sender::Path(client_path));
+        let creds = got.credentials.unwrap();
+        assert_eq!(creds.pid as u32, std::process::id());
+        assert_eq!(creds.uid, rustix::process::getuid().as_raw());
+
+        // An unbound sender is anonymous (the kernel auto-binds it to an abstract name).
+        let anon = StdUnixDatagram::unbound().unwrap();
+        anon.send_to(b"hi", dir.path().join("s.sock")).unwrap();
+        let mut buf = [0u8; 16];
+        let got = recv_datagram(&server, &mut buf).unwrap();
+        assert_eq!((got.len, got.truncated_from), (2, None));
+        assert_eq!(got.sender, Sender::Anonymous);
+        assert!(got.credentials.is_some());
+
+        let err = recv_datagram(&server, &mut buf).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
+    }
+
+    #[test]
+    fn reply_socket_names_are_unpredictable_and_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_a, pa) = bind_reply_socket(dir.path()).unwrap();
+        let (_b, pb) = bind_reply_socket(dir.path()).unwrap();
+        assert_ne!(pa, pb);
+        let name = pa.file_name().unwrap().to_str().unwrap();
+        assert!(name.starts_with(&format!("janus-{}-", std::process::id())));
+        assert_eq!(
+            name.len(),
+            "janus--.sock".len() + std::process::id().to_string().len() + 32
+        );
+        assert_eq!(
+            fs::metadata(&pa).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+
+    #[test]
+    fn unverified_reply_sockets_must_be_sockets() {
+        let dir = tempfile::tempdir().unwrap();
+        let me = rustix::process::getuid().as_raw();
+        let missing = dir.path().join("none.sock");
+        assert_eq!(
+            check_unverified_reply_socket(&missing, Some(me)),
+            Err(UnverifiedReply::Missing)
+        );
+        let file = dir.path().join("file");
+        fs::write(&file, b"").unwrap();
+        assert_eq!(
+            check_unverified_reply_socket(&file, Some(me)),
+            Err(UnverifiedReply::NotASocket)
+        );
+        let sock_path = dir.path().join("r.sock");
+        let _sock = StdUnixDatagram::bind(&sock_path).unwrap();
+        assert_eq!(check_unverified_reply_socket(&sock_path, Some(me)), Ok(()));
+        assert_eq!(
+            check_unverified_reply_socket(&sock_path, Some(me + 1)),
+            Err(UnverifiedReply::OwnerMismatch {
+                owner: me,
+                sender: me + 1
+            })
+        );
+        let link = dir.path().join("link.sock");
+        std::os::unix::fs::symlink(&sock_path, &link).unwrap();
+        assert_eq!(
+            check_unverified_reply_socket(&link, Some(me)),
+            Err(UnverifiedReply::NotASocket)
+        );
+    }
+
+    #[tokio::test]
+    async fn send_waits_for_room_in_a_full_queue() {
+        let dir = tempfile::tempdir().unwrap();
+        let rx_path = dir.path().join("rx.sock");
+        let rx = StdUnixDatagram::bind(&rx_path).unwrap();
+        let tx = StdUnixDatagram::unbound().unwrap();
+        tx.set_nonblocking(true).unwrap();
+        let tx = UnixDatagram::from_std(tx).unwrap();
+        let gate = tokio::sync::Mutex::new(());
+        let addr = socket_addr(&rx_path).unwrap();
+        // Fill the receiver's queue (net.unix.max_dgram_qlen datagrams).
+        let mut queued = 0;
+        while rustix::net::sendto(&tx, b"x", SendFlags::DONTWAIT, &addr).is_ok() {
+            queued += 1;
+            assert!(queued < 100_000, "queue never filled");
+        }
+        // With no reader, the send gives up at its deadline.
+        let soon = Instant::now() + Duration::from_millis(30);
+        assert!(matches!(
+            send_to(&tx, &gate, b"late", &addr, soon).await,
+            Err(SendError::QueueFull)
+        ));
+        // With a reader draining the queue, the send gets through.
+        let reader = std::thread::spawn(move || {
+            let mut buf = [0u8; 16];
+            let mut got = Vec::new();
+            for _ in 0..=queued {
+                let n = rx.recv(&mut buf).unwrap();
+                got.push(buf[..n].to_vec());
+            }
+            got
+        });
+        let later = Instant::now() + Duration::from_secs(10);
+        send_to(&tx, &gate, b"last", &addr, later).await.unwrap();
+        let got = reader.join().unwrap();
+        assert_eq!(got.last().unwrap(), b"last");
+    }
+
+    #[tokio::test]
+    async fn send_reports_missing_receivers_and_oversized_datagrams() {
+        let dir = tempfile::tempdir().unwrap();
+        let tx = StdUnixDatagram::unbound().unwrap();
+        tx.set_nonblocking(true).unwrap();
+        let limit = size_send_buffer(&tx, 1 << 16).unwrap();
+        let tx = UnixDatagram::from_std(tx).unwrap();
+        let gate = tokio::sync::Mutex::new(());
+        let deadline = Instant::now() + Duration::from_secs(1);
+        let missing = socket_addr(&dir.path().join("none.sock")).unwrap();
+        assert!(matches!(
+            send_to(&tx, &gate, b"x", &missing, deadline).await,
+            Err(SendError::NoReceiver(_))
+        ));
+        let rx_path = dir.path().join("rx.sock");
+        let _rx = StdUnixDatagram::bind(&rx_path).unwrap();
+        let addr = socket_addr(&rx_path).unwrap();
+        let big = vec![b'x'; limit + 1];
+        assert!(matches!(
+            send_to(&tx, &gate, &big, &addr, deadline).await,
+            Err(SendError::TooLarge)
+        ));
+    }
+}

@@ -1,0 +1,176 @@
+//! No socket file and no pending entry outlives its use: after thousands of
+//! calls, timeouts, cancelled futures, dropped clients and panicking callers.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::{Event, Harness};
+use janus_runtime::Client;
+use serde_json::json;
+use tokio::task::JoinSet;
+
+fn socket_files(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thousands_of_calls_leave_nothing_behind() {
+    let mut h =
+        Harness::start_with(|b| b.max_handler_timeout(Duration::from_secs(1)), |s, _| s).await;
+
+    // 1. Short-lived clients: 20 clients x 100 calls, each client dropped after use.
+    for c in 0..20 {
+        let client = h.client().await;
+        let mut calls = JoinSet::new();
+        for i in 0..100 {
+            let client = client.clone();
+            calls.spawn(async move { client.call("test", "add", json!({"a": c, "b": i})).await });
+        }
+        while let Some(r) = calls.join_next().await {
+            r.unwrap().unwrap();
+        }
+        assert_eq!(client.stats().pending, 0);
+    }
+    assert_eq!(socket_files(&h.allowed), ["server.sock"]);
+
+    let client = h.client().await;
+
+    // 2. Timeouts: 300 calls that give up before the handler finishes.
+    let impatient = client.with_timeout(Duration::from_millis(100));
+    let mut calls = JoinSet::new();
+    for _ in 0..300 {
+        let c = impatient.clone();
+        calls.spawn(async move { c.call("test", "sleep", json!({"ms": 400})).await });
+    }
+    while let Some(r) = calls.join_next().await {
+        let err = r.unwrap().unwrap_err();
+        assert!(err.is_timeout() || err.code() == Some(-32006), "{err:?}");
+    }
+    assert_eq!(client.stats().pending, 0);
+
+    // 3. Cancelled futures: 300 calls dropped while waiting.
+    let mut cancelled = 0;
+    for _ in 0..300 {
+        let call = client.call("test", "forever", json!({}));
+        if tokio::time::timeout(Duration::from_millis(2), call)
+            .await
+            .is_err()
+        {
+            cancelled += 1;
+        }
+    }
+    assert_eq!(cancelled, 300);
+    assert_eq!(
+        client.stats().pending,
+        0,
+        "dropping a call's future forgets it"
+    );
+
+    // 4. Clients dropped with calls in flight (tasks aborted mid-call).
+    let mut tasks = JoinSet::new();
+    for _ in 0..10 {
+        let doomed = h.client().await;
+        for _ in 0..20 {
+            let d = doomed.clone();
+            tasks.spawn(async move { d.call("test", "forever", json!({})).await });
+        }
+    }
+    // Wait until all 200 handlers have started, then abort every caller.
+    let mut started = 0;
+    while started < 200 {
+        if let Event::Started(name) = tokio::time::timeout(Duration::from_secs(10), h.events.recv())
+            .await
+            .unwrap()
+            .unwrap()
+            && name == "forever"
+        {
+            started += 1;
+        }
+    }
+    tasks.abort_all();
+    while tasks.join_next().await.is_some() {}
+
+    // 5. A caller that panics while holding a client.
+    let dir = h.allowed.clone();
+    let server = h.server_path.clone();
+    let panicked = tokio::spawn(async move {
+        let c = Client::builder()
+            .reply_dir(&dir)
+            .connect(&server)
+            .await
+            .unwrap();
+        c.call("test", "add", json!({"a": 1, "b": 1}))
+            .await
+            .unwrap();
+        panic!("the caller panics while holding a client");
+    })
+    .await;
+    assert!(panicked.unwrap_err().is_panic());
+
+    // Every reply socket but the live client's is gone.
+    let live = client
+        .reply_path()
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let mut expected = vec!["server.sock".to_owned(), live];
+    expected.sort();
+    assert_eq!(socket_files(&h.allowed), expected);
+
+    // Late answers (to timed-out and cancelled calls) are counted and dropped.
+    h.settled().await;
+    let stats = client.stats();
+    assert_eq!(stats.pending, 0, "{stats:?}");
+    assert!(stats.late_replies > 0, "{stats:?}");
+    assert_eq!(stats.uncorrelated + stats.malformed, 0, "{stats:?}");
+    assert_eq!(
+        client
+            .call("test", "add", json!({"a": 2, "b": 2}))
+            .await
+            .unwrap(),
+        json!({"sum": 4})
+    );
+
+    drop(impatient);
+    drop(client);
+    h.handle.shutdown().await;
+    assert!(
+        socket_files(&h.allowed).is_empty(),
+        "{:?}",
+        socket_files(&h.allowed)
+    );
+}
+
+#[tokio::test]
+async fn a_server_bound_but_never_served_leaves_no_file() {
+    let dir = tempfile::tempdir_in("/tmp").unwrap();
+    let path = dir.path().join("unused.sock");
+    let server = janus_runtime::Server::bind(&path).unwrap();
+    assert!(path.exists());
+    drop(server);
+    assert!(!path.exists());
+}
+
+#[tokio::test]
+async fn a_misconfigured_server_fails_to_serve_and_cleans_up() {
+    let dir = tempfile::tempdir_in("/tmp").unwrap();
+    let path = dir.path().join("bad.sock");
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let err = janus_runtime::Server::bind(&path)
+        .unwrap()
+        .channel(common::TestService::new("test", tx.clone()))
+        .channel(common::TestService::new("test", tx))
+        .serve()
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("added twice"), "{err}");
+    assert!(!path.exists());
+}
