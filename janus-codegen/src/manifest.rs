@@ -494,9 +494,7 @@ impl Reader<'_> {
     }
 
     fn root(&mut self, node: &Node) -> Option<Manifest> {
-        let Some(obj) = self.object(node, "", "the manifest", ROOT_KEYS) else {
-            return None;
-        };
+        let obj = self.object(node, "", "the manifest", ROOT_KEYS)?;
         let version = match obj.get("version") {
             None => {
                 self.error(

@@ -1,0 +1,13 @@
+//! Cross-crate tests of Janus for Rust: snapshots of generated code, UI
+//! tests, hygiene and end-to-end tests over real sockets.
+//!
+//! The library compiles every checked-in snapshot as a module, under
+//! `#![deny(warnings)]`, so the end-to-end tests run the very code the
+//! snapshots show.
+
+#![deny(warnings)]
+
+/// Generated from `manifests/user-management.json` (the seed's example).
+pub mod user_management {
+    include!("../snapshots/user_management.rs");
+}
