@@ -22,6 +22,9 @@ use syn::{LitBool, LitStr, Token};
 /// janus_runtime::janus!("manifest.json", server = false, derive = ["Eq"]);
 /// ```
 ///
+/// The path is relative to `CARGO_MANIFEST_DIR`; when no file is there, it
+/// is looked up beside the source file that invokes the macro.
+///
 /// Options: `client = bool`, `server = bool` (both default to `true`),
 /// `derive = ["Path", …]` (extra derives on every generated type).
 ///
@@ -94,7 +97,17 @@ fn expand(args: &JanusArgs) -> Result<proc_macro2::TokenStream, proc_macro2::Tok
     let dir = std::env::var_os("CARGO_MANIFEST_DIR")
         .map(PathBuf::from)
         .ok_or_else(|| fail("CARGO_MANIFEST_DIR is not set: build with cargo".to_owned()))?;
-    let full = dir.join(&relative);
+    let mut full = dir.join(&relative);
+    if !full.exists()
+        && let Some(alt) = proc_macro::Span::call_site()
+            .local_file()
+            .and_then(|src| src.parent().map(|d| d.join(&relative)))
+            .filter(|alt| alt.exists())
+    {
+        // Fallback: beside the invoking source file (e.g. UI tests, whose
+        // package directory is a generated one).
+        full = alt;
+    }
     let text = std::fs::read_to_string(&full)
         .map_err(|e| fail(format!("cannot read manifest `{}`: {e}", full.display())))?;
     let full_str = full
@@ -107,7 +120,7 @@ fn expand(args: &JanusArgs) -> Result<proc_macro2::TokenStream, proc_macro2::Tok
         Ok(generated) => Ok(generated.tokens),
         Err(errors) => {
             let mut combined: Option<syn::Error> = None;
-            for d in errors.diagnostics() {
+            for d in errors.errors() {
                 let e = syn::Error::new(span, d.to_string());
                 match &mut combined {
                     Some(c) => c.combine(e),
