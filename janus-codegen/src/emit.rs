@@ -858,7 +858,7 @@ fn emit_enum(
     let idents: Vec<Ident> = variants.iter().map(|(v, _)| ident(v)).collect();
     let wires: Vec<&str> = variants.iter().map(|(_, w)| w.as_str()).collect();
     let vdocs: Vec<TokenStream> = wires.iter().map(|w| doc_text(&format!("`{w}`"))).collect();
-    let count = variants.len();
+    let count = Literal::usize_unsuffixed(variants.len());
     let default_impl = match default {
         Some(i) => {
             let v = &idents[i];
@@ -952,7 +952,7 @@ fn emit_error_enum(
     let idents: Vec<Ident> = variants.iter().map(|(v, _)| ident(v)).collect();
     let wires: Vec<&str> = variants.iter().map(|(_, w)| w.as_str()).collect();
     let vdocs: Vec<TokenStream> = wires.iter().map(|w| doc_text(&format!("`{w}`"))).collect();
-    let count = variants.len();
+    let count = Literal::usize_unsuffixed(variants.len());
     quote! {
         #doc
         #[derive(::std::fmt::Debug, ::std::clone::Clone, ::std::marker::Copy, ::std::cmp::PartialEq, ::std::cmp::Eq, ::std::hash::Hash)]

@@ -690,7 +690,7 @@ pub mod models {
     }
     impl Status {
         /// Every value, in manifest order.
-        pub const ALL: [Self; 3usize] = [Self::Created, Self::Pending, Self::Failed];
+        pub const ALL: [Self; 3] = [Self::Created, Self::Pending, Self::Failed];
         /// The wire value.
         pub const fn as_str(self) -> &'static str {
             match self {
@@ -1026,7 +1026,7 @@ pub mod user_service {
     }
     impl CreateUserError {
         /// Every declared error, in manifest order.
-        pub const ALL: [Self; 4usize] = [
+        pub const ALL: [Self; 4] = [
             Self::ValidationFailed,
             Self::UsernameExists,
             Self::EmailExists,
@@ -1317,7 +1317,7 @@ pub mod user_service {
     }
     impl Role {
         /// Every value, in manifest order.
-        pub const ALL: [Self; 4usize] = [
+        pub const ALL: [Self; 4] = [
             Self::Admin,
             Self::Moderator,
             Self::User,

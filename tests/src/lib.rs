@@ -11,3 +11,19 @@
 pub mod user_management {
     include!("../snapshots/user_management.rs");
 }
+
+/// Generated from `manifests/all-types.json`: every type and constraint.
+pub mod all_types {
+    include!("../snapshots/all_types.rs");
+}
+
+/// Generated from `manifests/names.json`: names that need sanitising.
+pub mod names {
+    include!("../snapshots/names.rs");
+}
+
+/// Generated from `manifests/inheritance.json`: `extends`, arrays of models,
+/// a recursive model, requests without arguments.
+pub mod inheritance {
+    include!("../snapshots/inheritance.rs");
+}
