@@ -147,7 +147,7 @@ impl Ctx<'_> {
                     quote! {
                         #s::check_type(value, #jc::JsonType::Array, path)?;
                         if let ::std::option::Option::Some(items) = value.as_array() {
-                            for (index, value) in items.iter().enumerate() {
+                            for (index, value) in ::std::iter::Iterator::enumerate(items.iter()) {
                                 let path: &str = &#s::index_path(path, index);
                                 #inner_check
                             }
@@ -170,7 +170,7 @@ impl Ctx<'_> {
 
 fn json_literal(v: &Value, t: &TypeRef) -> TokenStream {
     match (t, v) {
-        (TypeRef::String, Value::String(s)) => quote!(::std::string::String::from(#s)),
+        (TypeRef::String, Value::String(s)) => quote!(::std::convert::From::from(#s)),
         (TypeRef::I64, Value::Number(n)) => {
             let lit = Literal::i64_suffixed(n.as_i64().unwrap_or_default());
             quote!(#lit)
@@ -514,7 +514,7 @@ fn emit_newtype(
                             ::std::option::Option::None => {
                                 return #err(#violation::new(
                                     #jc::keyword::PATTERN,
-                                    #j::Value::from(#source),
+                                    #j::Value::String(::std::convert::From::from(#source)),
                                     ::std::format!("pattern `{}` could not be compiled", #source),
                                 ));
                             }
@@ -639,7 +639,7 @@ fn emit_newtype(
     let (new_sig, new_conv, deref_target, from_str_body, try_from_impls, ser) = match base {
         Base::Str => (
             quote!(value: impl ::std::convert::Into<::std::string::String>),
-            quote!(let value: ::std::string::String = value.into();),
+            quote!(let value: ::std::string::String = ::std::convert::Into::into(value);),
             quote!(str),
             quote!(Self::new(value)),
             quote! {
@@ -684,7 +684,7 @@ fn emit_newtype(
                     match value.trim().parse::<#prim>() {
                         ::std::result::Result::Ok(parsed) => Self::new(parsed),
                         ::std::result::Result::Err(_) => {
-                            let shown = #j::Value::String(::std::string::String::from(value));
+                            let shown = #j::Value::String(::std::convert::From::from(value));
                             match #jc::check_type(&shown, #jc::JsonType::#jt) {
                                 ::std::result::Result::Err(violation) => ::std::result::Result::Err(#invalid::new(#name, violation)),
                                 ::std::result::Result::Ok(()) => ::std::result::Result::Err(#invalid::new(#name, #jc::missing_required())),
@@ -714,7 +714,7 @@ fn emit_newtype(
         _ => quote!(value),
     };
     let literal_build = match base {
-        Base::Str => quote!(Self(::std::string::String::from(value))),
+        Base::Str => quote!(Self(::std::convert::From::from(value))),
         _ => quote!(Self(value)),
     };
     let default_impl = match default {
@@ -722,7 +722,7 @@ fn emit_newtype(
             let lit = match base {
                 Base::Str => {
                     let s = v.as_str().unwrap_or_default();
-                    quote!(::std::string::String::from(#s))
+                    quote!(::std::convert::From::from(#s))
                 }
                 Base::Int => {
                     let l = Literal::i64_suffixed(v.as_i64().unwrap_or_default());
@@ -999,8 +999,11 @@ fn emit_error_enum(
 
             fn from_error_object(error: &#rt::ErrorObject) -> ::std::option::Option<Self> {
                 match error.error_type() {
-                    ::std::option::Option::Some(name) => Self::ALL.into_iter().find(|e| e.error_type() == name),
-                    ::std::option::Option::None => Self::ALL.into_iter().find(|e| {
+                    ::std::option::Option::Some(name) => ::std::iter::Iterator::find(
+                        &mut ::std::iter::IntoIterator::into_iter(Self::ALL),
+                        |e| e.error_type() == name,
+                    ),
+                    ::std::option::Option::None => ::std::iter::Iterator::find(&mut ::std::iter::IntoIterator::into_iter(Self::ALL), |e| {
                         match #rt::ErrorCode::from_error_type(e.error_type()) {
                             ::std::option::Option::Some(code) => code.code() == error.code,
                             ::std::option::Option::None => false,
@@ -1139,7 +1142,7 @@ fn emit_server(ctx: &Ctx<'_>, c: &ChannelIr) -> TokenStream {
         let d = docs(&r.doc);
         let (resp, err) = response_and_error(ctx, r);
         let konst = ident(&r.const_name);
-        names.push(quote!(::std::string::String::from(#konst)));
+        names.push(quote!(::std::convert::From::from(#konst)));
         let ret = quote!(impl ::std::future::Future<Output = ::std::result::Result<#resp, #rt::HandlerError<#err>>> + ::std::marker::Send);
         match &r.args {
             Some(args) => {
@@ -1214,7 +1217,7 @@ fn emit_server(ctx: &Ctx<'_>, c: &ChannelIr) -> TokenStream {
 
         impl<H> ::std::clone::Clone for #server<H> {
             fn clone(&self) -> Self {
-                Self { handler: ::std::sync::Arc::clone(&self.handler) }
+                Self { handler: ::std::clone::Clone::clone(&self.handler) }
             }
         }
 
@@ -1251,7 +1254,7 @@ fn emit_server(ctx: &Ctx<'_>, c: &ChannelIr) -> TokenStream {
                 request: &str,
                 args: #j::Value,
             ) -> #rt::BoxFuture<'static, ::std::result::Result<#j::Value, #rt::ErrorObject>> {
-                let handler = ::std::sync::Arc::clone(&self.handler);
+                let handler = ::std::clone::Clone::clone(&self.handler);
                 #unused
                 match request {
                     #(#call_arms)*

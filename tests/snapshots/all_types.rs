@@ -238,7 +238,7 @@ pub mod catalog {
                 ::std::result::Result::Ok(parsed) => Self::new(parsed),
                 ::std::result::Result::Err(_) => {
                     let shown = ::janus_runtime::__private::serde_json::Value::String(
-                        ::std::string::String::from(value),
+                        ::std::convert::From::from(value),
                     );
                     match ::janus_runtime::__private::janus_constraints::check_type(
                         &shown,
@@ -510,7 +510,7 @@ pub mod catalog {
                 ::std::result::Result::Ok(parsed) => Self::new(parsed),
                 ::std::result::Result::Err(_) => {
                     let shown = ::janus_runtime::__private::serde_json::Value::String(
-                        ::std::string::String::from(value),
+                        ::std::convert::From::from(value),
                     );
                     match ::janus_runtime::__private::janus_constraints::check_type(
                         &shown,
@@ -700,7 +700,7 @@ pub mod catalog {
                 ::std::result::Result::Ok(parsed) => Self::new(parsed),
                 ::std::result::Result::Err(_) => {
                     let shown = ::janus_runtime::__private::serde_json::Value::String(
-                        ::std::string::String::from(value),
+                        ::std::convert::From::from(value),
                     );
                     match ::janus_runtime::__private::janus_constraints::check_type(
                         &shown,
@@ -957,7 +957,7 @@ pub mod catalog {
             Self,
             ::janus_runtime::__private::janus_constraints::InvalidValue,
         > {
-            let value: ::std::string::String = value.into();
+            let value: ::std::string::String = ::std::convert::Into::into(value);
             match Self::check(&value) {
                 ::std::result::Result::Ok(()) => ::std::result::Result::Ok(Self(value)),
                 ::std::result::Result::Err(violation) => {
@@ -993,8 +993,8 @@ pub mod catalog {
                     return ::std::result::Result::Err(
                         ::janus_runtime::__private::janus_constraints::Violation::new(
                             ::janus_runtime::__private::janus_constraints::keyword::PATTERN,
-                            ::janus_runtime::__private::serde_json::Value::from(
-                                "^[A-Z]{3}-[0-9]{4}$",
+                            ::janus_runtime::__private::serde_json::Value::String(
+                                ::std::convert::From::from("^[A-Z]{3}-[0-9]{4}$"),
                             ),
                             ::std::format!(
                                 "pattern `{}` could not be compiled", "^[A-Z]{3}-[0-9]{4}$"
@@ -1122,7 +1122,7 @@ pub mod catalog {
     for ItemStateSku {
         type Literal = &'static str;
         fn from_checked_literal(value: &'static str) -> Self {
-            Self(::std::string::String::from(value))
+            Self(::std::convert::From::from(value))
         }
     }
     #[doc(hidden)]
@@ -1161,7 +1161,7 @@ pub mod catalog {
             Self,
             ::janus_runtime::__private::janus_constraints::InvalidValue,
         > {
-            let value: ::std::string::String = value.into();
+            let value: ::std::string::String = ::std::convert::Into::into(value);
             match Self::check(&value) {
                 ::std::result::Result::Ok(()) => ::std::result::Result::Ok(Self(value)),
                 ::std::result::Result::Err(violation) => {
@@ -1301,7 +1301,7 @@ pub mod catalog {
     for ListTagsResponseItem {
         type Literal = &'static str;
         fn from_checked_literal(value: &'static str) -> Self {
-            Self(::std::string::String::from(value))
+            Self(::std::convert::From::from(value))
         }
     }
     #[doc(hidden)]
@@ -1420,7 +1420,7 @@ pub mod catalog {
                 ::std::result::Result::Ok(parsed) => Self::new(parsed),
                 ::std::result::Result::Err(_) => {
                     let shown = ::janus_runtime::__private::serde_json::Value::String(
-                        ::std::string::String::from(value),
+                        ::std::convert::From::from(value),
                     );
                     match ::janus_runtime::__private::janus_constraints::check_type(
                         &shown,
@@ -1604,7 +1604,7 @@ pub mod catalog {
                 ::std::result::Result::Ok(parsed) => Self::new(parsed),
                 ::std::result::Result::Err(_) => {
                     let shown = ::janus_runtime::__private::serde_json::Value::String(
-                        ::std::string::String::from(value),
+                        ::std::convert::From::from(value),
                     );
                     match ::janus_runtime::__private::janus_constraints::check_type(
                         &shown,
@@ -1805,7 +1805,7 @@ pub mod catalog {
         }
         #[doc(hidden)]
         fn __janus_default_label() -> ::std::string::String {
-            ::std::string::String::from("new")
+            ::std::convert::From::from("new")
         }
         #[doc(hidden)]
         fn __janus_default_quantity() -> Quantity {
@@ -1951,7 +1951,9 @@ pub mod catalog {
                         path,
                     )?;
                     if let ::std::option::Option::Some(items) = value.as_array() {
-                        for (index, value) in items.iter().enumerate() {
+                        for (index, value) in ::std::iter::Iterator::enumerate(
+                            items.iter(),
+                        ) {
                             let path: &str = &::janus_runtime::__private::support::index_path(
                                 path,
                                 index,
@@ -1963,7 +1965,9 @@ pub mod catalog {
                             )?;
                             if let ::std::option::Option::Some(items) = value.as_array()
                             {
-                                for (index, value) in items.iter().enumerate() {
+                                for (index, value) in ::std::iter::Iterator::enumerate(
+                                    items.iter(),
+                                ) {
                                     let path: &str = &::janus_runtime::__private::support::index_path(
                                         path,
                                         index,
@@ -2061,7 +2065,9 @@ pub mod catalog {
                         path,
                     )?;
                     if let ::std::option::Option::Some(items) = value.as_array() {
-                        for (index, value) in items.iter().enumerate() {
+                        for (index, value) in ::std::iter::Iterator::enumerate(
+                            items.iter(),
+                        ) {
                             let path: &str = &::janus_runtime::__private::support::index_path(
                                 path,
                                 index,
@@ -2191,12 +2197,15 @@ pub mod catalog {
         ) -> ::std::option::Option<Self> {
             match error.error_type() {
                 ::std::option::Option::Some(name) => {
-                    Self::ALL.into_iter().find(|e| e.error_type() == name)
+                    ::std::iter::Iterator::find(
+                        &mut ::std::iter::IntoIterator::into_iter(Self::ALL),
+                        |e| e.error_type() == name,
+                    )
                 }
                 ::std::option::Option::None => {
-                    Self::ALL
-                        .into_iter()
-                        .find(|e| {
+                    ::std::iter::Iterator::find(
+                        &mut ::std::iter::IntoIterator::into_iter(Self::ALL),
+                        |e| {
                             match ::janus_runtime::ErrorCode::from_error_type(
                                 e.error_type(),
                             ) {
@@ -2205,7 +2214,8 @@ pub mod catalog {
                                 }
                                 ::std::option::Option::None => false,
                             }
-                        })
+                        },
+                    )
                 }
             }
         }
@@ -2301,7 +2311,9 @@ pub mod catalog {
                         path,
                     )?;
                     if let ::std::option::Option::Some(items) = value.as_array() {
-                        for (index, value) in items.iter().enumerate() {
+                        for (index, value) in ::std::iter::Iterator::enumerate(
+                            items.iter(),
+                        ) {
                             let path: &str = &::janus_runtime::__private::support::index_path(
                                 path,
                                 index,
@@ -2342,7 +2354,7 @@ pub mod catalog {
             Self,
             ::janus_runtime::__private::janus_constraints::InvalidValue,
         > {
-            let value: ::std::string::String = value.into();
+            let value: ::std::string::String = ::std::convert::Into::into(value);
             match Self::check(&value) {
                 ::std::result::Result::Ok(()) => ::std::result::Result::Ok(Self(value)),
                 ::std::result::Result::Err(violation) => {
@@ -2378,8 +2390,8 @@ pub mod catalog {
                     return ::std::result::Result::Err(
                         ::janus_runtime::__private::janus_constraints::Violation::new(
                             ::janus_runtime::__private::janus_constraints::keyword::PATTERN,
-                            ::janus_runtime::__private::serde_json::Value::from(
-                                "^[A-Z]{3}-[0-9]{4}$",
+                            ::janus_runtime::__private::serde_json::Value::String(
+                                ::std::convert::From::from("^[A-Z]{3}-[0-9]{4}$"),
                             ),
                             ::std::format!(
                                 "pattern `{}` could not be compiled", "^[A-Z]{3}-[0-9]{4}$"
@@ -2507,7 +2519,7 @@ pub mod catalog {
     for PutItemSku {
         type Literal = &'static str;
         fn from_checked_literal(value: &'static str) -> Self {
-            Self(::std::string::String::from(value))
+            Self(::std::convert::From::from(value))
         }
     }
     #[doc(hidden)]
@@ -2626,7 +2638,7 @@ pub mod catalog {
                 ::std::result::Result::Ok(parsed) => Self::new(parsed),
                 ::std::result::Result::Err(_) => {
                     let shown = ::janus_runtime::__private::serde_json::Value::String(
-                        ::std::string::String::from(value),
+                        ::std::convert::From::from(value),
                     );
                     match ::janus_runtime::__private::janus_constraints::check_type(
                         &shown,
@@ -2739,7 +2751,7 @@ pub mod catalog {
             Self,
             ::janus_runtime::__private::janus_constraints::InvalidValue,
         > {
-            let value: ::std::string::String = value.into();
+            let value: ::std::string::String = ::std::convert::Into::into(value);
             match Self::check(&value) {
                 ::std::result::Result::Ok(()) => ::std::result::Result::Ok(Self(value)),
                 ::std::result::Result::Err(violation) => {
@@ -2878,7 +2890,7 @@ pub mod catalog {
     for TagsItem {
         type Literal = &'static str;
         fn from_checked_literal(value: &'static str) -> Self {
-            Self(::std::string::String::from(value))
+            Self(::std::convert::From::from(value))
         }
     }
     #[doc(hidden)]
@@ -2917,7 +2929,7 @@ pub mod catalog {
             Self,
             ::janus_runtime::__private::janus_constraints::InvalidValue,
         > {
-            let value: ::std::string::String = value.into();
+            let value: ::std::string::String = ::std::convert::Into::into(value);
             match Self::check(&value) {
                 ::std::result::Result::Ok(()) => ::std::result::Result::Ok(Self(value)),
                 ::std::result::Result::Err(violation) => {
@@ -3056,7 +3068,7 @@ pub mod catalog {
     for Title {
         type Literal = &'static str;
         fn from_checked_literal(value: &'static str) -> Self {
-            Self(::std::string::String::from(value))
+            Self(::std::convert::From::from(value))
         }
     }
     #[doc(hidden)]
@@ -3287,7 +3299,7 @@ pub mod catalog {
                 ::std::result::Result::Ok(parsed) => Self::new(parsed),
                 ::std::result::Result::Err(_) => {
                     let shown = ::janus_runtime::__private::serde_json::Value::String(
-                        ::std::string::String::from(value),
+                        ::std::convert::From::from(value),
                     );
                     match ::janus_runtime::__private::janus_constraints::check_type(
                         &shown,
@@ -3750,7 +3762,7 @@ pub mod catalog {
     impl<H> ::std::clone::Clone for CatalogServer<H> {
         fn clone(&self) -> Self {
             Self {
-                handler: ::std::sync::Arc::clone(&self.handler),
+                handler: ::std::clone::Clone::clone(&self.handler),
             }
         }
     }
@@ -3765,13 +3777,12 @@ pub mod catalog {
         }
         fn requests(&self) -> ::std::vec::Vec<::std::string::String> {
             ::std::vec![
-                ::std::string::String::from(ANY_OBJECT),
-                ::std::string::String::from(COUNT_ITEMS),
-                ::std::string::String::from(FLAG),
-                ::std::string::String::from(ITEM_STATE),
-                ::std::string::String::from(LIST_TAGS),
-                ::std::string::String::from(PUT_ITEM),
-                ::std::string::String::from(RATIO), ::std::string::String::from(RAW)
+                ::std::convert::From::from(ANY_OBJECT),
+                ::std::convert::From::from(COUNT_ITEMS),
+                ::std::convert::From::from(FLAG), ::std::convert::From::from(ITEM_STATE),
+                ::std::convert::From::from(LIST_TAGS),
+                ::std::convert::From::from(PUT_ITEM), ::std::convert::From::from(RATIO),
+                ::std::convert::From::from(RAW)
             ]
         }
         fn manifest(&self) -> ::std::option::Option<&str> {
@@ -3813,7 +3824,7 @@ pub mod catalog {
                 ::janus_runtime::ErrorObject,
             >,
         > {
-            let handler = ::std::sync::Arc::clone(&self.handler);
+            let handler = ::std::clone::Clone::clone(&self.handler);
             match request {
                 ANY_OBJECT => {
                     ::std::boxed::Box::pin(async move {

@@ -159,7 +159,7 @@ pub mod models {
             Self,
             ::janus_runtime::__private::janus_constraints::InvalidValue,
         > {
-            let value: ::std::string::String = value.into();
+            let value: ::std::string::String = ::std::convert::Into::into(value);
             match Self::check(&value) {
                 ::std::result::Result::Ok(()) => ::std::result::Result::Ok(Self(value)),
                 ::std::result::Result::Err(violation) => {
@@ -195,8 +195,8 @@ pub mod models {
                     return ::std::result::Result::Err(
                         ::janus_runtime::__private::janus_constraints::Violation::new(
                             ::janus_runtime::__private::janus_constraints::keyword::PATTERN,
-                            ::janus_runtime::__private::serde_json::Value::from(
-                                "^[a-z0-9-]+$",
+                            ::janus_runtime::__private::serde_json::Value::String(
+                                ::std::convert::From::from("^[a-z0-9-]+$"),
                             ),
                             ::std::format!(
                                 "pattern `{}` could not be compiled", "^[a-z0-9-]+$"
@@ -324,7 +324,7 @@ pub mod models {
     for EmployeeId {
         type Literal = &'static str;
         fn from_checked_literal(value: &'static str) -> Self {
-            Self(::std::string::String::from(value))
+            Self(::std::convert::From::from(value))
         }
     }
     #[doc(hidden)]
@@ -363,7 +363,7 @@ pub mod models {
             Self,
             ::janus_runtime::__private::janus_constraints::InvalidValue,
         > {
-            let value: ::std::string::String = value.into();
+            let value: ::std::string::String = ::std::convert::Into::into(value);
             match Self::check(&value) {
                 ::std::result::Result::Ok(()) => ::std::result::Result::Ok(Self(value)),
                 ::std::result::Result::Err(violation) => {
@@ -502,7 +502,7 @@ pub mod models {
     for EmployeeName {
         type Literal = &'static str;
         fn from_checked_literal(value: &'static str) -> Self {
-            Self(::std::string::String::from(value))
+            Self(::std::convert::From::from(value))
         }
     }
     #[doc(hidden)]
@@ -582,7 +582,7 @@ pub mod models {
             Self,
             ::janus_runtime::__private::janus_constraints::InvalidValue,
         > {
-            let value: ::std::string::String = value.into();
+            let value: ::std::string::String = ::std::convert::Into::into(value);
             match Self::check(&value) {
                 ::std::result::Result::Ok(()) => ::std::result::Result::Ok(Self(value)),
                 ::std::result::Result::Err(violation) => {
@@ -618,8 +618,8 @@ pub mod models {
                     return ::std::result::Result::Err(
                         ::janus_runtime::__private::janus_constraints::Violation::new(
                             ::janus_runtime::__private::janus_constraints::keyword::PATTERN,
-                            ::janus_runtime::__private::serde_json::Value::from(
-                                "^[a-z0-9-]+$",
+                            ::janus_runtime::__private::serde_json::Value::String(
+                                ::std::convert::From::from("^[a-z0-9-]+$"),
                             ),
                             ::std::format!(
                                 "pattern `{}` could not be compiled", "^[a-z0-9-]+$"
@@ -747,7 +747,7 @@ pub mod models {
     for EntityId {
         type Literal = &'static str;
         fn from_checked_literal(value: &'static str) -> Self {
-            Self(::std::string::String::from(value))
+            Self(::std::convert::From::from(value))
         }
     }
     #[doc(hidden)]
@@ -866,7 +866,7 @@ pub mod models {
                 ::std::result::Result::Ok(parsed) => Self::new(parsed),
                 ::std::result::Result::Err(_) => {
                     let shown = ::janus_runtime::__private::serde_json::Value::String(
-                        ::std::string::String::from(value),
+                        ::std::convert::From::from(value),
                     );
                     match ::janus_runtime::__private::janus_constraints::check_type(
                         &shown,
@@ -1061,7 +1061,7 @@ pub mod models {
             Self,
             ::janus_runtime::__private::janus_constraints::InvalidValue,
         > {
-            let value: ::std::string::String = value.into();
+            let value: ::std::string::String = ::std::convert::Into::into(value);
             match Self::check(&value) {
                 ::std::result::Result::Ok(()) => ::std::result::Result::Ok(Self(value)),
                 ::std::result::Result::Err(violation) => {
@@ -1097,8 +1097,8 @@ pub mod models {
                     return ::std::result::Result::Err(
                         ::janus_runtime::__private::janus_constraints::Violation::new(
                             ::janus_runtime::__private::janus_constraints::keyword::PATTERN,
-                            ::janus_runtime::__private::serde_json::Value::from(
-                                "^[a-z0-9-]+$",
+                            ::janus_runtime::__private::serde_json::Value::String(
+                                ::std::convert::From::from("^[a-z0-9-]+$"),
                             ),
                             ::std::format!(
                                 "pattern `{}` could not be compiled", "^[a-z0-9-]+$"
@@ -1226,7 +1226,7 @@ pub mod models {
     for PersonId {
         type Literal = &'static str;
         fn from_checked_literal(value: &'static str) -> Self {
-            Self(::std::string::String::from(value))
+            Self(::std::convert::From::from(value))
         }
     }
     #[doc(hidden)]
@@ -1265,7 +1265,7 @@ pub mod models {
             Self,
             ::janus_runtime::__private::janus_constraints::InvalidValue,
         > {
-            let value: ::std::string::String = value.into();
+            let value: ::std::string::String = ::std::convert::Into::into(value);
             match Self::check(&value) {
                 ::std::result::Result::Ok(()) => ::std::result::Result::Ok(Self(value)),
                 ::std::result::Result::Err(violation) => {
@@ -1404,7 +1404,7 @@ pub mod models {
     for PersonName {
         type Literal = &'static str;
         fn from_checked_literal(value: &'static str) -> Self {
-            Self(::std::string::String::from(value))
+            Self(::std::convert::From::from(value))
         }
     }
     #[doc(hidden)]
@@ -1479,7 +1479,9 @@ pub mod models {
                         path,
                     )?;
                     if let ::std::option::Option::Some(items) = value.as_array() {
-                        for (index, value) in items.iter().enumerate() {
+                        for (index, value) in ::std::iter::Iterator::enumerate(
+                            items.iter(),
+                        ) {
                             let path: &str = &::janus_runtime::__private::support::index_path(
                                 path,
                                 index,
@@ -1502,7 +1504,9 @@ pub mod models {
                         path,
                     )?;
                     if let ::std::option::Option::Some(items) = value.as_array() {
-                        for (index, value) in items.iter().enumerate() {
+                        for (index, value) in ::std::iter::Iterator::enumerate(
+                            items.iter(),
+                        ) {
                             let path: &str = &::janus_runtime::__private::support::index_path(
                                 path,
                                 index,
@@ -1616,7 +1620,9 @@ pub mod directory {
                         path,
                     )?;
                     if let ::std::option::Option::Some(items) = value.as_array() {
-                        for (index, value) in items.iter().enumerate() {
+                        for (index, value) in ::std::iter::Iterator::enumerate(
+                            items.iter(),
+                        ) {
                             let path: &str = &::janus_runtime::__private::support::index_path(
                                 path,
                                 index,
@@ -1690,12 +1696,15 @@ pub mod directory {
         ) -> ::std::option::Option<Self> {
             match error.error_type() {
                 ::std::option::Option::Some(name) => {
-                    Self::ALL.into_iter().find(|e| e.error_type() == name)
+                    ::std::iter::Iterator::find(
+                        &mut ::std::iter::IntoIterator::into_iter(Self::ALL),
+                        |e| e.error_type() == name,
+                    )
                 }
                 ::std::option::Option::None => {
-                    Self::ALL
-                        .into_iter()
-                        .find(|e| {
+                    ::std::iter::Iterator::find(
+                        &mut ::std::iter::IntoIterator::into_iter(Self::ALL),
+                        |e| {
                             match ::janus_runtime::ErrorCode::from_error_type(
                                 e.error_type(),
                             ) {
@@ -1704,7 +1713,8 @@ pub mod directory {
                                 }
                                 ::std::option::Option::None => false,
                             }
-                        })
+                        },
+                    )
                 }
             }
         }
@@ -1882,7 +1892,7 @@ pub mod directory {
                 ::std::result::Result::Ok(parsed) => Self::new(parsed),
                 ::std::result::Result::Err(_) => {
                     let shown = ::janus_runtime::__private::serde_json::Value::String(
-                        ::std::string::String::from(value),
+                        ::std::convert::From::from(value),
                     );
                     match ::janus_runtime::__private::janus_constraints::check_type(
                         &shown,
@@ -2122,7 +2132,7 @@ pub mod directory {
     impl<H> ::std::clone::Clone for DirectoryServer<H> {
         fn clone(&self) -> Self {
             Self {
-                handler: ::std::sync::Arc::clone(&self.handler),
+                handler: ::std::clone::Clone::clone(&self.handler),
             }
         }
     }
@@ -2137,9 +2147,9 @@ pub mod directory {
         }
         fn requests(&self) -> ::std::vec::Vec<::std::string::String> {
             ::std::vec![
-                ::std::string::String::from(ADD_TEAM),
-                ::std::string::String::from(LIST_PEOPLE),
-                ::std::string::String::from(ORG_CHART)
+                ::std::convert::From::from(ADD_TEAM),
+                ::std::convert::From::from(LIST_PEOPLE),
+                ::std::convert::From::from(ORG_CHART)
             ]
         }
         fn manifest(&self) -> ::std::option::Option<&str> {
@@ -2176,7 +2186,7 @@ pub mod directory {
                 ::janus_runtime::ErrorObject,
             >,
         > {
-            let handler = ::std::sync::Arc::clone(&self.handler);
+            let handler = ::std::clone::Clone::clone(&self.handler);
             match request {
                 ADD_TEAM => {
                     ::std::boxed::Box::pin(async move {
@@ -2324,7 +2334,7 @@ pub mod health {
     impl<H> ::std::clone::Clone for HealthServer<H> {
         fn clone(&self) -> Self {
             Self {
-                handler: ::std::sync::Arc::clone(&self.handler),
+                handler: ::std::clone::Clone::clone(&self.handler),
             }
         }
     }
@@ -2338,7 +2348,7 @@ pub mod health {
             CHANNEL_ID
         }
         fn requests(&self) -> ::std::vec::Vec<::std::string::String> {
-            ::std::vec![::std::string::String::from(STATUS)]
+            ::std::vec![::std::convert::From::from(STATUS)]
         }
         fn manifest(&self) -> ::std::option::Option<&str> {
             ::std::option::Option::Some(super::MANIFEST)
@@ -2372,7 +2382,7 @@ pub mod health {
                 ::janus_runtime::ErrorObject,
             >,
         > {
-            let handler = ::std::sync::Arc::clone(&self.handler);
+            let handler = ::std::clone::Clone::clone(&self.handler);
             match request {
                 STATUS => {
                     ::std::boxed::Box::pin(async move {

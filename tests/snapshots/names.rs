@@ -465,7 +465,7 @@ pub mod r#async {
     impl<H> ::std::clone::Clone for AsyncServer<H> {
         fn clone(&self) -> Self {
             Self {
-                handler: ::std::sync::Arc::clone(&self.handler),
+                handler: ::std::clone::Clone::clone(&self.handler),
             }
         }
     }
@@ -479,7 +479,7 @@ pub mod r#async {
             CHANNEL_ID
         }
         fn requests(&self) -> ::std::vec::Vec<::std::string::String> {
-            ::std::vec![::std::string::String::from(AWAIT)]
+            ::std::vec![::std::convert::From::from(AWAIT)]
         }
         fn manifest(&self) -> ::std::option::Option<&str> {
             ::std::option::Option::Some(super::MANIFEST)
@@ -513,7 +513,7 @@ pub mod r#async {
                 ::janus_runtime::ErrorObject,
             >,
         > {
-            let handler = ::std::sync::Arc::clone(&self.handler);
+            let handler = ::std::clone::Clone::clone(&self.handler);
             match request {
                 AWAIT => {
                     ::std::boxed::Box::pin(async move {
@@ -655,7 +655,7 @@ pub mod models_channel {
                 ::std::result::Result::Ok(parsed) => Self::new(parsed),
                 ::std::result::Result::Err(_) => {
                     let shown = ::janus_runtime::__private::serde_json::Value::String(
-                        ::std::string::String::from(value),
+                        ::std::convert::From::from(value),
                     );
                     match ::janus_runtime::__private::janus_constraints::check_type(
                         &shown,
@@ -762,7 +762,7 @@ pub mod models_channel {
             Self,
             ::janus_runtime::__private::janus_constraints::InvalidValue,
         > {
-            let value: ::std::string::String = value.into();
+            let value: ::std::string::String = ::std::convert::Into::into(value);
             match Self::check(&value) {
                 ::std::result::Result::Ok(()) => ::std::result::Result::Ok(Self(value)),
                 ::std::result::Result::Err(violation) => {
@@ -901,7 +901,7 @@ pub mod models_channel {
     for Self_ {
         type Literal = &'static str;
         fn from_checked_literal(value: &'static str) -> Self {
-            Self(::std::string::String::from(value))
+            Self(::std::convert::From::from(value))
         }
     }
     #[doc(hidden)]
@@ -1211,7 +1211,7 @@ pub mod models_channel {
             Self,
             ::janus_runtime::__private::janus_constraints::InvalidValue,
         > {
-            let value: ::std::string::String = value.into();
+            let value: ::std::string::String = ::std::convert::Into::into(value);
             match Self::check(&value) {
                 ::std::result::Result::Ok(()) => ::std::result::Result::Ok(Self(value)),
                 ::std::result::Result::Err(violation) => {
@@ -1245,8 +1245,8 @@ pub mod models_channel {
                     return ::std::result::Result::Err(
                         ::janus_runtime::__private::janus_constraints::Violation::new(
                             ::janus_runtime::__private::janus_constraints::keyword::PATTERN,
-                            ::janus_runtime::__private::serde_json::Value::from(
-                                "^[0-9]{6}$",
+                            ::janus_runtime::__private::serde_json::Value::String(
+                                ::std::convert::From::from("^[0-9]{6}$"),
                             ),
                             ::std::format!(
                                 "pattern `{}` could not be compiled", "^[0-9]{6}$"
@@ -1374,7 +1374,7 @@ pub mod models_channel {
     for _2fa {
         type Literal = &'static str;
         fn from_checked_literal(value: &'static str) -> Self {
-            Self(::std::string::String::from(value))
+            Self(::std::convert::From::from(value))
         }
     }
     #[doc(hidden)]
@@ -1460,7 +1460,7 @@ pub mod models_channel {
     impl<H> ::std::clone::Clone for ModelsServer<H> {
         fn clone(&self) -> Self {
             Self {
-                handler: ::std::sync::Arc::clone(&self.handler),
+                handler: ::std::clone::Clone::clone(&self.handler),
             }
         }
     }
@@ -1474,7 +1474,7 @@ pub mod models_channel {
             CHANNEL_ID
         }
         fn requests(&self) -> ::std::vec::Vec<::std::string::String> {
-            ::std::vec![::std::string::String::from(TYPE)]
+            ::std::vec![::std::convert::From::from(TYPE)]
         }
         fn manifest(&self) -> ::std::option::Option<&str> {
             ::std::option::Option::Some(super::MANIFEST)
@@ -1508,7 +1508,7 @@ pub mod models_channel {
                 ::janus_runtime::ErrorObject,
             >,
         > {
-            let handler = ::std::sync::Arc::clone(&self.handler);
+            let handler = ::std::clone::Clone::clone(&self.handler);
             match request {
                 TYPE => {
                     ::std::boxed::Box::pin(async move {
@@ -1639,7 +1639,7 @@ pub mod user_service {
             Self,
             ::janus_runtime::__private::janus_constraints::InvalidValue,
         > {
-            let value: ::std::string::String = value.into();
+            let value: ::std::string::String = ::std::convert::Into::into(value);
             match Self::check(&value) {
                 ::std::result::Result::Ok(()) => ::std::result::Result::Ok(Self(value)),
                 ::std::result::Result::Err(violation) => {
@@ -1779,7 +1779,7 @@ pub mod user_service {
     for CreateUserCreateUserArgs {
         type Literal = &'static str;
         fn from_checked_literal(value: &'static str) -> Self {
-            Self(::std::string::String::from(value))
+            Self(::std::convert::From::from(value))
         }
     }
     #[doc(hidden)]
@@ -1818,7 +1818,7 @@ pub mod user_service {
             Self,
             ::janus_runtime::__private::janus_constraints::InvalidValue,
         > {
-            let value: ::std::string::String = value.into();
+            let value: ::std::string::String = ::std::convert::Into::into(value);
             match Self::check(&value) {
                 ::std::result::Result::Ok(()) => ::std::result::Result::Ok(Self(value)),
                 ::std::result::Result::Err(violation) => {
@@ -1958,7 +1958,7 @@ pub mod user_service {
     for CreateUserUsername {
         type Literal = &'static str;
         fn from_checked_literal(value: &'static str) -> Self {
-            Self(::std::string::String::from(value))
+            Self(::std::convert::From::from(value))
         }
     }
     #[doc(hidden)]
@@ -2323,7 +2323,7 @@ pub mod user_service {
             Self,
             ::janus_runtime::__private::janus_constraints::InvalidValue,
         > {
-            let value: ::std::string::String = value.into();
+            let value: ::std::string::String = ::std::convert::Into::into(value);
             match Self::check(&value) {
                 ::std::result::Result::Ok(()) => ::std::result::Result::Ok(Self(value)),
                 ::std::result::Result::Err(violation) => {
@@ -2463,7 +2463,7 @@ pub mod user_service {
     for UpdateUserUsername {
         type Literal = &'static str;
         fn from_checked_literal(value: &'static str) -> Self {
-            Self(::std::string::String::from(value))
+            Self(::std::convert::From::from(value))
         }
     }
     #[doc(hidden)]
@@ -2631,7 +2631,7 @@ pub mod user_service {
     impl<H> ::std::clone::Clone for UserServiceServer<H> {
         fn clone(&self) -> Self {
             Self {
-                handler: ::std::sync::Arc::clone(&self.handler),
+                handler: ::std::clone::Clone::clone(&self.handler),
             }
         }
     }
@@ -2646,9 +2646,9 @@ pub mod user_service {
         }
         fn requests(&self) -> ::std::vec::Vec<::std::string::String> {
             ::std::vec![
-                ::std::string::String::from(CHANNEL_ID_REQUEST),
-                ::std::string::String::from(CREATE_USER),
-                ::std::string::String::from(UPDATE_USER)
+                ::std::convert::From::from(CHANNEL_ID_REQUEST),
+                ::std::convert::From::from(CREATE_USER),
+                ::std::convert::From::from(UPDATE_USER)
             ]
         }
         fn manifest(&self) -> ::std::option::Option<&str> {
@@ -2687,7 +2687,7 @@ pub mod user_service {
                 ::janus_runtime::ErrorObject,
             >,
         > {
-            let handler = ::std::sync::Arc::clone(&self.handler);
+            let handler = ::std::clone::Clone::clone(&self.handler);
             match request {
                 CHANNEL_ID_REQUEST => {
                     ::std::boxed::Box::pin(async move {

@@ -108,7 +108,7 @@ pub mod models {
                 ::std::result::Result::Ok(parsed) => Self::new(parsed),
                 ::std::result::Result::Err(_) => {
                     let shown = ::janus_runtime::__private::serde_json::Value::String(
-                        ::std::string::String::from(value),
+                        ::std::convert::From::from(value),
                     );
                     match ::janus_runtime::__private::janus_constraints::check_type(
                         &shown,
@@ -336,7 +336,7 @@ pub mod models {
             Self,
             ::janus_runtime::__private::janus_constraints::InvalidValue,
         > {
-            let value: ::std::string::String = value.into();
+            let value: ::std::string::String = ::std::convert::Into::into(value);
             match Self::check(&value) {
                 ::std::result::Result::Ok(()) => ::std::result::Result::Ok(Self(value)),
                 ::std::result::Result::Err(violation) => {
@@ -475,7 +475,7 @@ pub mod models {
     for FirstName {
         type Literal = &'static str;
         fn from_checked_literal(value: &'static str) -> Self {
-            Self(::std::string::String::from(value))
+            Self(::std::convert::From::from(value))
         }
     }
     #[doc(hidden)]
@@ -514,7 +514,7 @@ pub mod models {
             Self,
             ::janus_runtime::__private::janus_constraints::InvalidValue,
         > {
-            let value: ::std::string::String = value.into();
+            let value: ::std::string::String = ::std::convert::Into::into(value);
             match Self::check(&value) {
                 ::std::result::Result::Ok(()) => ::std::result::Result::Ok(Self(value)),
                 ::std::result::Result::Err(violation) => {
@@ -653,7 +653,7 @@ pub mod models {
     for LastName {
         type Literal = &'static str;
         fn from_checked_literal(value: &'static str) -> Self {
-            Self(::std::string::String::from(value))
+            Self(::std::convert::From::from(value))
         }
     }
     #[doc(hidden)]
@@ -1070,12 +1070,15 @@ pub mod user_service {
         ) -> ::std::option::Option<Self> {
             match error.error_type() {
                 ::std::option::Option::Some(name) => {
-                    Self::ALL.into_iter().find(|e| e.error_type() == name)
+                    ::std::iter::Iterator::find(
+                        &mut ::std::iter::IntoIterator::into_iter(Self::ALL),
+                        |e| e.error_type() == name,
+                    )
                 }
                 ::std::option::Option::None => {
-                    Self::ALL
-                        .into_iter()
-                        .find(|e| {
+                    ::std::iter::Iterator::find(
+                        &mut ::std::iter::IntoIterator::into_iter(Self::ALL),
+                        |e| {
                             match ::janus_runtime::ErrorCode::from_error_type(
                                 e.error_type(),
                             ) {
@@ -1084,7 +1087,8 @@ pub mod user_service {
                                 }
                                 ::std::option::Option::None => false,
                             }
-                        })
+                        },
+                    )
                 }
             }
         }
@@ -1112,7 +1116,7 @@ pub mod user_service {
             Self,
             ::janus_runtime::__private::janus_constraints::InvalidValue,
         > {
-            let value: ::std::string::String = value.into();
+            let value: ::std::string::String = ::std::convert::Into::into(value);
             match Self::check(&value) {
                 ::std::result::Result::Ok(()) => ::std::result::Result::Ok(Self(value)),
                 ::std::result::Result::Err(violation) => {
@@ -1148,8 +1152,10 @@ pub mod user_service {
                     return ::std::result::Result::Err(
                         ::janus_runtime::__private::janus_constraints::Violation::new(
                             ::janus_runtime::__private::janus_constraints::keyword::PATTERN,
-                            ::janus_runtime::__private::serde_json::Value::from(
-                                "^[\\w\\.-]+@[\\w\\.-]+\\.[a-zA-Z]{2,}$",
+                            ::janus_runtime::__private::serde_json::Value::String(
+                                ::std::convert::From::from(
+                                    "^[\\w\\.-]+@[\\w\\.-]+\\.[a-zA-Z]{2,}$",
+                                ),
                             ),
                             ::std::format!(
                                 "pattern `{}` could not be compiled",
@@ -1278,7 +1284,7 @@ pub mod user_service {
     for Email {
         type Literal = &'static str;
         fn from_checked_literal(value: &'static str) -> Self {
-            Self(::std::string::String::from(value))
+            Self(::std::convert::From::from(value))
         }
     }
     #[doc(hidden)]
@@ -1441,7 +1447,7 @@ pub mod user_service {
             Self,
             ::janus_runtime::__private::janus_constraints::InvalidValue,
         > {
-            let value: ::std::string::String = value.into();
+            let value: ::std::string::String = ::std::convert::Into::into(value);
             match Self::check(&value) {
                 ::std::result::Result::Ok(()) => ::std::result::Result::Ok(Self(value)),
                 ::std::result::Result::Err(violation) => {
@@ -1477,8 +1483,8 @@ pub mod user_service {
                     return ::std::result::Result::Err(
                         ::janus_runtime::__private::janus_constraints::Violation::new(
                             ::janus_runtime::__private::janus_constraints::keyword::PATTERN,
-                            ::janus_runtime::__private::serde_json::Value::from(
-                                "^[a-zA-Z0-9_]{3,50}$",
+                            ::janus_runtime::__private::serde_json::Value::String(
+                                ::std::convert::From::from("^[a-zA-Z0-9_]{3,50}$"),
                             ),
                             ::std::format!(
                                 "pattern `{}` could not be compiled", "^[a-zA-Z0-9_]{3,50}$"
@@ -1606,7 +1612,7 @@ pub mod user_service {
     for Username {
         type Literal = &'static str;
         fn from_checked_literal(value: &'static str) -> Self {
-            Self(::std::string::String::from(value))
+            Self(::std::convert::From::from(value))
         }
     }
     #[doc(hidden)]
@@ -1692,7 +1698,7 @@ pub mod user_service {
     impl<H> ::std::clone::Clone for UserServiceServer<H> {
         fn clone(&self) -> Self {
             Self {
-                handler: ::std::sync::Arc::clone(&self.handler),
+                handler: ::std::clone::Clone::clone(&self.handler),
             }
         }
     }
@@ -1706,7 +1712,7 @@ pub mod user_service {
             CHANNEL_ID
         }
         fn requests(&self) -> ::std::vec::Vec<::std::string::String> {
-            ::std::vec![::std::string::String::from(CREATE_USER)]
+            ::std::vec![::std::convert::From::from(CREATE_USER)]
         }
         fn manifest(&self) -> ::std::option::Option<&str> {
             ::std::option::Option::Some(super::MANIFEST)
@@ -1740,7 +1746,7 @@ pub mod user_service {
                 ::janus_runtime::ErrorObject,
             >,
         > {
-            let handler = ::std::sync::Arc::clone(&self.handler);
+            let handler = ::std::clone::Clone::clone(&self.handler);
             match request {
                 CREATE_USER => {
                     ::std::boxed::Box::pin(async move {
