@@ -266,7 +266,7 @@ mod tests {
         let Kind::Array(items) = &members[1].value.kind else {
             panic!("array expected")
         };
-        assert_eq!((items[1].pos.line, items[1].pos.column), (3, 13));
+        assert_eq!((items[1].pos.line, items[1].pos.column), (3, 12));
     }
 
     #[test]
@@ -292,7 +292,8 @@ mod tests {
     #[test]
     fn syntax_error_position() {
         let err = parse("m.json", "{\n  \"a\": 1\n  \"b\": 2\n}").unwrap_err();
-        assert_eq!((err.line, err.column), (3, 3), "{err}");
+        // Where the comma was expected: right after `1`.
+        assert_eq!((err.line, err.column), (2, 9), "{err}");
     }
 
     #[test]
