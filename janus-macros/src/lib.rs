@@ -117,7 +117,25 @@ fn expand(args: &JanusArgs) -> Result<proc_macro2::TokenStream, proc_macro2::Tok
     // is redone whenever the manifest changes.
     let source = ManifestSource::IncludeStr(full_str.to_owned());
     match janus_codegen::generate(&relative, &text, &args.options, &source) {
-        Ok(generated) => Ok(generated.tokens),
+        Ok(generated) => {
+            let mut tokens = generated.tokens;
+            // Stable Rust has no way for a proc macro to warn; a use of a
+            // deprecated item, spanned at the manifest path, shows each
+            // manifest warning as a compiler warning there.
+            for (i, w) in generated.warnings.iter().enumerate() {
+                let note = w.to_string();
+                let name = quote::format_ident!("__janus_manifest_warning_{}", i, span = span);
+                tokens.extend(quote::quote_spanned! {span=>
+                    const _: () = {
+                        #[deprecated(note = #note)]
+                        #[allow(non_camel_case_types)]
+                        struct #name;
+                        let _ = #name;
+                    };
+                });
+            }
+            Ok(tokens)
+        }
         Err(errors) => {
             let mut combined: Option<syn::Error> = None;
             for d in errors.errors() {
