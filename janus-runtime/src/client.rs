@@ -16,7 +16,6 @@ use serde_json::value::RawValue;
 use tokio::io::Interest;
 use tokio::net::UnixDatagram;
 use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use uuid::Uuid;
 
@@ -158,6 +157,7 @@ impl ClientBuilder {
         let shared = Arc::new(Shared {
             socket,
             gate: tokio::sync::Mutex::new(()),
+            reader: tokio::sync::Mutex::new(Vec::new()),
             pending: Mutex::new(HashMap::new()),
             counters: Counters::default(),
             // Answers put `request_id` after `result`, so one cut short could
@@ -165,11 +165,9 @@ impl ClientBuilder {
             // the OS can deliver (untouched buffer pages cost no memory).
             receive_limit: self.max_message_size.max(dgram::OS_DATAGRAM_LIMIT),
         });
-        let reader = tokio::spawn(read_answers(shared.clone()));
         Ok(Client {
             inner: Arc::new(Inner {
                 shared,
-                reader,
                 reply_file: file,
                 reply_text,
                 server_path,
@@ -216,7 +214,6 @@ impl std::fmt::Debug for Client {
 
 struct Inner {
     shared: Arc<Shared>,
-    reader: JoinHandle<()>,
     reply_file: ReplyFile,
     reply_text: String,
     server_path: PathBuf,
@@ -224,12 +221,6 @@ struct Inner {
     max_pending: usize,
     max_message: usize,
     retry: RetryPolicy,
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        self.reader.abort();
-    }
 }
 
 /// Removes the reply socket file when dropped.
@@ -249,7 +240,11 @@ type Answer = Result<Option<Box<RawValue>>, CallError>;
 
 struct Shared {
     socket: UnixDatagram,
+    /// One sender at a time waits for room in a full server queue.
     gate: tokio::sync::Mutex<()>,
+    /// Held by the one waiting caller that reads answers for everyone; the
+    /// receive buffer (allocated on first use).
+    reader: tokio::sync::Mutex<Vec<u8>>,
     pending: Mutex<HashMap<u128, oneshot::Sender<Answer>>>,
     counters: Counters,
     receive_limit: usize,
@@ -342,20 +337,38 @@ fn sniff_request_id(bytes: &[u8]) -> Option<u128> {
     Uuid::parse_str(&id).ok().map(|u| u.as_u128())
 }
 
-async fn read_answers(shared: Arc<Shared>) {
-    let mut buf = vec![0u8; shared.receive_limit];
-    loop {
-        let received = shared
-            .socket
-            .async_io(Interest::READABLE, || {
-                dgram::recv_datagram(&shared.socket, &mut buf)
-            })
-            .await;
-        match received {
-            Ok(meta) => shared.deliver(&buf[..meta.len], meta.truncated_from),
-            Err(e) => {
-                tracing::warn!(error = %e, "receiving an answer failed");
-                tokio::time::sleep(Duration::from_millis(10)).await;
+impl Shared {
+    /// Waits for the answer that `rx` will carry.
+    ///
+    /// There is no background reader: waiting callers read the socket
+    /// themselves. One of them at a time holds the reader lock and hands every
+    /// answer it receives to its caller, until its own arrives; then the next
+    /// waiter takes over. A lone caller thus receives its own answer directly.
+    async fn wait_for(&self, mut rx: oneshot::Receiver<Answer>) -> Option<Answer> {
+        tokio::select! {
+            biased;
+            answer = &mut rx => answer.ok(),
+            buf = self.reader.lock() => {
+                let mut buf = buf;
+                if buf.is_empty() {
+                    buf.resize(self.receive_limit, 0);
+                }
+                loop {
+                    let event = tokio::select! {
+                        biased;
+                        answer = &mut rx => return answer.ok(),
+                        received = self.socket.async_io(Interest::READABLE, || {
+                            dgram::recv_datagram(&self.socket, &mut buf)
+                        }) => received,
+                    };
+                    match event {
+                        Ok(meta) => self.deliver(&buf[..meta.len], meta.truncated_from),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "receiving an answer failed");
+                            tokio::time::sleep(Duration::from_millis(10)).await;
+                        }
+                    }
+                }
             }
         }
     }
@@ -554,10 +567,12 @@ impl Client {
             key: id.as_u128(),
         };
         self.send(&bytes, deadline, timeout).await?;
-        match tokio::time::timeout_at(deadline, rx).await {
-            Ok(Ok(answer)) => answer,
-            Ok(Err(_)) => Err(CallError::Transport {
-                context: "the answer reader stopped".into(),
+        match tokio::time::timeout_at(deadline, shared.wait_for(rx)).await {
+            Ok(Some(answer)) => answer,
+            // The sender side lives in the pending map until an answer or
+            // our own entry guard removes it, so this cannot happen.
+            Ok(None) => Err(CallError::Transport {
+                context: "the call was forgotten before its answer arrived".into(),
                 source: io::Error::from(io::ErrorKind::BrokenPipe),
             }),
             Err(_) => Err(CallError::Timeout { timeout }),

@@ -1,6 +1,7 @@
 //! The datagram side of the server: the receive loop, where answers may go,
 //! and sending them.
 
+use std::collections::HashMap;
 use std::io;
 use std::os::unix::net::UnixDatagram as StdUnixDatagram;
 use std::path::{Path, PathBuf};
@@ -22,6 +23,10 @@ use crate::wire::{self, Request};
 /// How long an answer to a request that could not be read may wait for room
 /// in the receiver's queue.
 const ERROR_REPLY_WAIT: Duration = Duration::from_secs(1);
+
+/// How long, once shutdown stops waiting for handlers, an answer may still
+/// wait for room in its receiver's queue.
+const SHUTDOWN_SEND_WAIT: Duration = Duration::from_millis(500);
 
 /// A validated place to send an answer.
 #[derive(Clone)]
@@ -49,8 +54,9 @@ enum Reply {
 
 struct Endpoint {
     socket: UnixDatagram,
-    /// One sender at a time waits for room in a full queue.
-    gate: tokio::sync::Mutex<()>,
+    /// Per destination, one answer at a time waits for room in its full
+    /// queue; a client that stops reading delays only its own answers.
+    gates: std::sync::Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>,
     dispatcher: Arc<Dispatcher>,
     allowed_dirs: Vec<String>,
     /// The allowed directories with symlinks resolved (e.g. /var/run -> /run).
@@ -74,7 +80,7 @@ pub(super) async fn run(
         .collect();
     let endpoint = Arc::new(Endpoint {
         socket: UnixDatagram::from_std(socket)?,
-        gate: tokio::sync::Mutex::new(()),
+        gates: std::sync::Mutex::new(HashMap::new()),
         dispatcher,
         allowed_dirs: config.allowed_dirs.clone(),
         allowed_real_dirs,
@@ -197,22 +203,73 @@ impl Endpoint {
                 return;
             }
         };
+        let mut running = match self.dispatcher.start(job) {
+            Ok(running) => running,
+            Err(error) => {
+                self.answer_now(to, Some(&request_id), Err(error), deadline);
+                return;
+            }
+        };
+        if let Some(outcome) = self.dispatcher.poll_now(&mut running) {
+            drop(running);
+            self.answer_now(to, Some(&request_id), outcome, deadline);
+            return;
+        }
         let this = self.clone();
         self.dispatcher.spawn(async move {
-            let outcome = this.dispatcher.execute(job).await;
+            let outcome = this.dispatcher.finish(running).await;
             match to {
                 Some(to) => {
-                    this.respond(&to, Some(&request_id), &outcome, deadline)
-                        .await
+                    let (bytes, is_error) = this.encode(Some(&request_id), &outcome);
+                    this.deliver(&to, bytes, is_error, Some(&request_id), deadline)
+                        .await;
                 }
-                None => {
-                    this.stats().notification();
-                    if let Err(e) = outcome {
-                        tracing::debug!(request_id, error = %e, "fire-and-forget request failed");
-                        this.stats().dropped(DropReason::NotificationFailed);
-                    }
+                None => this.notified(outcome),
+            }
+        });
+    }
+
+    /// Accounts for a finished fire-and-forget request.
+    fn notified(&self, outcome: Result<Output, ErrorObject>) {
+        self.stats().notification();
+        if let Err(e) = outcome {
+            tracing::debug!(error = %e, "fire-and-forget request failed");
+            self.stats().dropped(DropReason::NotificationFailed);
+        }
+    }
+
+    /// Answers a request that finished on the receiving task: sent right
+    /// away when the receiver has room, otherwise by a task that waits.
+    fn answer_now(
+        self: &Arc<Self>,
+        to: Option<ReplyAddr>,
+        request_id: Option<&str>,
+        outcome: Result<Output, ErrorObject>,
+        deadline: Instant,
+    ) {
+        let Some(to) = to else {
+            self.notified(outcome);
+            return;
+        };
+        let (bytes, is_error) = self.encode(request_id, &outcome);
+        if bytes.len() <= self.max_message {
+            match dgram::try_send_to(&self.socket, &bytes, &to.addr) {
+                Ok(true) => {
+                    self.stats().answered(is_error);
+                    return;
+                }
+                Ok(false) => {} // no room now: wait on a task
+                Err(e) => {
+                    self.count_send_failure(&to, e);
+                    return;
                 }
             }
+        }
+        let this = self.clone();
+        let request_id = request_id.map(str::to_owned);
+        self.dispatcher.spawn(async move {
+            this.deliver(&to, bytes, is_error, request_id.as_deref(), deadline)
+                .await;
         });
     }
 
@@ -345,69 +402,137 @@ impl Endpoint {
     ) {
         let this = self.clone();
         self.dispatcher.spawn(async move {
-            this.respond(&to, request_id.as_deref(), &Err(error), deadline)
+            let (bytes, _) = this.encode(request_id.as_deref(), &Err(error));
+            this.deliver(&to, bytes, true, request_id.as_deref(), deadline)
                 .await;
         });
     }
 
-    /// Encodes and sends an answer; one too large for a datagram becomes a
-    /// `-32005 MESSAGE_TOO_LARGE` error answer.
-    async fn respond(
+    /// The answer's bytes, and whether it is an error; an answer too large
+    /// for a datagram becomes a `-32005 MESSAGE_TOO_LARGE` error.
+    fn encode(
         &self,
-        to: &ReplyAddr,
         request_id: Option<&str>,
         outcome: &Result<Output, ErrorObject>,
+    ) -> (Vec<u8>, bool) {
+        let mut buf = Vec::with_capacity(256);
+        self.dispatcher.encode(&mut buf, request_id, outcome);
+        if buf.len() > self.max_message {
+            let size = buf.len();
+            return (self.too_large(request_id, size), true);
+        }
+        (buf, outcome.is_err())
+    }
+
+    fn too_large(&self, request_id: Option<&str>, size: usize) -> Vec<u8> {
+        let error = ErrorObject::with_type(
+            ErrorCode::ValidationFailed,
+            error_type::MESSAGE_TOO_LARGE,
+            format!(
+                "the response is {size} bytes, more than a datagram can carry here ({} bytes)",
+                self.max_message
+            ),
+        );
+        let mut buf = Vec::with_capacity(256);
+        self.dispatcher.encode(&mut buf, request_id, &Err(error));
+        buf
+    }
+
+    /// Sends an answer, waiting (until `deadline`, or at least a moment) for
+    /// room in the receiver's queue.
+    async fn deliver(
+        &self,
+        to: &ReplyAddr,
+        mut bytes: Vec<u8>,
+        mut is_error: bool,
+        request_id: Option<&str>,
         deadline: Instant,
     ) {
-        let mut buf = Vec::with_capacity(512);
-        self.dispatcher.encode(&mut buf, request_id, outcome);
-        let mut is_error = outcome.is_err();
-        // Give an answer at least a moment to find room, even if its deadline passed.
         let deadline = tokio::time::Instant::from_std(
             deadline.max(Instant::now() + Duration::from_millis(100)),
         );
-        let mut attempt = 0;
+        let mut shrunk = false;
         loop {
-            if buf.len() > self.max_message || attempt > 0 {
-                let size = buf.len();
-                buf.clear();
-                let error = ErrorObject::with_type(
-                    ErrorCode::ValidationFailed,
-                    error_type::MESSAGE_TOO_LARGE,
-                    format!(
-                        "the response is {size} bytes, more than a datagram can carry here ({} bytes)",
-                        self.max_message
-                    ),
-                );
-                self.dispatcher.encode(&mut buf, request_id, &Err(error));
-                is_error = true;
-            }
-            match dgram::send_to(&self.socket, &self.gate, &buf, &to.addr, deadline).await {
+            let sent = {
+                let gate = GateRef::new(&self.gates, &to.path);
+                tokio::select! {
+                    biased;
+                    sent = dgram::send_to(&self.socket, &gate.gate, &bytes, &to.addr, deadline) => sent,
+                    // Shutdown does not wait long for a receiver that stopped reading.
+                    _ = self.dispatcher.aborted() => {
+                        let soon = deadline.min(tokio::time::Instant::now() + SHUTDOWN_SEND_WAIT);
+                        dgram::send_to(&self.socket, &gate.gate, &bytes, &to.addr, soon).await
+                    }
+                }
+            };
+            match sent {
                 Ok(()) => {
                     self.stats().answered(is_error);
                     return;
                 }
-                Err(SendError::TooLarge) if attempt == 0 => attempt += 1,
-                Err(SendError::TooLarge) => {
-                    self.stats().dropped(DropReason::SendFailed);
-                    return;
+                // The kernel refused the size (a smaller send buffer than
+                // expected): say so instead of going silent.
+                Err(SendError::TooLarge) if !shrunk => {
+                    bytes = self.too_large(request_id, bytes.len());
+                    is_error = true;
+                    shrunk = true;
                 }
-                Err(SendError::NoReceiver(_)) => {
-                    tracing::debug!(to = %to.path.display(), "nobody receives at the reply address any more");
-                    self.stats().dropped(DropReason::ReceiverGone);
-                    return;
-                }
-                Err(SendError::QueueFull) => {
-                    tracing::debug!(to = %to.path.display(), "reply queue stayed full; answer dropped");
-                    self.stats().dropped(DropReason::ReceiverQueueFull);
-                    return;
-                }
-                Err(SendError::Io(e)) => {
-                    tracing::warn!(to = %to.path.display(), error = %e, "sending an answer failed");
-                    self.stats().dropped(DropReason::SendFailed);
+                Err(e) => {
+                    self.count_send_failure(to, e);
                     return;
                 }
             }
+        }
+    }
+
+    fn count_send_failure(&self, to: &ReplyAddr, error: SendError) {
+        let reason = match error {
+            SendError::NoReceiver(_) => {
+                tracing::debug!(to = %to.path.display(), "nobody receives at the reply address any more");
+                DropReason::ReceiverGone
+            }
+            SendError::QueueFull => {
+                tracing::debug!(to = %to.path.display(), "reply queue stayed full; answer dropped");
+                DropReason::ReceiverQueueFull
+            }
+            SendError::TooLarge => DropReason::SendFailed,
+            SendError::Io(e) => {
+                tracing::warn!(to = %to.path.display(), error = %e, "sending an answer failed");
+                DropReason::SendFailed
+            }
+        };
+        self.stats().dropped(reason);
+    }
+}
+
+/// A destination's send gate, removed from the map when its last user is done.
+struct GateRef<'a> {
+    map: &'a std::sync::Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>,
+    path: &'a Path,
+    gate: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl<'a> GateRef<'a> {
+    fn new(
+        map: &'a std::sync::Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>,
+        path: &'a Path,
+    ) -> Self {
+        let gate = map
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(path.to_owned())
+            .or_default()
+            .clone();
+        GateRef { map, path, gate }
+    }
+}
+
+impl Drop for GateRef<'_> {
+    fn drop(&mut self) {
+        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        // The map's reference and ours: nobody else is waiting on it.
+        if Arc::strong_count(&self.gate) == 2 {
+            map.remove(self.path);
         }
     }
 }

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
@@ -56,6 +57,15 @@ pub(crate) struct Job {
     target: Target,
     ctx: RequestContext,
     args: Value,
+    _permit: OwnedSemaphorePermit,
+}
+
+/// A started request: its handler's future (panics caught) and its limits.
+pub(crate) struct Running {
+    work: BoxFuture<'static, std::thread::Result<Result<Output, ErrorObject>>>,
+    deadline: tokio::time::Instant,
+    timeout: Duration,
+    request: String,
     _permit: OwnedSemaphorePermit,
 }
 
@@ -306,47 +316,84 @@ impl Dispatcher {
         })
     }
 
-    /// Runs an admitted request: cancelled at its timeout (`-32006`) or when
-    /// shutdown gives up waiting (`-32001`); a panic becomes `-32603`.
-    pub async fn execute(self: &Arc<Self>, job: Job) -> Result<Output, ErrorObject> {
+    /// Starts an admitted request: the handler's future, not yet polled.
+    /// A service whose `call` panics before returning a future is answered
+    /// `-32603` at once.
+    pub fn start(self: &Arc<Self>, job: Job) -> Result<Running, ErrorObject> {
         let Job {
-            target, ctx, args, ..
+            target,
+            ctx,
+            args,
+            _permit,
         } = job;
         let timeout = ctx.timeout();
-        let label = format!("`{}`", ctx.request());
+        let deadline = tokio::time::Instant::from_std(ctx.deadline());
+        let request = ctx.request().to_owned();
         let work: BoxFuture<'static, Result<Output, ErrorObject>> = match target {
             Target::Builtin(b) => {
                 let this = self.clone();
                 Box::pin(async move { this.run_builtin(b, &args).await })
             }
             Target::Service { service, request } => {
-                let call = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                match std::panic::catch_unwind(AssertUnwindSafe(|| {
                     service.call(ctx, &request, args)
-                }));
-                match call {
+                })) {
                     Ok(fut) => Box::pin(async move { fut.await.map(Output::Value) }),
-                    Err(panic) => {
-                        return Err(self.panicked(&label, panic.as_ref()));
-                    }
+                    Err(panic) => return Err(self.panicked(&request, panic.as_ref())),
                 }
             }
         };
+        Ok(Running {
+            work: Box::pin(AssertUnwindSafe(work).catch_unwind()),
+            deadline,
+            timeout,
+            request,
+            _permit,
+        })
+    }
+
+    /// Polls a started request once, on the receiving task: most handlers
+    /// (and every built-in but `slow_process`) finish at once, and are then
+    /// answered without a task of their own. `None` when it has to wait.
+    pub fn poll_now(&self, running: &mut Running) -> Option<Result<Output, ErrorObject>> {
+        let mut cx = Context::from_waker(Waker::noop());
+        match running.work.as_mut().poll(&mut cx) {
+            Poll::Ready(Ok(outcome)) => Some(outcome),
+            Poll::Ready(Err(panic)) => Some(Err(self.panicked(&running.request, panic.as_ref()))),
+            Poll::Pending => None,
+        }
+    }
+
+    /// Runs a started request to the end on its own task: cancelled at its
+    /// timeout (`-32006`) or when shutdown gives up waiting (`-32001`); a
+    /// panic becomes `-32603`.
+    pub async fn finish(self: &Arc<Self>, running: Running) -> Result<Output, ErrorObject> {
+        let Running {
+            work,
+            deadline,
+            timeout,
+            request,
+            _permit,
+        } = running;
         self.stats().enter();
         let outcome = tokio::select! {
             biased;
             _ = self.abort.cancelled() => Err(ErrorObject::new(
                 ErrorCode::ServiceUnavailable,
-                format!("the server shut down before the handler for {label} finished"),
+                format!("the server shut down before the handler for `{request}` finished"),
             )),
-            r = tokio::time::timeout(timeout, AssertUnwindSafe(work).catch_unwind()) => match r {
+            r = tokio::time::timeout_at(deadline, work) => match r {
                 Err(_) => {
                     self.stats().handler_timeout();
                     Err(ErrorObject::new(
                         ErrorCode::HandlerTimeout,
-                        format!("the handler for {label} did not finish within {:.1} s", timeout.as_secs_f64()),
+                        format!(
+                            "the handler for `{request}` did not finish within {:.1} s",
+                            timeout.as_secs_f64()
+                        ),
                     ))
                 }
-                Ok(Err(panic)) => Err(self.panicked(&label, panic.as_ref())),
+                Ok(Err(panic)) => Err(self.panicked(&request, panic.as_ref())),
                 Ok(Ok(result)) => result,
             },
         };
@@ -354,17 +401,17 @@ impl Dispatcher {
         outcome
     }
 
-    fn panicked(&self, label: &str, panic: &(dyn std::any::Any + Send)) -> ErrorObject {
+    fn panicked(&self, request: &str, panic: &(dyn std::any::Any + Send)) -> ErrorObject {
         self.stats().handler_panic();
         let message = panic
             .downcast_ref::<&str>()
             .map(|s| s.to_string())
             .or_else(|| panic.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "non-string panic payload".to_owned());
-        tracing::error!(handler = label, panic = %message, "handler panicked");
+        tracing::error!(request, panic = %message, "handler panicked");
         ErrorObject::new(
             ErrorCode::InternalError,
-            format!("the handler for {label} failed unexpectedly (it panicked)"),
+            format!("the handler for `{request}` failed unexpectedly (it panicked)"),
         )
     }
 
@@ -462,6 +509,11 @@ impl Dispatcher {
             wire::encode_response::<Value>(out, request_id, Err(&err))
                 .expect("an error object always serializes");
         }
+    }
+
+    /// Completes when shutdown stops waiting for running requests.
+    pub async fn aborted(&self) {
+        self.abort.cancelled().await
     }
 
     /// Runs `fut` as a tracked task (waited for at shutdown).

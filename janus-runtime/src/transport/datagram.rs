@@ -220,27 +220,55 @@ pub(crate) enum SendError {
     Io(io::Error),
 }
 
+/// Sorts a send error: `None` for "no room now, try again".
 fn classify(errno: rustix::io::Errno) -> Option<SendError> {
     use rustix::io::Errno;
     match errno {
         Errno::AGAIN | Errno::NOBUFS | Errno::INTR => None,
         Errno::MSGSIZE => Some(SendError::TooLarge),
-        Errno::NOENT | Errno::CONNREFUSED | Errno::NOTDIR => Some(SendError::NoReceiver(
-            io::Error::from_raw_os_error(errno.raw_os_error()),
-        )),
-        other => Some(SendError::Io(io::Error::from_raw_os_error(
-            other.raw_os_error(),
-        ))),
+        Errno::NOENT | Errno::CONNREFUSED | Errno::NOTDIR => {
+            Some(SendError::NoReceiver(io::Error::from(errno)))
+        }
+        other => Some(SendError::Io(io::Error::from(other))),
+    }
+}
+
+fn raw_send(
+    socket: &UnixDatagram,
+    bytes: &[u8],
+    target: &SocketAddrUnix,
+) -> rustix::io::Result<usize> {
+    rustix::net::sendto(
+        socket,
+        bytes,
+        SendFlags::DONTWAIT | SendFlags::NOSIGNAL,
+        target,
+    )
+}
+
+/// One attempt to send without waiting: `Ok(false)` when there is no room now.
+pub(crate) fn try_send_to(
+    socket: &UnixDatagram,
+    bytes: &[u8],
+    target: &SocketAddrUnix,
+) -> Result<bool, SendError> {
+    match raw_send(socket, bytes, target) {
+        Ok(_) => Ok(true),
+        Err(errno) => match classify(errno) {
+            None => Ok(false),
+            Some(err) => Err(err),
+        },
     }
 }
 
 /// Sends one datagram to `target`, waiting while the receiver's queue (or our
 /// own send buffer) is full, until `deadline`.
 ///
-/// The kernel wakes a sender whose own buffer drains, but not one blocked on a
-/// *receiver's* full queue when none of the queued datagrams are its own; so
-/// a waiter also retries after a short, growing backoff. `gate` keeps one
-/// waiter at a time on the socket, so a full queue does not wake a herd.
+/// The kernel wakes a non-blocking sender when the receiver consumes one of
+/// *its* datagrams (its send buffer drains), but not when the queue is full of
+/// other senders' datagrams; so a waiting sender also retries after a short,
+/// growing backoff. `gate` keeps one waiter at a time on the socket, so a full
+/// queue does not wake a herd.
 pub(crate) async fn send_to(
     socket: &UnixDatagram,
     gate: &tokio::sync::Mutex<()>,
@@ -248,50 +276,45 @@ pub(crate) async fn send_to(
     target: &SocketAddrUnix,
     deadline: Instant,
 ) -> Result<(), SendError> {
-    // Fast path: no waiting when there is room.
-    match rustix::net::sendto(
-        socket,
-        bytes,
-        SendFlags::DONTWAIT | SendFlags::NOSIGNAL,
-        target,
-    ) {
-        Ok(_) => return Ok(()),
-        Err(errno) => {
-            if let Some(err) = classify(errno) {
-                return Err(err);
-            }
-        }
+    if try_send_to(socket, bytes, target)? {
+        return Ok(());
     }
     let _turn = match tokio::time::timeout_at(deadline, gate.lock()).await {
         Ok(guard) => guard,
         Err(_) => return Err(SendError::QueueFull),
     };
-    let mut backoff = Duration::from_micros(100);
+    let mut backoff = Duration::from_micros(200);
     loop {
-        match rustix::net::sendto(
-            socket,
-            bytes,
-            SendFlags::DONTWAIT | SendFlags::NOSIGNAL,
-            target,
-        ) {
-            Ok(_) => return Ok(()),
-            Err(errno) => {
-                if let Some(err) = classify(errno) {
-                    return Err(err);
+        // Through tokio, so that "no room" clears the write readiness without
+        // losing a wake-up that raced with it.
+        let mut failure = None;
+        let attempt = socket.try_io(Interest::WRITABLE, || {
+            match raw_send(socket, bytes, target) {
+                Ok(_) => Ok(()),
+                Err(errno) => {
+                    failure = classify(errno);
+                    Err(io::Error::from(rustix::io::Errno::AGAIN))
                 }
             }
+        });
+        if attempt.is_ok() {
+            return Ok(());
+        }
+        if let Some(err) = failure {
+            return Err(err);
         }
         if Instant::now() >= deadline {
             return Err(SendError::QueueFull);
         }
-        // Forget any stale writability so the wait below needs a fresh wake-up.
-        let _ = socket.try_io(Interest::WRITABLE, || {
-            Err::<(), _>(io::Error::from(io::ErrorKind::WouldBlock))
-        });
         let wake = (Instant::now() + backoff).min(deadline);
         tokio::select! {
-            _ = socket.writable() => {}
+            _ = socket.writable() => continue,
             _ = tokio::time::sleep_until(wake) => {}
+        }
+        // No wake-up came: the queue may be full of others' datagrams. Try
+        // directly (tokio believes the socket is not writable).
+        if try_send_to(socket, bytes, target)? {
+            return Ok(());
         }
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }

@@ -233,17 +233,25 @@ impl Harness {
     /// Like [`settled`](Self::settled), once at least `received` datagrams
     /// have arrived.
     pub async fn settled_after(&self, received: u64) {
+        if let Err(stats) = self.try_settled_after(received).await {
+            panic!("server did not settle: {stats:?}");
+        }
+    }
+
+    /// Waits (up to 2 s) until at least `received` datagrams have arrived and
+    /// every one is accounted for.
+    pub async fn try_settled_after(&self, received: u64) -> Result<(), janus_runtime::ServerStats> {
         for _ in 0..1000 {
             let s = self.handle.stats();
             if s.received >= received
                 && s.in_flight == 0
                 && s.answered + s.dropped.total() + s.notifications >= s.received
             {
-                return;
+                return Ok(());
             }
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
-        panic!("server did not settle: {:?}", self.handle.stats());
+        Err(self.handle.stats())
     }
 
     /// Asserts the server still answers `ping`.
