@@ -20,7 +20,7 @@ impl CatalogHandler for Catalog {
         Ok(Map::new())
     }
     async fn count_items(&self, _: &RequestContext) -> Result<CountItemsResponse, HandlerError> {
-        Ok(CountItemsResponse::new(3).map_err(|e| HandlerError::internal(e.to_string()))?)
+        CountItemsResponse::new(3).map_err(|e| HandlerError::internal(e.to_string()))
     }
     async fn flag(&self, _: &RequestContext) -> Result<bool, HandlerError> {
         Ok(true)
