@@ -27,3 +27,9 @@ pub mod names {
 pub mod inheritance {
     include!("../snapshots/inheritance.rs");
 }
+
+/// The code blocks of `janus-codegen/README.md`, compiled as doctests
+/// (`janus!("manifest.json")` reads `tests/manifest.json`, the seed).
+#[cfg(doctest)]
+#[doc = include_str!("../../janus-codegen/README.md")]
+pub struct ReadmeDoctests;
