@@ -5,7 +5,7 @@
 //! `#![deny(warnings)]`, so the end-to-end tests run the very code the
 //! snapshots show.
 
-#![deny(warnings)]
+#![deny(warnings, missing_docs)]
 
 /// Generated from `manifests/user-management.json` (the seed's example).
 pub mod user_management {
