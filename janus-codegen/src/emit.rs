@@ -158,11 +158,16 @@ impl Ctx<'_> {
         }
     }
 
+    /// `#[derive(...)]` with the base derives and the extra ones from the
+    /// options (an extra derive whose name is already derived is skipped).
     fn derives(&self, base: &[TokenStream]) -> TokenStream {
+        let last = |t: &str| t.rsplit("::").next().unwrap_or_default().trim().to_owned();
+        let have: Vec<String> = base.iter().map(|b| last(&b.to_string())).collect();
         let extra = self
             .options
             .derives
             .iter()
+            .filter(|d| !have.contains(&last(d)))
             .filter_map(|d| syn::parse_str::<syn::Path>(d).ok());
         quote!(#[derive(#(#base,)* #(#extra),*)])
     }

@@ -14,6 +14,9 @@
 //!   claimant gets the qualified name `<Owner><Name>` (`CreateUserUsername`),
 //!   where the owner is the request (for arguments) or the enclosing struct;
 //!   if that still clashes, it is an error;
+//! - a property inherited through `extends` keeps its base model's type
+//!   (`Employee.id` and `Entity.id` are both `Id`); models are named bases
+//!   first;
 //! - two wire names of one scope (channels, requests of a channel, models,
 //!   fields of a struct, values of an enum, error codes of a request) that
 //!   become the same Rust identifier are an error, with both positions.
@@ -288,6 +291,9 @@ struct Builder<'a> {
     file: &'a str,
     diags: Vec<Diagnostic>,
     pending: Vec<Pending>,
+    /// Field types by the field's pointer: a property inherited through
+    /// `extends` shares its base model's type.
+    field_types: BTreeMap<String, PRef>,
 }
 
 fn doc_lines(text: Option<&str>) -> Vec<String> {
@@ -313,6 +319,7 @@ pub fn build(file: &str, m: &Manifest) -> (Ir, Vec<Diagnostic>) {
         file,
         diags: Vec::new(),
         pending: Vec::new(),
+        field_types: BTreeMap::new(),
     };
     let ir = b.build(m);
     (ir, b.diags)
@@ -427,7 +434,23 @@ impl Builder<'_> {
             });
             model_pending.insert(md.name.clone(), id);
         }
-        for md in &m.models {
+        // Bases first, so inherited properties reuse (and are named after)
+        // the base model's types.
+        let depth_of = |md: &crate::manifest::Model| {
+            let mut depth = 0;
+            let mut cur = md.base();
+            while let Some(b) = cur {
+                depth += 1;
+                if depth > m.models.len() {
+                    break;
+                }
+                cur = m.models.iter().find(|x| x.name == b).and_then(|x| x.base());
+            }
+            depth
+        };
+        let mut ordered: Vec<&crate::manifest::Model> = m.models.iter().collect();
+        ordered.sort_by_key(|md| (depth_of(md), md.name.clone()));
+        for md in ordered {
             let id = model_pending[&md.name];
             let fields = self.fields(&md.properties, ModKey::Models, Owner::Pending(id), 1);
             self.pending[id].kind = PKind::Struct(fields);
@@ -732,16 +755,23 @@ impl Builder<'_> {
                 f.schema.description.as_deref(),
                 format!("`{}`", f.name),
             );
-            let ty = self.type_of(
-                &f.schema,
-                module,
-                simple,
-                Some(owner.clone()),
-                false,
-                depth,
-                doc.clone(),
-                &BTreeMap::new(),
-            );
+            let ty = match self.field_types.get(&f.loc.pointer) {
+                Some(shared) => shared.clone(),
+                None => {
+                    let ty = self.type_of(
+                        &f.schema,
+                        module,
+                        simple,
+                        Some(owner.clone()),
+                        false,
+                        depth,
+                        doc.clone(),
+                        &BTreeMap::new(),
+                    );
+                    self.field_types.insert(f.loc.pointer.clone(), ty.clone());
+                    ty
+                }
+            };
             out.push(PField {
                 wire: f.name.clone(),
                 doc,

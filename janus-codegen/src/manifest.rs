@@ -122,6 +122,13 @@ pub enum Num {
     Float(f64),
 }
 
+impl Model {
+    /// The model this one `extends`, if any.
+    pub fn base(&self) -> Option<&str> {
+        self.extends.as_ref().map(|(name, _)| name.as_str())
+    }
+}
+
 impl Num {
     /// As `f64`.
     pub fn as_f64(self) -> f64 {

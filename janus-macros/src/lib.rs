@@ -108,8 +108,11 @@ fn expand(args: &JanusArgs) -> Result<proc_macro2::TokenStream, proc_macro2::Tok
         // package directory is a generated one).
         full = alt;
     }
-    let text = std::fs::read_to_string(&full)
-        .map_err(|e| fail(format!("cannot read manifest `{}`: {e}", full.display())))?;
+    let text = std::fs::read_to_string(&full).map_err(|e| {
+        fail(format!(
+            "cannot read manifest `{relative}` (paths are relative to CARGO_MANIFEST_DIR): {e}"
+        ))
+    })?;
     let full_str = full
         .to_str()
         .ok_or_else(|| fail(format!("manifest path `{}` is not UTF-8", full.display())))?;

@@ -31,10 +31,10 @@ pub mod models {
         pub grade: ::std::option::Option<Grade>,
         /// `id`
         #[serde(rename = "id")]
-        pub id: EmployeeId,
+        pub id: Id,
         /// `name`
         #[serde(rename = "name")]
-        pub name: EmployeeName,
+        pub name: Name,
         /// `title`
         #[serde(rename = "title")]
         pub title: ::std::string::String,
@@ -81,7 +81,7 @@ pub mod models {
                         path,
                         "id",
                     );
-                    EmployeeId::__janus_check(value, path)?;
+                    Id::__janus_check(value, path)?;
                 }
                 ::std::option::Option::None => {
                     return ::std::result::Result::Err(
@@ -97,7 +97,7 @@ pub mod models {
                         path,
                         "name",
                     );
-                    EmployeeName::__janus_check(value, path)?;
+                    Name::__janus_check(value, path)?;
                 }
                 ::std::option::Option::None => {
                     return ::std::result::Result::Err(
@@ -136,388 +136,6 @@ pub mod models {
             ::std::result::Result::Ok(())
         }
     }
-    /// `id`
-    ///
-    /// Constraints: matches `^[a-z0-9-]+$`.
-    ///
-    /// Built only through checks: [`new`](Self::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `employee_id!`.
-    #[derive(
-        ::std::fmt::Debug,
-        ::std::clone::Clone,
-        ::std::cmp::PartialEq,
-        ::std::cmp::Eq,
-        ::std::hash::Hash,
-        ::std::cmp::PartialOrd,
-        ::std::cmp::Ord,
-    )]
-    pub struct EmployeeId(::std::string::String);
-    impl EmployeeId {
-        /// Builds the value if it satisfies the manifest's constraints.
-        pub fn new(
-            value: impl ::std::convert::Into<::std::string::String>,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            let value: ::std::string::String = ::std::convert::Into::into(value);
-            match Self::check(&value) {
-                ::std::result::Result::Ok(()) => ::std::result::Result::Ok(Self(value)),
-                ::std::result::Result::Err(violation) => {
-                    ::std::result::Result::Err(
-                        ::janus_runtime::__private::janus_constraints::InvalidValue::new(
-                            "EmployeeId",
-                            violation,
-                        ),
-                    )
-                }
-            }
-        }
-        /// Checks a value against the constraints, without building anything.
-        pub fn check(
-            value: &str,
-        ) -> ::std::result::Result<
-            (),
-            ::janus_runtime::__private::janus_constraints::Violation,
-        > {
-            static PATTERN: ::std::sync::LazyLock<
-                ::std::option::Option<
-                    ::janus_runtime::__private::janus_constraints::Pattern,
-                >,
-            > = ::std::sync::LazyLock::new(|| {
-                ::janus_runtime::__private::janus_constraints::Pattern::new(
-                        "^[a-z0-9-]+$",
-                    )
-                    .ok()
-            });
-            let pattern = match &*PATTERN {
-                ::std::option::Option::Some(pattern) => pattern,
-                ::std::option::Option::None => {
-                    return ::std::result::Result::Err(
-                        ::janus_runtime::__private::janus_constraints::Violation::new(
-                            ::janus_runtime::__private::janus_constraints::keyword::PATTERN,
-                            ::janus_runtime::__private::serde_json::Value::String(
-                                ::std::convert::From::from("^[a-z0-9-]+$"),
-                            ),
-                            ::std::format!(
-                                "pattern `{}` could not be compiled", "^[a-z0-9-]+$"
-                            ),
-                        ),
-                    );
-                }
-            };
-            ::janus_runtime::__private::janus_constraints::check_string(
-                value,
-                &::janus_runtime::__private::janus_constraints::StringRules {
-                    min_length: ::std::option::Option::None,
-                    max_length: ::std::option::Option::None,
-                    pattern: ::std::option::Option::Some(pattern),
-                },
-            )
-        }
-        /// The value.
-        pub fn as_str(&self) -> &str {
-            &self.0
-        }
-        /// The value, unwrapped.
-        pub fn into_inner(self) -> ::std::string::String {
-            self.0
-        }
-        #[doc(hidden)]
-        pub fn __janus_check(
-            value: &::janus_runtime::__private::serde_json::Value,
-            path: &str,
-        ) -> ::std::result::Result<(), ::janus_runtime::ErrorObject> {
-            ::janus_runtime::__private::support::check_type(
-                value,
-                ::janus_runtime::__private::janus_constraints::JsonType::String,
-                path,
-            )?;
-            match value.as_str() {
-                ::std::option::Option::Some(inner) => {
-                    Self::check(inner)
-                        .map_err(|violation| ::janus_runtime::__private::support::invalid(
-                            path,
-                            value,
-                            &violation,
-                        ))
-                }
-                ::std::option::Option::None => ::std::result::Result::Ok(()),
-            }
-        }
-    }
-    impl ::std::ops::Deref for EmployeeId {
-        type Target = str;
-        fn deref(&self) -> &str {
-            &self.0
-        }
-    }
-    impl ::std::fmt::Display for EmployeeId {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            ::std::fmt::Display::fmt(&self.0, f)
-        }
-    }
-    impl ::std::str::FromStr for EmployeeId {
-        type Err = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            Self::new(value)
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for EmployeeId {
-        type Error = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            Self::new(value)
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for EmployeeId {
-        type Error = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            Self::new(value)
-        }
-    }
-    impl ::std::convert::From<EmployeeId> for ::std::string::String {
-        fn from(value: EmployeeId) -> Self {
-            value.0
-        }
-    }
-    impl ::std::convert::AsRef<str> for EmployeeId {
-        fn as_ref(&self) -> &str {
-            &self.0
-        }
-    }
-    impl ::janus_runtime::__private::serde::Serialize for EmployeeId {
-        fn serialize<S: ::janus_runtime::__private::serde::Serializer>(
-            &self,
-            serializer: S,
-        ) -> ::std::result::Result<S::Ok, S::Error> {
-            serializer.serialize_str(&self.0)
-        }
-    }
-    impl<'de> ::janus_runtime::__private::serde::Deserialize<'de> for EmployeeId {
-        fn deserialize<D: ::janus_runtime::__private::serde::Deserializer<'de>>(
-            deserializer: D,
-        ) -> ::std::result::Result<Self, D::Error> {
-            let value = <::std::string::String as ::janus_runtime::__private::serde::Deserialize<
-                'de,
-            >>::deserialize(deserializer)?;
-            Self::new(value)
-                .map_err(
-                    <D::Error as ::janus_runtime::__private::serde::de::Error>::custom,
-                )
-        }
-    }
-    impl ::janus_runtime::__private::support::FromCheckedLiteral<2296442766655294535u64>
-    for EmployeeId {
-        type Literal = &'static str;
-        fn from_checked_literal(value: &'static str) -> Self {
-            Self(::std::convert::From::from(value))
-        }
-    }
-    #[doc(hidden)]
-    #[allow(unused_macros)]
-    macro_rules! __janus_literal_employee_id {
-        ($value:literal) => {
-            ::janus_runtime::__private::support::from_checked_literal:: < _,
-            2296442766655294535u64 >
-            (::janus_runtime::__private::check_literal!("{\"kind\":\"string\",\"location\":\"inheritance.json: /models/Entity/properties/id\",\"pattern\":\"^[a-z0-9-]+$\",\"type\":\"EmployeeId\"}",
-            $value))
-        };
-    }
-    /// Builds a [`EmployeeId`] from a literal checked against the manifest's constraints while compiling: `employee_id!(…)`. A literal that breaks them is a compile error naming the constraint and `inheritance.json: /models/Entity/properties/id`.
-    #[allow(unused_imports)]
-    pub(crate) use __janus_literal_employee_id as employee_id;
-    /// `name`
-    ///
-    /// Constraints: at least 1 characters.
-    ///
-    /// Built only through checks: [`new`](Self::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `employee_name!`.
-    #[derive(
-        ::std::fmt::Debug,
-        ::std::clone::Clone,
-        ::std::cmp::PartialEq,
-        ::std::cmp::Eq,
-        ::std::hash::Hash,
-        ::std::cmp::PartialOrd,
-        ::std::cmp::Ord,
-    )]
-    pub struct EmployeeName(::std::string::String);
-    impl EmployeeName {
-        /// Builds the value if it satisfies the manifest's constraints.
-        pub fn new(
-            value: impl ::std::convert::Into<::std::string::String>,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            let value: ::std::string::String = ::std::convert::Into::into(value);
-            match Self::check(&value) {
-                ::std::result::Result::Ok(()) => ::std::result::Result::Ok(Self(value)),
-                ::std::result::Result::Err(violation) => {
-                    ::std::result::Result::Err(
-                        ::janus_runtime::__private::janus_constraints::InvalidValue::new(
-                            "EmployeeName",
-                            violation,
-                        ),
-                    )
-                }
-            }
-        }
-        /// Checks a value against the constraints, without building anything.
-        pub fn check(
-            value: &str,
-        ) -> ::std::result::Result<
-            (),
-            ::janus_runtime::__private::janus_constraints::Violation,
-        > {
-            ::janus_runtime::__private::janus_constraints::check_string(
-                value,
-                &::janus_runtime::__private::janus_constraints::StringRules {
-                    min_length: ::std::option::Option::Some(1u64),
-                    max_length: ::std::option::Option::None,
-                    pattern: ::std::option::Option::None,
-                },
-            )
-        }
-        /// The value.
-        pub fn as_str(&self) -> &str {
-            &self.0
-        }
-        /// The value, unwrapped.
-        pub fn into_inner(self) -> ::std::string::String {
-            self.0
-        }
-        #[doc(hidden)]
-        pub fn __janus_check(
-            value: &::janus_runtime::__private::serde_json::Value,
-            path: &str,
-        ) -> ::std::result::Result<(), ::janus_runtime::ErrorObject> {
-            ::janus_runtime::__private::support::check_type(
-                value,
-                ::janus_runtime::__private::janus_constraints::JsonType::String,
-                path,
-            )?;
-            match value.as_str() {
-                ::std::option::Option::Some(inner) => {
-                    Self::check(inner)
-                        .map_err(|violation| ::janus_runtime::__private::support::invalid(
-                            path,
-                            value,
-                            &violation,
-                        ))
-                }
-                ::std::option::Option::None => ::std::result::Result::Ok(()),
-            }
-        }
-    }
-    impl ::std::ops::Deref for EmployeeName {
-        type Target = str;
-        fn deref(&self) -> &str {
-            &self.0
-        }
-    }
-    impl ::std::fmt::Display for EmployeeName {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            ::std::fmt::Display::fmt(&self.0, f)
-        }
-    }
-    impl ::std::str::FromStr for EmployeeName {
-        type Err = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            Self::new(value)
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for EmployeeName {
-        type Error = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            Self::new(value)
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for EmployeeName {
-        type Error = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            Self::new(value)
-        }
-    }
-    impl ::std::convert::From<EmployeeName> for ::std::string::String {
-        fn from(value: EmployeeName) -> Self {
-            value.0
-        }
-    }
-    impl ::std::convert::AsRef<str> for EmployeeName {
-        fn as_ref(&self) -> &str {
-            &self.0
-        }
-    }
-    impl ::janus_runtime::__private::serde::Serialize for EmployeeName {
-        fn serialize<S: ::janus_runtime::__private::serde::Serializer>(
-            &self,
-            serializer: S,
-        ) -> ::std::result::Result<S::Ok, S::Error> {
-            serializer.serialize_str(&self.0)
-        }
-    }
-    impl<'de> ::janus_runtime::__private::serde::Deserialize<'de> for EmployeeName {
-        fn deserialize<D: ::janus_runtime::__private::serde::Deserializer<'de>>(
-            deserializer: D,
-        ) -> ::std::result::Result<Self, D::Error> {
-            let value = <::std::string::String as ::janus_runtime::__private::serde::Deserialize<
-                'de,
-            >>::deserialize(deserializer)?;
-            Self::new(value)
-                .map_err(
-                    <D::Error as ::janus_runtime::__private::serde::de::Error>::custom,
-                )
-        }
-    }
-    impl ::janus_runtime::__private::support::FromCheckedLiteral<12386066696122774784u64>
-    for EmployeeName {
-        type Literal = &'static str;
-        fn from_checked_literal(value: &'static str) -> Self {
-            Self(::std::convert::From::from(value))
-        }
-    }
-    #[doc(hidden)]
-    #[allow(unused_macros)]
-    macro_rules! __janus_literal_employee_name {
-        ($value:literal) => {
-            ::janus_runtime::__private::support::from_checked_literal:: < _,
-            12386066696122774784u64 >
-            (::janus_runtime::__private::check_literal!("{\"kind\":\"string\",\"location\":\"inheritance.json: /models/Person/properties/name\",\"minLength\":1,\"type\":\"EmployeeName\"}",
-            $value))
-        };
-    }
-    /// Builds a [`EmployeeName`] from a literal checked against the manifest's constraints while compiling: `employee_name!(…)`. A literal that breaks them is a compile error naming the constraint and `inheritance.json: /models/Person/properties/name`.
-    #[allow(unused_imports)]
-    pub(crate) use __janus_literal_employee_name as employee_name;
     /// Anything with an id.
     #[derive(
         ::std::fmt::Debug,
@@ -530,7 +148,7 @@ pub mod models {
     pub struct Entity {
         /// `id`
         #[serde(rename = "id")]
-        pub id: EntityId,
+        pub id: Id,
     }
     impl Entity {
         #[doc(hidden)]
@@ -546,7 +164,7 @@ pub mod models {
                         path,
                         "id",
                     );
-                    EntityId::__janus_check(value, path)?;
+                    Id::__janus_check(value, path)?;
                 }
                 ::std::option::Option::None => {
                     return ::std::result::Result::Err(
@@ -559,210 +177,6 @@ pub mod models {
             ::std::result::Result::Ok(())
         }
     }
-    /// `id`
-    ///
-    /// Constraints: matches `^[a-z0-9-]+$`.
-    ///
-    /// Built only through checks: [`new`](Self::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `entity_id!`.
-    #[derive(
-        ::std::fmt::Debug,
-        ::std::clone::Clone,
-        ::std::cmp::PartialEq,
-        ::std::cmp::Eq,
-        ::std::hash::Hash,
-        ::std::cmp::PartialOrd,
-        ::std::cmp::Ord,
-    )]
-    pub struct EntityId(::std::string::String);
-    impl EntityId {
-        /// Builds the value if it satisfies the manifest's constraints.
-        pub fn new(
-            value: impl ::std::convert::Into<::std::string::String>,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            let value: ::std::string::String = ::std::convert::Into::into(value);
-            match Self::check(&value) {
-                ::std::result::Result::Ok(()) => ::std::result::Result::Ok(Self(value)),
-                ::std::result::Result::Err(violation) => {
-                    ::std::result::Result::Err(
-                        ::janus_runtime::__private::janus_constraints::InvalidValue::new(
-                            "EntityId",
-                            violation,
-                        ),
-                    )
-                }
-            }
-        }
-        /// Checks a value against the constraints, without building anything.
-        pub fn check(
-            value: &str,
-        ) -> ::std::result::Result<
-            (),
-            ::janus_runtime::__private::janus_constraints::Violation,
-        > {
-            static PATTERN: ::std::sync::LazyLock<
-                ::std::option::Option<
-                    ::janus_runtime::__private::janus_constraints::Pattern,
-                >,
-            > = ::std::sync::LazyLock::new(|| {
-                ::janus_runtime::__private::janus_constraints::Pattern::new(
-                        "^[a-z0-9-]+$",
-                    )
-                    .ok()
-            });
-            let pattern = match &*PATTERN {
-                ::std::option::Option::Some(pattern) => pattern,
-                ::std::option::Option::None => {
-                    return ::std::result::Result::Err(
-                        ::janus_runtime::__private::janus_constraints::Violation::new(
-                            ::janus_runtime::__private::janus_constraints::keyword::PATTERN,
-                            ::janus_runtime::__private::serde_json::Value::String(
-                                ::std::convert::From::from("^[a-z0-9-]+$"),
-                            ),
-                            ::std::format!(
-                                "pattern `{}` could not be compiled", "^[a-z0-9-]+$"
-                            ),
-                        ),
-                    );
-                }
-            };
-            ::janus_runtime::__private::janus_constraints::check_string(
-                value,
-                &::janus_runtime::__private::janus_constraints::StringRules {
-                    min_length: ::std::option::Option::None,
-                    max_length: ::std::option::Option::None,
-                    pattern: ::std::option::Option::Some(pattern),
-                },
-            )
-        }
-        /// The value.
-        pub fn as_str(&self) -> &str {
-            &self.0
-        }
-        /// The value, unwrapped.
-        pub fn into_inner(self) -> ::std::string::String {
-            self.0
-        }
-        #[doc(hidden)]
-        pub fn __janus_check(
-            value: &::janus_runtime::__private::serde_json::Value,
-            path: &str,
-        ) -> ::std::result::Result<(), ::janus_runtime::ErrorObject> {
-            ::janus_runtime::__private::support::check_type(
-                value,
-                ::janus_runtime::__private::janus_constraints::JsonType::String,
-                path,
-            )?;
-            match value.as_str() {
-                ::std::option::Option::Some(inner) => {
-                    Self::check(inner)
-                        .map_err(|violation| ::janus_runtime::__private::support::invalid(
-                            path,
-                            value,
-                            &violation,
-                        ))
-                }
-                ::std::option::Option::None => ::std::result::Result::Ok(()),
-            }
-        }
-    }
-    impl ::std::ops::Deref for EntityId {
-        type Target = str;
-        fn deref(&self) -> &str {
-            &self.0
-        }
-    }
-    impl ::std::fmt::Display for EntityId {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            ::std::fmt::Display::fmt(&self.0, f)
-        }
-    }
-    impl ::std::str::FromStr for EntityId {
-        type Err = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            Self::new(value)
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for EntityId {
-        type Error = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            Self::new(value)
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for EntityId {
-        type Error = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            Self::new(value)
-        }
-    }
-    impl ::std::convert::From<EntityId> for ::std::string::String {
-        fn from(value: EntityId) -> Self {
-            value.0
-        }
-    }
-    impl ::std::convert::AsRef<str> for EntityId {
-        fn as_ref(&self) -> &str {
-            &self.0
-        }
-    }
-    impl ::janus_runtime::__private::serde::Serialize for EntityId {
-        fn serialize<S: ::janus_runtime::__private::serde::Serializer>(
-            &self,
-            serializer: S,
-        ) -> ::std::result::Result<S::Ok, S::Error> {
-            serializer.serialize_str(&self.0)
-        }
-    }
-    impl<'de> ::janus_runtime::__private::serde::Deserialize<'de> for EntityId {
-        fn deserialize<D: ::janus_runtime::__private::serde::Deserializer<'de>>(
-            deserializer: D,
-        ) -> ::std::result::Result<Self, D::Error> {
-            let value = <::std::string::String as ::janus_runtime::__private::serde::Deserialize<
-                'de,
-            >>::deserialize(deserializer)?;
-            Self::new(value)
-                .map_err(
-                    <D::Error as ::janus_runtime::__private::serde::de::Error>::custom,
-                )
-        }
-    }
-    impl ::janus_runtime::__private::support::FromCheckedLiteral<11385897020773585096u64>
-    for EntityId {
-        type Literal = &'static str;
-        fn from_checked_literal(value: &'static str) -> Self {
-            Self(::std::convert::From::from(value))
-        }
-    }
-    #[doc(hidden)]
-    #[allow(unused_macros)]
-    macro_rules! __janus_literal_entity_id {
-        ($value:literal) => {
-            ::janus_runtime::__private::support::from_checked_literal:: < _,
-            11385897020773585096u64 >
-            (::janus_runtime::__private::check_literal!("{\"kind\":\"string\",\"location\":\"inheritance.json: /models/Entity/properties/id\",\"pattern\":\"^[a-z0-9-]+$\",\"type\":\"EntityId\"}",
-            $value))
-        };
-    }
-    /// Builds a [`EntityId`] from a literal checked against the manifest's constraints while compiling: `entity_id!(…)`. A literal that breaks them is a compile error naming the constraint and `inheritance.json: /models/Entity/properties/id`.
-    #[allow(unused_imports)]
-    pub(crate) use __janus_literal_entity_id as entity_id;
     /// `grade`
     ///
     /// Constraints: from 1 to 10 inclusive.
@@ -950,99 +364,11 @@ pub mod models {
     /// Builds a [`Grade`] from a literal checked against the manifest's constraints while compiling: `grade!(…)`. A literal that breaks them is a compile error naming the constraint and `inheritance.json: /models/Employee/properties/grade`.
     #[allow(unused_imports)]
     pub(crate) use __janus_literal_grade as grade;
-    /// A person.
-    #[derive(
-        ::std::fmt::Debug,
-        ::std::clone::Clone,
-        ::std::cmp::PartialEq,
-        ::janus_runtime::__private::serde::Serialize,
-        ::janus_runtime::__private::serde::Deserialize,
-    )]
-    #[serde(crate = "::janus_runtime::__private::serde")]
-    pub struct Person {
-        /// `email`
-        #[serde(
-            rename = "email",
-            default,
-            skip_serializing_if = "::std::option::Option::is_none"
-        )]
-        pub email: ::std::option::Option<::std::string::String>,
-        /// `id`
-        #[serde(rename = "id")]
-        pub id: PersonId,
-        /// `name`
-        #[serde(rename = "name")]
-        pub name: PersonName,
-    }
-    impl Person {
-        #[doc(hidden)]
-        pub fn __janus_check(
-            value: &::janus_runtime::__private::serde_json::Value,
-            path: &str,
-        ) -> ::std::result::Result<(), ::janus_runtime::ErrorObject> {
-            let object = ::janus_runtime::__private::support::as_object(value, path)?;
-            ::janus_runtime::__private::support::check_members(
-                object,
-                path,
-                &["email", "id", "name"],
-            )?;
-            match object.get("email") {
-                ::std::option::Option::Some(value) if !value.is_null() => {
-                    let path: &str = &::janus_runtime::__private::support::field_path(
-                        path,
-                        "email",
-                    );
-                    ::janus_runtime::__private::support::check_type(
-                        value,
-                        ::janus_runtime::__private::janus_constraints::JsonType::String,
-                        path,
-                    )?;
-                }
-                _ => {}
-            }
-            match object.get("id") {
-                ::std::option::Option::Some(value) => {
-                    let path: &str = &::janus_runtime::__private::support::field_path(
-                        path,
-                        "id",
-                    );
-                    PersonId::__janus_check(value, path)?;
-                }
-                ::std::option::Option::None => {
-                    return ::std::result::Result::Err(
-                        ::janus_runtime::__private::support::missing(
-                            &::janus_runtime::__private::support::field_path(path, "id"),
-                        ),
-                    );
-                }
-            }
-            match object.get("name") {
-                ::std::option::Option::Some(value) => {
-                    let path: &str = &::janus_runtime::__private::support::field_path(
-                        path,
-                        "name",
-                    );
-                    PersonName::__janus_check(value, path)?;
-                }
-                ::std::option::Option::None => {
-                    return ::std::result::Result::Err(
-                        ::janus_runtime::__private::support::missing(
-                            &::janus_runtime::__private::support::field_path(
-                                path,
-                                "name",
-                            ),
-                        ),
-                    );
-                }
-            }
-            ::std::result::Result::Ok(())
-        }
-    }
     /// `id`
     ///
     /// Constraints: matches `^[a-z0-9-]+$`.
     ///
-    /// Built only through checks: [`new`](Self::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `person_id!`.
+    /// Built only through checks: [`new`](Self::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `id!`.
     #[derive(
         ::std::fmt::Debug,
         ::std::clone::Clone,
@@ -1052,8 +378,8 @@ pub mod models {
         ::std::cmp::PartialOrd,
         ::std::cmp::Ord,
     )]
-    pub struct PersonId(::std::string::String);
-    impl PersonId {
+    pub struct Id(::std::string::String);
+    impl Id {
         /// Builds the value if it satisfies the manifest's constraints.
         pub fn new(
             value: impl ::std::convert::Into<::std::string::String>,
@@ -1067,7 +393,7 @@ pub mod models {
                 ::std::result::Result::Err(violation) => {
                     ::std::result::Result::Err(
                         ::janus_runtime::__private::janus_constraints::InvalidValue::new(
-                            "PersonId",
+                            "Id",
                             violation,
                         ),
                     )
@@ -1147,18 +473,18 @@ pub mod models {
             }
         }
     }
-    impl ::std::ops::Deref for PersonId {
+    impl ::std::ops::Deref for Id {
         type Target = str;
         fn deref(&self) -> &str {
             &self.0
         }
     }
-    impl ::std::fmt::Display for PersonId {
+    impl ::std::fmt::Display for Id {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
             ::std::fmt::Display::fmt(&self.0, f)
         }
     }
-    impl ::std::str::FromStr for PersonId {
+    impl ::std::str::FromStr for Id {
         type Err = ::janus_runtime::__private::janus_constraints::InvalidValue;
         fn from_str(
             value: &str,
@@ -1169,7 +495,7 @@ pub mod models {
             Self::new(value)
         }
     }
-    impl ::std::convert::TryFrom<::std::string::String> for PersonId {
+    impl ::std::convert::TryFrom<::std::string::String> for Id {
         type Error = ::janus_runtime::__private::janus_constraints::InvalidValue;
         fn try_from(
             value: ::std::string::String,
@@ -1180,7 +506,7 @@ pub mod models {
             Self::new(value)
         }
     }
-    impl ::std::convert::TryFrom<&str> for PersonId {
+    impl ::std::convert::TryFrom<&str> for Id {
         type Error = ::janus_runtime::__private::janus_constraints::InvalidValue;
         fn try_from(
             value: &str,
@@ -1191,17 +517,17 @@ pub mod models {
             Self::new(value)
         }
     }
-    impl ::std::convert::From<PersonId> for ::std::string::String {
-        fn from(value: PersonId) -> Self {
+    impl ::std::convert::From<Id> for ::std::string::String {
+        fn from(value: Id) -> Self {
             value.0
         }
     }
-    impl ::std::convert::AsRef<str> for PersonId {
+    impl ::std::convert::AsRef<str> for Id {
         fn as_ref(&self) -> &str {
             &self.0
         }
     }
-    impl ::janus_runtime::__private::serde::Serialize for PersonId {
+    impl ::janus_runtime::__private::serde::Serialize for Id {
         fn serialize<S: ::janus_runtime::__private::serde::Serializer>(
             &self,
             serializer: S,
@@ -1209,7 +535,7 @@ pub mod models {
             serializer.serialize_str(&self.0)
         }
     }
-    impl<'de> ::janus_runtime::__private::serde::Deserialize<'de> for PersonId {
+    impl<'de> ::janus_runtime::__private::serde::Deserialize<'de> for Id {
         fn deserialize<D: ::janus_runtime::__private::serde::Deserializer<'de>>(
             deserializer: D,
         ) -> ::std::result::Result<Self, D::Error> {
@@ -1222,8 +548,8 @@ pub mod models {
                 )
         }
     }
-    impl ::janus_runtime::__private::support::FromCheckedLiteral<9480172330828774382u64>
-    for PersonId {
+    impl ::janus_runtime::__private::support::FromCheckedLiteral<13983180773934132615u64>
+    for Id {
         type Literal = &'static str;
         fn from_checked_literal(value: &'static str) -> Self {
             Self(::std::convert::From::from(value))
@@ -1231,22 +557,22 @@ pub mod models {
     }
     #[doc(hidden)]
     #[allow(unused_macros)]
-    macro_rules! __janus_literal_person_id {
+    macro_rules! __janus_literal_id {
         ($value:literal) => {
             ::janus_runtime::__private::support::from_checked_literal:: < _,
-            9480172330828774382u64 >
-            (::janus_runtime::__private::check_literal!("{\"kind\":\"string\",\"location\":\"inheritance.json: /models/Entity/properties/id\",\"pattern\":\"^[a-z0-9-]+$\",\"type\":\"PersonId\"}",
+            13983180773934132615u64 >
+            (::janus_runtime::__private::check_literal!("{\"kind\":\"string\",\"location\":\"inheritance.json: /models/Entity/properties/id\",\"pattern\":\"^[a-z0-9-]+$\",\"type\":\"Id\"}",
             $value))
         };
     }
-    /// Builds a [`PersonId`] from a literal checked against the manifest's constraints while compiling: `person_id!(…)`. A literal that breaks them is a compile error naming the constraint and `inheritance.json: /models/Entity/properties/id`.
+    /// Builds a [`Id`] from a literal checked against the manifest's constraints while compiling: `id!(…)`. A literal that breaks them is a compile error naming the constraint and `inheritance.json: /models/Entity/properties/id`.
     #[allow(unused_imports)]
-    pub(crate) use __janus_literal_person_id as person_id;
+    pub(crate) use __janus_literal_id as id;
     /// `name`
     ///
     /// Constraints: at least 1 characters.
     ///
-    /// Built only through checks: [`new`](Self::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `person_name!`.
+    /// Built only through checks: [`new`](Self::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `name!`.
     #[derive(
         ::std::fmt::Debug,
         ::std::clone::Clone,
@@ -1256,8 +582,8 @@ pub mod models {
         ::std::cmp::PartialOrd,
         ::std::cmp::Ord,
     )]
-    pub struct PersonName(::std::string::String);
-    impl PersonName {
+    pub struct Name(::std::string::String);
+    impl Name {
         /// Builds the value if it satisfies the manifest's constraints.
         pub fn new(
             value: impl ::std::convert::Into<::std::string::String>,
@@ -1271,7 +597,7 @@ pub mod models {
                 ::std::result::Result::Err(violation) => {
                     ::std::result::Result::Err(
                         ::janus_runtime::__private::janus_constraints::InvalidValue::new(
-                            "PersonName",
+                            "Name",
                             violation,
                         ),
                     )
@@ -1325,18 +651,18 @@ pub mod models {
             }
         }
     }
-    impl ::std::ops::Deref for PersonName {
+    impl ::std::ops::Deref for Name {
         type Target = str;
         fn deref(&self) -> &str {
             &self.0
         }
     }
-    impl ::std::fmt::Display for PersonName {
+    impl ::std::fmt::Display for Name {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
             ::std::fmt::Display::fmt(&self.0, f)
         }
     }
-    impl ::std::str::FromStr for PersonName {
+    impl ::std::str::FromStr for Name {
         type Err = ::janus_runtime::__private::janus_constraints::InvalidValue;
         fn from_str(
             value: &str,
@@ -1347,7 +673,7 @@ pub mod models {
             Self::new(value)
         }
     }
-    impl ::std::convert::TryFrom<::std::string::String> for PersonName {
+    impl ::std::convert::TryFrom<::std::string::String> for Name {
         type Error = ::janus_runtime::__private::janus_constraints::InvalidValue;
         fn try_from(
             value: ::std::string::String,
@@ -1358,7 +684,7 @@ pub mod models {
             Self::new(value)
         }
     }
-    impl ::std::convert::TryFrom<&str> for PersonName {
+    impl ::std::convert::TryFrom<&str> for Name {
         type Error = ::janus_runtime::__private::janus_constraints::InvalidValue;
         fn try_from(
             value: &str,
@@ -1369,17 +695,17 @@ pub mod models {
             Self::new(value)
         }
     }
-    impl ::std::convert::From<PersonName> for ::std::string::String {
-        fn from(value: PersonName) -> Self {
+    impl ::std::convert::From<Name> for ::std::string::String {
+        fn from(value: Name) -> Self {
             value.0
         }
     }
-    impl ::std::convert::AsRef<str> for PersonName {
+    impl ::std::convert::AsRef<str> for Name {
         fn as_ref(&self) -> &str {
             &self.0
         }
     }
-    impl ::janus_runtime::__private::serde::Serialize for PersonName {
+    impl ::janus_runtime::__private::serde::Serialize for Name {
         fn serialize<S: ::janus_runtime::__private::serde::Serializer>(
             &self,
             serializer: S,
@@ -1387,7 +713,7 @@ pub mod models {
             serializer.serialize_str(&self.0)
         }
     }
-    impl<'de> ::janus_runtime::__private::serde::Deserialize<'de> for PersonName {
+    impl<'de> ::janus_runtime::__private::serde::Deserialize<'de> for Name {
         fn deserialize<D: ::janus_runtime::__private::serde::Deserializer<'de>>(
             deserializer: D,
         ) -> ::std::result::Result<Self, D::Error> {
@@ -1400,8 +726,8 @@ pub mod models {
                 )
         }
     }
-    impl ::janus_runtime::__private::support::FromCheckedLiteral<13122141752168912645u64>
-    for PersonName {
+    impl ::janus_runtime::__private::support::FromCheckedLiteral<13930971516030536148u64>
+    for Name {
         type Literal = &'static str;
         fn from_checked_literal(value: &'static str) -> Self {
             Self(::std::convert::From::from(value))
@@ -1409,17 +735,105 @@ pub mod models {
     }
     #[doc(hidden)]
     #[allow(unused_macros)]
-    macro_rules! __janus_literal_person_name {
+    macro_rules! __janus_literal_name {
         ($value:literal) => {
             ::janus_runtime::__private::support::from_checked_literal:: < _,
-            13122141752168912645u64 >
-            (::janus_runtime::__private::check_literal!("{\"kind\":\"string\",\"location\":\"inheritance.json: /models/Person/properties/name\",\"minLength\":1,\"type\":\"PersonName\"}",
+            13930971516030536148u64 >
+            (::janus_runtime::__private::check_literal!("{\"kind\":\"string\",\"location\":\"inheritance.json: /models/Person/properties/name\",\"minLength\":1,\"type\":\"Name\"}",
             $value))
         };
     }
-    /// Builds a [`PersonName`] from a literal checked against the manifest's constraints while compiling: `person_name!(…)`. A literal that breaks them is a compile error naming the constraint and `inheritance.json: /models/Person/properties/name`.
+    /// Builds a [`Name`] from a literal checked against the manifest's constraints while compiling: `name!(…)`. A literal that breaks them is a compile error naming the constraint and `inheritance.json: /models/Person/properties/name`.
     #[allow(unused_imports)]
-    pub(crate) use __janus_literal_person_name as person_name;
+    pub(crate) use __janus_literal_name as name;
+    /// A person.
+    #[derive(
+        ::std::fmt::Debug,
+        ::std::clone::Clone,
+        ::std::cmp::PartialEq,
+        ::janus_runtime::__private::serde::Serialize,
+        ::janus_runtime::__private::serde::Deserialize,
+    )]
+    #[serde(crate = "::janus_runtime::__private::serde")]
+    pub struct Person {
+        /// `email`
+        #[serde(
+            rename = "email",
+            default,
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub email: ::std::option::Option<::std::string::String>,
+        /// `id`
+        #[serde(rename = "id")]
+        pub id: Id,
+        /// `name`
+        #[serde(rename = "name")]
+        pub name: Name,
+    }
+    impl Person {
+        #[doc(hidden)]
+        pub fn __janus_check(
+            value: &::janus_runtime::__private::serde_json::Value,
+            path: &str,
+        ) -> ::std::result::Result<(), ::janus_runtime::ErrorObject> {
+            let object = ::janus_runtime::__private::support::as_object(value, path)?;
+            ::janus_runtime::__private::support::check_members(
+                object,
+                path,
+                &["email", "id", "name"],
+            )?;
+            match object.get("email") {
+                ::std::option::Option::Some(value) if !value.is_null() => {
+                    let path: &str = &::janus_runtime::__private::support::field_path(
+                        path,
+                        "email",
+                    );
+                    ::janus_runtime::__private::support::check_type(
+                        value,
+                        ::janus_runtime::__private::janus_constraints::JsonType::String,
+                        path,
+                    )?;
+                }
+                _ => {}
+            }
+            match object.get("id") {
+                ::std::option::Option::Some(value) => {
+                    let path: &str = &::janus_runtime::__private::support::field_path(
+                        path,
+                        "id",
+                    );
+                    Id::__janus_check(value, path)?;
+                }
+                ::std::option::Option::None => {
+                    return ::std::result::Result::Err(
+                        ::janus_runtime::__private::support::missing(
+                            &::janus_runtime::__private::support::field_path(path, "id"),
+                        ),
+                    );
+                }
+            }
+            match object.get("name") {
+                ::std::option::Option::Some(value) => {
+                    let path: &str = &::janus_runtime::__private::support::field_path(
+                        path,
+                        "name",
+                    );
+                    Name::__janus_check(value, path)?;
+                }
+                ::std::option::Option::None => {
+                    return ::std::result::Result::Err(
+                        ::janus_runtime::__private::support::missing(
+                            &::janus_runtime::__private::support::field_path(
+                                path,
+                                "name",
+                            ),
+                        ),
+                    );
+                }
+            }
+            ::std::result::Result::Ok(())
+        }
+    }
     /// A team and its sub-teams (recursive).
     #[derive(
         ::std::fmt::Debug,
