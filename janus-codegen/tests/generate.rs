@@ -268,3 +268,32 @@ fn compile_error_lists_every_problem_with_position_and_pointer() {
         .expect_err("missing file");
     assert!(matches!(missing, Error::Io { .. }));
 }
+
+#[test]
+fn both_entry_points_generate_the_same_code_but_for_the_manifest_source() {
+    let opts = Options::default();
+    let literal = generate(
+        "m.json",
+        SEED,
+        &opts,
+        &ManifestSource::Literal(SEED.to_owned()),
+    )
+    .expect("generates")
+    .tokens
+    .to_string();
+    let included = generate(
+        "m.json",
+        SEED,
+        &opts,
+        &ManifestSource::IncludeStr("/abs/m.json".to_owned()),
+    )
+    .expect("generates")
+    .tokens
+    .to_string();
+    let cut = |s: &str| s[..s.rfind("pub const MANIFEST").expect("MANIFEST")].to_owned();
+    assert_eq!(cut(&literal), cut(&included));
+    assert!(
+        included.ends_with(":: core :: include_str ! (\"/abs/m.json\") ;"),
+        "{included}"
+    );
+}

@@ -33,3 +33,22 @@ pub mod inheritance {
 #[cfg(doctest)]
 #[doc = include_str!("../../janus-codegen/README.md")]
 pub struct ReadmeDoctests;
+
+#[cfg(test)]
+mod literal_macros {
+    use crate::all_types::catalog;
+
+    #[test]
+    fn literals_become_validated_values() {
+        let low: catalog::MatrixItemItem = catalog::matrix_item_item!(-5);
+        assert_eq!(low.get(), -5);
+        let discount: catalog::Discount = catalog::discount!(1);
+        assert_eq!(discount.get(), 1.0);
+        let price: catalog::Price = catalog::price!(0.01);
+        assert_eq!(price.get(), 0.01);
+        let sku: catalog::PutItemSku = catalog::put_item_sku!("ABC-0001");
+        assert_eq!(sku.as_str(), "ABC-0001");
+        let title: catalog::Title = catalog::title!("é");
+        assert_eq!(title.chars().count(), 1);
+    }
+}
