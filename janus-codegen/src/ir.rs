@@ -539,6 +539,18 @@ impl Builder<'_> {
                 let error = if r.error_codes.is_empty() {
                     None
                 } else {
+                    let variants: Vec<String> = r
+                        .error_codes
+                        .iter()
+                        .map(|(c, l)| self.ident_or_report(ident::pascal, c, l, "Error"))
+                        .collect();
+                    self.check_unique(
+                        "error code",
+                        r.error_codes
+                            .iter()
+                            .zip(variants)
+                            .map(|((c, l), v)| (c.as_str(), v, l)),
+                    );
                     let id = self.pending.len();
                     self.pending.push(Pending {
                         module,
@@ -826,7 +838,8 @@ impl Builder<'_> {
                             );
                         }
                     }
-                    let locs = vec![s.loc.clone(); values.len()];
+                    let mut locs = s.enum_locs.clone();
+                    locs.resize(values.len(), s.loc.clone());
                     self.check_unique(
                         "enum value",
                         values
@@ -920,6 +933,10 @@ impl Builder<'_> {
                 let name = self.pending[i].simple.clone();
                 if let Some(&other) = taken.get(&name) {
                     let (ol, l) = (self.pending[other].loc.clone(), self.pending[i].loc.clone());
+                    // Already reported as two wire names with one identifier?
+                    if self.diags.iter().any(|d| d.pointer == l.pointer) {
+                        continue;
+                    }
                     self.error(
                         &l,
                         format!(

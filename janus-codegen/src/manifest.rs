@@ -193,6 +193,8 @@ pub struct Schema {
     pub maximum: Option<Num>,
     /// `enum` (strings only).
     pub enum_values: Option<Vec<String>>,
+    /// Where each `enum` value is.
+    pub enum_locs: Vec<Loc>,
     inline_properties: Option<Vec<Field>>,
 }
 
@@ -210,6 +212,7 @@ impl Schema {
             minimum: None,
             maximum: None,
             enum_values: None,
+            enum_locs: Vec::new(),
             inline_properties: None,
         }
     }
@@ -1119,6 +1122,10 @@ impl Reader<'_> {
                                     );
                                 }
                                 values.push(s.clone());
+                                schema.enum_locs.push(Loc {
+                                    pos: item.pos,
+                                    pointer: iptr,
+                                });
                             }
                             _ => self.error(
                                 item.pos,

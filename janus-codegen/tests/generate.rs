@@ -297,3 +297,24 @@ fn both_entry_points_generate_the_same_code_but_for_the_manifest_source() {
         "{included}"
     );
 }
+
+#[test]
+fn identifier_collisions_point_at_both_names() {
+    let text = "{\"version\": \"1.0.0\", \"channels\": {\"c\": {\"requests\": {\"r\": {\"args\": {\n  \"a\": {\"type\": \"string\", \"enum\": [\"in-progress\",\n     \"in_progress\"]}},\n  \"errorCodes\": [\"NOT_FOUND\", \"NotFound\"]}}}},\n  \"models\": {\"user-info\": {}, \"UserInfo\": {}}}";
+    let errs = errors(text);
+    assert_eq!(errs.len(), 3, "{errs:#?}");
+    assert_eq!(
+        errs[0],
+        "m.json:3:6: error: enum value `in_progress` and `in-progress` (line 2, column 36) both become the Rust identifier `InProgress` (at /channels/c/requests/r/args/a/enum/1)"
+    );
+    assert!(
+        errs[1].contains("error code `NotFound` and `NOT_FOUND`"),
+        "{}",
+        errs[1]
+    );
+    assert!(
+        errs[2].contains("model `user-info` and `UserInfo`"),
+        "{}",
+        errs[2]
+    );
+}
