@@ -1,0 +1,31 @@
+//! Creates one user on a running server:
+//!
+//! ```text
+//! cargo run -p user-management-example --bin client -- /tmp/users.sock john_doe john@example.com
+//! ```
+
+use janus_runtime::Client;
+use user_management_example::user_service::{
+    CreateUserArgs, Email, Role, UserServiceClient, Username,
+};
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let path = args
+        .next()
+        .unwrap_or_else(|| "/tmp/janus-users.sock".to_owned());
+    let username = Username::new(args.next().unwrap_or_else(|| "john_doe".to_owned()))?;
+    let email = Email::new(args.next().unwrap_or_else(|| "john@example.com".to_owned()))?;
+    let client = Client::connect(&path).await?;
+    let reply = client
+        .create_user(CreateUserArgs {
+            username,
+            email,
+            role: Role::default(),
+            profile: None,
+        })
+        .await?;
+    println!("{} {}: {}", reply.user_id, reply.status, reply.message);
+    Ok(())
+}

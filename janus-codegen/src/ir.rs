@@ -1,0 +1,1057 @@
+//! The intermediate model: what will be generated, with every Rust name
+//! resolved.
+//!
+//! Naming rules:
+//!
+//! - fixed names come first: in `models`, one struct per model; in a channel
+//!   module `<Request>Args`, `<Request>Error`, `<Request>Response`,
+//!   `<Channel>Client`, `<Channel>Handler`, `<Channel>Server`. Two fixed
+//!   names that are equal are an error;
+//! - types derived from fields (constrained values, string enums, inline
+//!   objects, array items) are named `PascalCase(field)`, depth by depth
+//!   (a nested object's fields come after it). When a name is claimed by
+//!   more than one item at the same depth, or is already taken, EVERY
+//!   claimant gets the qualified name `<Owner><Name>` (`CreateUserUsername`),
+//!   where the owner is the request (for arguments) or the enclosing struct;
+//!   if that still clashes, it is an error;
+//! - a property inherited through `extends` keeps its base model's type
+//!   (`Employee.id` and `Entity.id` are both `Id`); models are named bases
+//!   first;
+//! - two wire names of one scope (channels, requests of a channel, models,
+//!   fields of a struct, values of an enum, error codes of a request) that
+//!   become the same Rust identifier are an error, with both positions.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+use crate::diag::Diagnostic;
+use crate::ident;
+use crate::manifest::{Field, Loc, Manifest, Num, Schema, Ty};
+
+/// Which generated module an item lives in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ModKey {
+    /// `models`
+    Models,
+    /// The channel with this index.
+    Channel(usize),
+}
+
+/// A reference to a Rust type from a field.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TypeRef {
+    /// `String`
+    String,
+    /// `i64`
+    I64,
+    /// `f64`
+    F64,
+    /// `bool`
+    Bool,
+    /// `serde_json::Value`
+    Value,
+    /// `serde_json::Map<String, Value>`
+    Map,
+    /// `Vec<T>`
+    Vec(Box<TypeRef>),
+    /// `Box<T>` (recursive models)
+    Boxed(Box<TypeRef>),
+    /// A generated type.
+    Named(TypeId),
+}
+
+/// A generated type: its module and name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TypeId {
+    /// Where it lives.
+    pub module: ModKey,
+    /// Its name.
+    pub name: String,
+}
+
+/// The base type of a validated newtype.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Base {
+    /// `String`
+    Str,
+    /// `i64`
+    Int,
+    /// `f64`
+    Num,
+}
+
+/// The constraints of a validated newtype.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Constraints {
+    /// `minLength`
+    pub min_length: Option<u64>,
+    /// `maxLength`
+    pub max_length: Option<u64>,
+    /// `pattern`
+    pub pattern: Option<String>,
+    /// `minimum`
+    pub minimum: Option<Num>,
+    /// `maximum`
+    pub maximum: Option<Num>,
+}
+
+/// A field of a generated struct.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldIr {
+    /// Wire name.
+    pub wire: String,
+    /// Rust identifier (maybe raw).
+    pub ident: String,
+    /// Documentation lines.
+    pub doc: Vec<String>,
+    /// The field's type (without `Option`).
+    pub ty: TypeRef,
+    /// Required on the wire.
+    pub required: bool,
+    /// Default when absent (then the field is not an `Option`).
+    pub default: Option<Value>,
+}
+
+/// A generated type definition.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TypeDef {
+    /// A struct with named fields.
+    Struct {
+        /// Name.
+        name: String,
+        /// Documentation lines.
+        doc: Vec<String>,
+        /// Fields, sorted by wire name.
+        fields: Vec<FieldIr>,
+    },
+    /// A validated newtype.
+    Newtype {
+        /// Name.
+        name: String,
+        /// Documentation lines.
+        doc: Vec<String>,
+        /// Base type.
+        base: Base,
+        /// Constraints.
+        constraints: Constraints,
+        /// Default from the manifest.
+        default: Option<Value>,
+        /// Name of the literal-checking macro.
+        macro_name: String,
+        /// Manifest pointer of the value (for messages).
+        pointer: String,
+    },
+    /// A string enum.
+    Enum {
+        /// Name.
+        name: String,
+        /// Documentation lines.
+        doc: Vec<String>,
+        /// (variant identifier, wire value), in manifest order.
+        variants: Vec<(String, String)>,
+        /// Index of the default variant.
+        default: Option<usize>,
+    },
+    /// A request's error enum from `errorCodes`.
+    ErrorEnum {
+        /// Name.
+        name: String,
+        /// Documentation lines.
+        doc: Vec<String>,
+        /// The request's wire name.
+        request: String,
+        /// (variant identifier, error name), in manifest order.
+        variants: Vec<(String, String)>,
+    },
+}
+
+impl TypeDef {
+    /// The type's name.
+    pub fn name(&self) -> &str {
+        match self {
+            TypeDef::Struct { name, .. }
+            | TypeDef::Newtype { name, .. }
+            | TypeDef::Enum { name, .. }
+            | TypeDef::ErrorEnum { name, .. } => name,
+        }
+    }
+}
+
+/// One request of a channel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestIr {
+    /// Wire name.
+    pub wire: String,
+    /// Method name in the client and handler traits.
+    pub method: String,
+    /// Name of the constant holding the wire name.
+    pub const_name: String,
+    /// Documentation lines.
+    pub doc: Vec<String>,
+    /// The args struct, or `None` when the request takes no arguments.
+    pub args: Option<String>,
+    /// The response type.
+    pub response: TypeRef,
+    /// The error enum, or `None` (then `Infallible`).
+    pub error: Option<String>,
+}
+
+/// One channel module.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChannelIr {
+    /// Wire id.
+    pub id: String,
+    /// Module name.
+    pub module: String,
+    /// Documentation lines.
+    pub doc: Vec<String>,
+    /// Client trait name.
+    pub client: String,
+    /// Handler trait name.
+    pub handler: String,
+    /// Server struct name.
+    pub server: String,
+    /// Requests, sorted by wire name.
+    pub requests: Vec<RequestIr>,
+    /// Generated types, sorted by name.
+    pub types: Vec<TypeDef>,
+}
+
+/// Everything to generate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ir {
+    /// Documentation of the whole manifest.
+    pub doc: Vec<String>,
+    /// Name of the models module.
+    pub models_module: String,
+    /// Model types, sorted by name.
+    pub models: Vec<TypeDef>,
+    /// Channels, sorted by id.
+    pub channels: Vec<ChannelIr>,
+}
+
+#[derive(Debug, Clone)]
+enum Owner {
+    Name(String),
+    Pending(usize),
+}
+
+#[derive(Debug, Clone)]
+enum PKind {
+    Struct(Vec<PField>),
+    Newtype {
+        base: Base,
+        constraints: Constraints,
+        default: Option<Value>,
+    },
+    Enum {
+        values: Vec<String>,
+        default: Option<String>,
+    },
+    Error {
+        request: String,
+        codes: Vec<(String, Loc)>,
+    },
+    /// A name claimed by a trait or server struct (emitted elsewhere).
+    Marker,
+}
+
+#[derive(Debug, Clone)]
+struct PField {
+    wire: String,
+    doc: Vec<String>,
+    ty: PRef,
+    required: bool,
+    default: Option<Value>,
+}
+
+#[derive(Debug, Clone)]
+enum PRef {
+    Plain(TypeRef),
+    Vec(Box<PRef>),
+    Pending(usize),
+    Model(String),
+}
+
+#[derive(Debug, Clone)]
+struct Pending {
+    module: ModKey,
+    simple: String,
+    owner: Option<Owner>,
+    fixed: bool,
+    depth: usize,
+    loc: Loc,
+    doc: Vec<String>,
+    kind: PKind,
+    name: Option<String>,
+}
+
+struct Builder<'a> {
+    file: &'a str,
+    diags: Vec<Diagnostic>,
+    pending: Vec<Pending>,
+    /// Field types by the field's pointer: a property inherited through
+    /// `extends` shares its base model's type.
+    field_types: BTreeMap<String, PRef>,
+}
+
+fn doc_lines(text: Option<&str>) -> Vec<String> {
+    text.map(|t| t.lines().map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
+fn describe(display: Option<&str>, description: Option<&str>, fallback: String) -> Vec<String> {
+    let mut lines = doc_lines(description);
+    if lines.is_empty() {
+        lines = doc_lines(display);
+    }
+    if lines.is_empty() {
+        lines.push(fallback);
+    }
+    lines
+}
+
+/// Builds the IR. Returns it and the naming diagnostics; the IR is only
+/// meaningful when no error was reported.
+pub fn build(file: &str, m: &Manifest) -> (Ir, Vec<Diagnostic>) {
+    let mut b = Builder {
+        file,
+        diags: Vec::new(),
+        pending: Vec::new(),
+        field_types: BTreeMap::new(),
+    };
+    let ir = b.build(m);
+    (ir, b.diags)
+}
+
+impl Builder<'_> {
+    fn error(&mut self, loc: &Loc, message: impl Into<String>) {
+        self.diags
+            .push(Diagnostic::error(self.file, loc.pos, &loc.pointer, message));
+    }
+
+    fn ident_or_report(
+        &mut self,
+        f: fn(&str) -> Option<String>,
+        name: &str,
+        loc: &Loc,
+        fallback: &str,
+    ) -> String {
+        match f(name) {
+            Some(i) => i,
+            None => {
+                self.error(
+                    loc,
+                    format!("`{name}` has no letter or digit to build a Rust identifier from"),
+                );
+                fallback.to_owned()
+            }
+        }
+    }
+
+    /// Reports wire names of one scope that map to the same identifier.
+    fn check_unique<'n>(
+        &mut self,
+        what: &str,
+        items: impl IntoIterator<Item = (&'n str, String, &'n Loc)>,
+    ) {
+        let mut seen: BTreeMap<String, (&str, &Loc)> = BTreeMap::new();
+        let mut clashes = Vec::new();
+        for (wire, ident, loc) in items {
+            match seen.get(&ident) {
+                Some((other, other_loc)) => clashes.push((
+                    loc.clone(),
+                    format!(
+                        "{what} `{wire}` and `{other}` (line {}, column {}) both become the Rust identifier `{}`",
+                        other_loc.pos.line,
+                        other_loc.pos.column,
+                        ident::unraw(&ident)
+                    ),
+                )),
+                None => {
+                    seen.insert(ident, (wire, loc));
+                }
+            }
+        }
+        for (loc, msg) in clashes {
+            self.error(&loc, msg);
+        }
+    }
+
+    fn build(&mut self, m: &Manifest) -> Ir {
+        // Module names.
+        let mut models_module = "models".to_owned();
+        let mut modules = Vec::new();
+        for c in &m.channels {
+            let mut name = self.ident_or_report(ident::snake, &c.id, &c.loc, "channel");
+            if ident::unraw(&name) == "models" {
+                name = "models_channel".to_owned();
+            }
+            modules.push(name);
+        }
+        self.check_unique(
+            "channel",
+            m.channels
+                .iter()
+                .zip(&modules)
+                .map(|(c, n)| (c.id.as_str(), n.clone(), &c.loc)),
+        );
+        if modules.iter().any(|n| n == "models_channel") && modules.iter().any(|n| n == "models") {
+            models_module = "models_".to_owned();
+        }
+
+        // Models: fixed names.
+        let model_names: Vec<String> = m
+            .models
+            .iter()
+            .map(|md| self.ident_or_report(ident::pascal, &md.name, &md.loc, "Model"))
+            .collect();
+        self.check_unique(
+            "model",
+            m.models
+                .iter()
+                .zip(&model_names)
+                .map(|(md, n)| (md.name.as_str(), n.clone(), &md.loc)),
+        );
+        let mut model_pending: BTreeMap<String, usize> = BTreeMap::new();
+        for (md, name) in m.models.iter().zip(&model_names) {
+            let id = self.pending.len();
+            self.pending.push(Pending {
+                module: ModKey::Models,
+                simple: name.clone(),
+                owner: None,
+                fixed: true,
+                depth: 0,
+                loc: md.loc.clone(),
+                doc: describe(
+                    md.display.as_deref(),
+                    md.description.as_deref(),
+                    format!("The `{}` model.", md.name),
+                ),
+                kind: PKind::Struct(Vec::new()),
+                name: None,
+            });
+            model_pending.insert(md.name.clone(), id);
+        }
+        // Bases first, so inherited properties reuse (and are named after)
+        // the base model's types.
+        let depth_of = |md: &crate::manifest::Model| {
+            let mut depth = 0;
+            let mut cur = md.base();
+            while let Some(b) = cur {
+                depth += 1;
+                if depth > m.models.len() {
+                    break;
+                }
+                cur = m.models.iter().find(|x| x.name == b).and_then(|x| x.base());
+            }
+            depth
+        };
+        let mut ordered: Vec<&crate::manifest::Model> = m.models.iter().collect();
+        ordered.sort_by_key(|md| (depth_of(md), md.name.clone()));
+        for md in ordered {
+            let id = model_pending[&md.name];
+            let fields = self.fields(&md.properties, ModKey::Models, Owner::Pending(id), 1);
+            self.pending[id].kind = PKind::Struct(fields);
+        }
+
+        // Channels.
+        let mut channel_shells = Vec::new();
+        for (ci, c) in m.channels.iter().enumerate() {
+            let module = ModKey::Channel(ci);
+            let chan_pascal = self.ident_or_report(ident::pascal, &c.id, &c.loc, "Channel");
+            let client = format!("{chan_pascal}Client");
+            let handler = format!("{chan_pascal}Handler");
+            let server = format!("{chan_pascal}Server");
+            for (n, what) in [
+                (&client, "client trait"),
+                (&handler, "handler trait"),
+                (&server, "server"),
+            ] {
+                self.pending.push(Pending {
+                    module,
+                    simple: n.clone(),
+                    owner: None,
+                    fixed: true,
+                    depth: 0,
+                    loc: c.loc.clone(),
+                    doc: vec![what.to_owned()],
+                    kind: PKind::Marker,
+                    name: None,
+                });
+            }
+            let methods: Vec<String> = c
+                .requests
+                .iter()
+                .map(|r| self.ident_or_report(ident::snake, &r.name, &r.loc, "request"))
+                .collect();
+            self.check_unique(
+                "request",
+                c.requests
+                    .iter()
+                    .zip(&methods)
+                    .map(|(r, n)| (r.name.as_str(), n.clone(), &r.loc)),
+            );
+            let mut reqs = Vec::new();
+            for (r, method) in c.requests.iter().zip(methods) {
+                let rp = ident::pascal(&r.name).unwrap_or_else(|| "Request".to_owned());
+                let owner = Owner::Name(rp.clone());
+                let args = if r.args.is_empty() {
+                    None
+                } else {
+                    let id = self.pending.len();
+                    self.pending.push(Pending {
+                        module,
+                        simple: format!("{rp}Args"),
+                        owner: None,
+                        fixed: true,
+                        depth: 0,
+                        loc: r.args_loc.clone(),
+                        doc: vec![format!("Arguments of the `{}` request.", r.name)],
+                        kind: PKind::Struct(Vec::new()),
+                        name: None,
+                    });
+                    let fields = self.fields(&r.args, module, owner.clone(), 1);
+                    self.pending[id].kind = PKind::Struct(fields);
+                    Some(id)
+                };
+                let response = match &r.response {
+                    None => PRef::Plain(TypeRef::Value),
+                    Some(s) => {
+                        let doc = describe(
+                            s.display.as_deref(),
+                            s.description.as_deref(),
+                            format!("Result of the `{}` request.", r.name),
+                        );
+                        self.type_of(
+                            s,
+                            module,
+                            format!("{rp}Response"),
+                            None,
+                            true,
+                            0,
+                            doc,
+                            &model_pending,
+                        )
+                    }
+                };
+                let error = if r.error_codes.is_empty() {
+                    None
+                } else {
+                    let variants: Vec<String> = r
+                        .error_codes
+                        .iter()
+                        .map(|(c, l)| self.ident_or_report(ident::pascal, c, l, "Error"))
+                        .collect();
+                    self.check_unique(
+                        "error code",
+                        r.error_codes
+                            .iter()
+                            .zip(variants)
+                            .map(|((c, l), v)| (c.as_str(), v, l)),
+                    );
+                    let id = self.pending.len();
+                    self.pending.push(Pending {
+                        module,
+                        simple: format!("{rp}Error"),
+                        owner: None,
+                        fixed: true,
+                        depth: 0,
+                        loc: r.loc.clone(),
+                        doc: vec![format!("The errors the `{}` request declares.", r.name)],
+                        kind: PKind::Error {
+                            request: r.name.clone(),
+                            codes: r.error_codes.clone(),
+                        },
+                        name: None,
+                    });
+                    Some(id)
+                };
+                reqs.push((r, method, args, response, error));
+            }
+            channel_shells.push((c, modules[ci].clone(), client, handler, server, reqs));
+        }
+
+        self.resolve(&model_pending);
+        let recursive = self.recursive_fields(&model_pending);
+
+        // Materialise.
+        let mut per_module: BTreeMap<ModKey, Vec<TypeDef>> = BTreeMap::new();
+        for (id, p) in self.pending.iter().enumerate() {
+            let Some(name) = p.name.clone() else { continue };
+            let def = match &p.kind {
+                PKind::Marker => continue,
+                PKind::Struct(fields) => TypeDef::Struct {
+                    name: name.clone(),
+                    doc: p.doc.clone(),
+                    fields: fields
+                        .iter()
+                        .enumerate()
+                        .map(|(fi, f)| FieldIr {
+                            wire: f.wire.clone(),
+                            ident: ident::snake(&f.wire).unwrap_or_else(|| "field".to_owned()),
+                            doc: f.doc.clone(),
+                            ty: {
+                                let t = self.type_ref(&f.ty, &model_pending);
+                                if recursive.contains(&(id, fi)) {
+                                    TypeRef::Boxed(Box::new(t))
+                                } else {
+                                    t
+                                }
+                            },
+                            required: f.required,
+                            default: f.default.clone(),
+                        })
+                        .collect(),
+                },
+                PKind::Newtype {
+                    base,
+                    constraints,
+                    default,
+                } => TypeDef::Newtype {
+                    name: name.clone(),
+                    doc: p.doc.clone(),
+                    base: *base,
+                    constraints: constraints.clone(),
+                    default: default.clone(),
+                    macro_name: ident::snake_plain(&name).unwrap_or_else(|| "value".to_owned()),
+                    pointer: p.loc.pointer.clone(),
+                },
+                PKind::Enum { values, default } => TypeDef::Enum {
+                    name: name.clone(),
+                    doc: p.doc.clone(),
+                    variants: values
+                        .iter()
+                        .map(|v| {
+                            (
+                                ident::pascal(v).unwrap_or_else(|| "Empty".to_owned()),
+                                v.clone(),
+                            )
+                        })
+                        .collect(),
+                    default: default
+                        .as_ref()
+                        .and_then(|d| values.iter().position(|v| v == d)),
+                },
+                PKind::Error { request, codes } => TypeDef::ErrorEnum {
+                    name: name.clone(),
+                    doc: p.doc.clone(),
+                    request: request.clone(),
+                    variants: codes
+                        .iter()
+                        .map(|(c, _)| {
+                            (
+                                ident::pascal(c).unwrap_or_else(|| "Error".to_owned()),
+                                c.clone(),
+                            )
+                        })
+                        .collect(),
+                },
+            };
+            per_module.entry(p.module).or_default().push(def);
+        }
+        for defs in per_module.values_mut() {
+            defs.sort_by(|a, b| a.name().cmp(b.name()));
+        }
+
+        // Macro names must be unique per module too.
+        for (key, defs) in &per_module {
+            let mut seen = BTreeSet::new();
+            for d in defs {
+                if let TypeDef::Newtype {
+                    macro_name,
+                    pointer,
+                    ..
+                } = d
+                    && !seen.insert(macro_name.clone())
+                {
+                    let loc = self
+                        .pending
+                        .iter()
+                        .find(|p| p.module == *key && &p.loc.pointer == pointer)
+                        .map(|p| p.loc.clone())
+                        .unwrap_or_default();
+                    self.error(
+                        &loc,
+                        format!("the literal macro `{macro_name}!` would be generated twice in one module"),
+                    );
+                }
+            }
+        }
+
+        let channels = channel_shells
+            .into_iter()
+            .enumerate()
+            .map(|(ci, (c, module, client, handler, server, reqs))| {
+                let mut const_names: BTreeSet<String> = ["CHANNEL_ID", "MANIFEST"]
+                    .into_iter()
+                    .map(String::from)
+                    .collect();
+                let requests = reqs
+                    .into_iter()
+                    .map(|(r, method, args, response, error)| {
+                        let mut const_name =
+                            ident::screaming(&r.name).unwrap_or_else(|| "REQUEST".to_owned());
+                        if const_names.contains(&const_name) {
+                            const_name = format!("{const_name}_REQUEST");
+                        }
+                        const_names.insert(const_name.clone());
+                        RequestIr {
+                            wire: r.name.clone(),
+                            method,
+                            const_name,
+                            doc: describe(
+                                r.display.as_deref(),
+                                r.description.as_deref(),
+                                format!("The `{}` request.", r.name),
+                            ),
+                            args: args.and_then(|id| self.pending[id].name.clone()),
+                            response: self.type_ref(&response, &model_pending),
+                            error: error.and_then(|id| self.pending[id].name.clone()),
+                        }
+                    })
+                    .collect();
+                ChannelIr {
+                    id: c.id.clone(),
+                    module,
+                    doc: describe(
+                        c.name.as_deref(),
+                        c.description.as_deref(),
+                        format!("The `{}` channel.", c.id),
+                    ),
+                    client,
+                    handler,
+                    server,
+                    requests,
+                    types: per_module.remove(&ModKey::Channel(ci)).unwrap_or_default(),
+                }
+            })
+            .collect();
+        let mut doc = Vec::new();
+        if let Some(n) = &m.name {
+            doc.push(format!("{n} (version {}).", m.version));
+        }
+        doc.extend(doc_lines(m.description.as_deref()));
+        Ir {
+            doc,
+            models_module,
+            models: per_module.remove(&ModKey::Models).unwrap_or_default(),
+            channels,
+        }
+    }
+
+    fn fields(
+        &mut self,
+        fields: &[Field],
+        module: ModKey,
+        owner: Owner,
+        depth: usize,
+    ) -> Vec<PField> {
+        let idents: Vec<String> = fields
+            .iter()
+            .map(|f| self.ident_or_report(ident::snake, &f.name, &f.loc, "field"))
+            .collect();
+        self.check_unique(
+            "field",
+            fields
+                .iter()
+                .zip(&idents)
+                .map(|(f, n)| (f.name.as_str(), n.clone(), &f.loc)),
+        );
+        let mut out = Vec::new();
+        for f in fields {
+            let simple = ident::pascal(&f.name).unwrap_or_else(|| "Field".to_owned());
+            let doc = describe(
+                f.schema.display.as_deref(),
+                f.schema.description.as_deref(),
+                format!("`{}`", f.name),
+            );
+            let ty = match self.field_types.get(&f.loc.pointer) {
+                Some(shared) => shared.clone(),
+                None => {
+                    let ty = self.type_of(
+                        &f.schema,
+                        module,
+                        simple,
+                        Some(owner.clone()),
+                        false,
+                        depth,
+                        doc.clone(),
+                        &BTreeMap::new(),
+                    );
+                    self.field_types.insert(f.loc.pointer.clone(), ty.clone());
+                    ty
+                }
+            };
+            out.push(PField {
+                wire: f.name.clone(),
+                doc,
+                ty,
+                required: f.required,
+                default: f.schema.default.clone(),
+            });
+        }
+        out
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn type_of(
+        &mut self,
+        s: &Schema,
+        module: ModKey,
+        simple: String,
+        owner: Option<Owner>,
+        fixed: bool,
+        depth: usize,
+        doc: Vec<String>,
+        models: &BTreeMap<String, usize>,
+    ) -> PRef {
+        let _ = models;
+        let push = |b: &mut Self, kind: PKind| {
+            let id = b.pending.len();
+            b.pending.push(Pending {
+                module,
+                simple: simple.clone(),
+                owner: owner.clone(),
+                fixed,
+                depth,
+                loc: s.loc.clone(),
+                doc: doc.clone(),
+                kind,
+                name: None,
+            });
+            id
+        };
+        match &s.ty {
+            Ty::String => {
+                if let Some(values) = &s.enum_values {
+                    let variants: Vec<String> = values
+                        .iter()
+                        .map(|v| ident::pascal(v).unwrap_or_default())
+                        .collect();
+                    for (v, id) in values.iter().zip(&variants) {
+                        if id.is_empty() {
+                            self.error(
+                                &s.loc,
+                                format!("enum value `{v}` has no letter or digit to build a Rust variant name from"),
+                            );
+                        }
+                    }
+                    let mut locs = s.enum_locs.clone();
+                    locs.resize(values.len(), s.loc.clone());
+                    self.check_unique(
+                        "enum value",
+                        values
+                            .iter()
+                            .zip(variants)
+                            .zip(&locs)
+                            .filter(|((_, i), _)| !i.is_empty())
+                            .map(|((v, i), l)| (v.as_str(), i, l)),
+                    );
+                    let id = push(
+                        self,
+                        PKind::Enum {
+                            values: values.clone(),
+                            default: s
+                                .default
+                                .as_ref()
+                                .and_then(|d| d.as_str().map(str::to_owned)),
+                        },
+                    );
+                    PRef::Pending(id)
+                } else if s.is_constrained() {
+                    PRef::Pending(push(self, newtype(s, Base::Str)))
+                } else {
+                    PRef::Plain(TypeRef::String)
+                }
+            }
+            Ty::Integer if s.is_constrained() => PRef::Pending(push(self, newtype(s, Base::Int))),
+            Ty::Integer => PRef::Plain(TypeRef::I64),
+            Ty::Number if s.is_constrained() => PRef::Pending(push(self, newtype(s, Base::Num))),
+            Ty::Number => PRef::Plain(TypeRef::F64),
+            Ty::Boolean => PRef::Plain(TypeRef::Bool),
+            Ty::Unknown => PRef::Plain(TypeRef::Value),
+            Ty::Object(None) => PRef::Plain(TypeRef::Map),
+            Ty::ModelRef(name) => PRef::Model(name.clone()),
+            Ty::Array(items) => {
+                let item_doc = vec![format!(
+                    "An element of {}",
+                    doc.first().cloned().unwrap_or_default()
+                )];
+                PRef::Vec(Box::new(self.type_of(
+                    items,
+                    module,
+                    format!("{simple}Item"),
+                    owner,
+                    fixed,
+                    depth,
+                    item_doc,
+                    models,
+                )))
+            }
+            Ty::Object(Some(fields)) => {
+                let id = push(self, PKind::Struct(Vec::new()));
+                let f = self.fields(fields, module, Owner::Pending(id), depth + 1);
+                self.pending[id].kind = PKind::Struct(f);
+                PRef::Pending(id)
+            }
+        }
+    }
+
+    fn type_ref(&self, r: &PRef, models: &BTreeMap<String, usize>) -> TypeRef {
+        match r {
+            PRef::Plain(t) => t.clone(),
+            PRef::Vec(inner) => TypeRef::Vec(Box::new(self.type_ref(inner, models))),
+            PRef::Pending(id) => {
+                let p = &self.pending[*id];
+                TypeRef::Named(TypeId {
+                    module: p.module,
+                    name: p.name.clone().unwrap_or_default(),
+                })
+            }
+            PRef::Model(name) => match models.get(name) {
+                Some(id) => TypeRef::Named(TypeId {
+                    module: ModKey::Models,
+                    name: self.pending[*id].name.clone().unwrap_or_default(),
+                }),
+                None => TypeRef::Value,
+            },
+        }
+    }
+
+    /// Resolves every pending type's name, module by module, depth by depth.
+    fn resolve(&mut self, _models: &BTreeMap<String, usize>) {
+        let modules: BTreeSet<ModKey> = self.pending.iter().map(|p| p.module).collect();
+        for module in modules {
+            let mut taken: BTreeMap<String, usize> = BTreeMap::new();
+            // Fixed names.
+            let fixed: Vec<usize> = (0..self.pending.len())
+                .filter(|&i| self.pending[i].module == module && self.pending[i].fixed)
+                .collect();
+            for i in fixed {
+                let name = self.pending[i].simple.clone();
+                if let Some(&other) = taken.get(&name) {
+                    let (ol, l) = (self.pending[other].loc.clone(), self.pending[i].loc.clone());
+                    // Already reported as two wire names with one identifier?
+                    if self.diags.iter().any(|d| d.pointer == l.pointer) {
+                        continue;
+                    }
+                    self.error(
+                        &l,
+                        format!(
+                            "the generated name `{name}` is needed twice in one module (also for {} at line {}, column {})",
+                            ol.pointer, ol.pos.line, ol.pos.column
+                        ),
+                    );
+                }
+                taken.insert(name.clone(), i);
+                self.pending[i].name = Some(name);
+            }
+            let max_depth = self.pending.iter().map(|p| p.depth).max().unwrap_or(0);
+            for depth in 1..=max_depth {
+                let claim: Vec<usize> = (0..self.pending.len())
+                    .filter(|&i| {
+                        let p = &self.pending[i];
+                        p.module == module && !p.fixed && p.depth == depth
+                    })
+                    .collect();
+                let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+                for &i in &claim {
+                    *counts.entry(self.pending[i].simple.clone()).or_default() += 1;
+                }
+                let mut chosen: Vec<(usize, String)> = Vec::new();
+                for &i in &claim {
+                    let p = &self.pending[i];
+                    let contested = counts[&p.simple] > 1 || taken.contains_key(&p.simple);
+                    let name = if contested {
+                        let owner = match &p.owner {
+                            Some(Owner::Name(n)) => n.clone(),
+                            Some(Owner::Pending(o)) => {
+                                self.pending[*o].name.clone().unwrap_or_default()
+                            }
+                            None => String::new(),
+                        };
+                        format!("{owner}{}", p.simple)
+                    } else {
+                        p.simple.clone()
+                    };
+                    chosen.push((i, name));
+                }
+                for (i, name) in chosen {
+                    if let Some(&other) = taken.get(&name) {
+                        let (ol, l) =
+                            (self.pending[other].loc.clone(), self.pending[i].loc.clone());
+                        self.error(
+                            &l,
+                            format!(
+                                "the generated type name `{name}` clashes with the one for {} (line {}, column {}), even qualified by its owner",
+                                ol.pointer, ol.pos.line, ol.pos.column
+                            ),
+                        );
+                    }
+                    taken.insert(name.clone(), i);
+                    self.pending[i].name = Some(name);
+                }
+            }
+        }
+    }
+
+    /// Fields (struct pending id, field index) that must be boxed because
+    /// they embed a struct that embeds their own struct.
+    fn recursive_fields(&self, models: &BTreeMap<String, usize>) -> BTreeSet<(usize, usize)> {
+        let target = |r: &PRef| -> Option<usize> {
+            match r {
+                PRef::Pending(id) => Some(*id),
+                PRef::Model(n) => models.get(n).copied(),
+                _ => None,
+            }
+        };
+        let mut edges: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+        for (id, p) in self.pending.iter().enumerate() {
+            if let PKind::Struct(fields) = &p.kind {
+                edges.insert(id, fields.iter().filter_map(|f| target(&f.ty)).collect());
+            }
+        }
+        let reaches = |from: usize, to: usize| -> bool {
+            let mut stack = vec![from];
+            let mut seen = BTreeSet::new();
+            while let Some(n) = stack.pop() {
+                if n == to {
+                    return true;
+                }
+                if seen.insert(n) {
+                    stack.extend(edges.get(&n).into_iter().flatten().copied());
+                }
+            }
+            false
+        };
+        let mut out = BTreeSet::new();
+        for (id, p) in self.pending.iter().enumerate() {
+            if let PKind::Struct(fields) = &p.kind {
+                for (fi, f) in fields.iter().enumerate() {
+                    if let Some(t) = target(&f.ty)
+                        && reaches(t, id)
+                    {
+                        out.insert((id, fi));
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+fn newtype(s: &Schema, base: Base) -> PKind {
+    PKind::Newtype {
+        base,
+        constraints: Constraints {
+            min_length: s.min_length,
+            max_length: s.max_length,
+            pattern: s.pattern.clone(),
+            minimum: s.minimum,
+            maximum: s.maximum,
+        },
+        default: s.default.clone(),
+    }
+}

@@ -1,0 +1,54 @@
+//! Cross-crate tests of Janus for Rust: snapshots of generated code, UI
+//! tests, hygiene and end-to-end tests over real sockets.
+//!
+//! The library compiles every checked-in snapshot as a module, under
+//! `#![deny(warnings)]`, so the end-to-end tests run the very code the
+//! snapshots show.
+
+#![deny(warnings, missing_docs)]
+
+/// Generated from `manifests/user-management.json` (the seed's example).
+pub mod user_management {
+    include!("../snapshots/user_management.rs");
+}
+
+/// Generated from `manifests/all-types.json`: every type and constraint.
+pub mod all_types {
+    include!("../snapshots/all_types.rs");
+}
+
+/// Generated from `manifests/names.json`: names that need sanitising.
+pub mod names {
+    include!("../snapshots/names.rs");
+}
+
+/// Generated from `manifests/inheritance.json`: `extends`, arrays of models,
+/// a recursive model, requests without arguments.
+pub mod inheritance {
+    include!("../snapshots/inheritance.rs");
+}
+
+/// The code blocks of `janus-codegen/README.md`, compiled as doctests
+/// (`janus!("manifest.json")` reads `tests/manifest.json`, the seed).
+#[cfg(doctest)]
+#[doc = include_str!("../../janus-codegen/README.md")]
+pub struct ReadmeDoctests;
+
+#[cfg(test)]
+mod literal_macros {
+    use crate::all_types::catalog;
+
+    #[test]
+    fn literals_become_validated_values() {
+        let low: catalog::MatrixItemItem = catalog::matrix_item_item!(-5);
+        assert_eq!(low.get(), -5);
+        let discount: catalog::Discount = catalog::discount!(1);
+        assert_eq!(discount.get(), 1.0);
+        let price: catalog::Price = catalog::price!(0.01);
+        assert_eq!(price.get(), 0.01);
+        let sku: catalog::PutItemSku = catalog::put_item_sku!("ABC-0001");
+        assert_eq!(sku.as_str(), "ABC-0001");
+        let title: catalog::Title = catalog::title!("é");
+        assert_eq!(title.chars().count(), 1);
+    }
+}

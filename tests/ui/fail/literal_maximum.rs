@@ -1,0 +1,8 @@
+//! A literal checked while compiling: an age above maximum 120.
+mod api {
+    janus_runtime::janus!("../manifests/user-management.json");
+}
+
+fn main() {
+    let _value = api::models::age!(121);
+}

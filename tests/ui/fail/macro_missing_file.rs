@@ -1,0 +1,4 @@
+//! A manifest that does not exist.
+janus_runtime::janus!("no-such-manifest.json");
+
+fn main() {}

@@ -1,0 +1,4 @@
+//! An unknown `type`.
+janus_runtime::janus!("../manifests/unknown_type.json");
+
+fn main() {}
