@@ -25,6 +25,11 @@
 //! A manifest is checked completely before anything is generated: every
 //! problem is reported at once, each as `file:line:col: error: message (at
 //! /json/pointer)`.
+//!
+//! Tools that work from a manifest at run time instead of generating code
+//! (API docs, mock servers, argument checks) use [`model`]: the checked
+//! manifest, read-only, and a validator that refuses exactly what generated
+//! servers refuse.
 
 #![deny(missing_docs)]
 
@@ -35,6 +40,7 @@ mod ir;
 mod json;
 pub mod literal;
 mod manifest;
+pub mod model;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
