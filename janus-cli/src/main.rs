@@ -1,0 +1,7 @@
+//! `janus`: the command line of Janus for Rust. See `janus --help`.
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    janus_cli::run(janus_cli::Cli::parse())
+}

@@ -1,0 +1,118 @@
+//! Printing shared by the subcommands: colour decisions, error objects,
+//! call failures and their exit codes.
+
+use std::io::IsTerminal;
+use std::path::Path;
+
+use janus_runtime::{CallError, ErrorObject};
+use serde_json::Value;
+
+use crate::cli::Color;
+use crate::{Exit, Failure};
+
+/// Whether to colour what goes to stderr.
+pub fn stderr_color(choice: Color) -> bool {
+    match choice {
+        Color::Always => true,
+        Color::Never => false,
+        Color::Auto => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    }
+}
+
+/// An error object as printed on stderr: a header line with the code and
+/// message, then `details`, `errorType`, `field`, `value`, `constraints` and
+/// any other member of `data`, one per line.
+pub fn format_error_object(header: &str, error: &ErrorObject) -> String {
+    let mut out = format!("{header}: {} {}\n", error.code, error.message);
+    let line = |out: &mut String, key: &str, value: &Value| {
+        let shown = match value {
+            Value::String(s) if key != "value" => s.clone(),
+            other => other.to_string(),
+        };
+        out.push_str(&format!("  {key}: {shown}\n"));
+    };
+    match &error.data {
+        None => {}
+        Some(Value::Object(data)) => {
+            const FIRST: [&str; 5] = ["details", "errorType", "field", "value", "constraints"];
+            for key in FIRST {
+                if let Some(v) = data.get(key) {
+                    line(&mut out, key, v);
+                }
+            }
+            for (key, v) in data.iter().filter(|(k, _)| !FIRST.contains(&k.as_str())) {
+                line(&mut out, key, v);
+            }
+        }
+        Some(other) => line(&mut out, "data", other),
+    }
+    out
+}
+
+/// The failure for a call that did not return a result: the error response
+/// printed on stderr (exit 1), or a timeout (3), or a transport failure (4).
+pub fn call_failure(socket: &Path, error: CallError) -> Failure {
+    match error {
+        CallError::Remote(object) | CallError::Application { object, .. } => {
+            eprint!("{}", format_error_object("error", &object));
+            Failure::silent(Exit::Failure)
+        }
+        CallError::Timeout { timeout } => Failure::new(
+            Exit::Timeout,
+            format!(
+                "no answer from {} within {} s",
+                socket.display(),
+                timeout.as_secs_f64()
+            ),
+        ),
+        other => Failure::new(
+            Exit::Transport,
+            format!("calling {}: {other}", socket.display()),
+        ),
+    }
+}
+
+/// The failure for a client that could not be created.
+pub fn client_failure(socket: &Path, reply_dir: &Path, error: std::io::Error) -> Failure {
+    Failure::new(
+        Exit::Transport,
+        format!(
+            "cannot create a client for {} (reply socket in {}): {error}",
+            socket.display(),
+            reply_dir.display()
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use janus_runtime::ErrorCode;
+    use serde_json::json;
+
+    #[test]
+    fn error_objects_list_their_data_in_a_readable_order() {
+        let v = janus_constraints::check_integer(130, None, Some(120)).unwrap_err();
+        let e = ErrorObject::invalid_param("profile.age", Some(&json!(130)), &v)
+            .with_data_entry("context", json!({"hint": 1}));
+        assert_eq!(
+            format_error_object("error", &e),
+            "error: -32602 Invalid params\n  details: argument `profile.age`: 130 is greater than maximum 120\n  errorType: INVALID_PARAMS\n  field: profile.age\n  value: 130\n  constraints: {\"maximum\":120}\n  context: {\"hint\":1}\n"
+        );
+        let bare = ErrorObject::from_parts(-1, "odd", Some(json!([1])));
+        assert_eq!(
+            format_error_object("error", &bare),
+            "error: -1 odd\n  data: [1]\n"
+        );
+        let s = ErrorObject::invalid_param(
+            "name",
+            Some(&json!("x")),
+            &janus_constraints::check_enum_str("x", &["y"]).unwrap_err(),
+        );
+        assert!(format_error_object("error", &s).contains("  value: \"x\"\n"));
+        let plain = ErrorObject::new(ErrorCode::MethodNotFound, "no such request");
+        assert!(
+            format_error_object("error", &plain).starts_with("error: -32601 Method not found\n")
+        );
+    }
+}

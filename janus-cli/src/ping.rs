@@ -1,0 +1,53 @@
+//! `janus ping`: round trips to the `ping` built-in.
+
+use std::time::{Duration, Instant};
+
+use janus_runtime::Client;
+
+use crate::Failure;
+use crate::cli::PingArgs;
+use crate::output::{call_failure, client_failure};
+
+pub async fn run(args: PingArgs) -> Result<(), Failure> {
+    let timeout = Duration::from_secs_f64(args.timeout);
+    let client = Client::builder()
+        .reply_dir(&args.reply_dir)
+        .timeout(timeout)
+        .connect(&args.socket)
+        .await
+        .map_err(|e| client_failure(&args.socket, &args.reply_dir, e))?;
+    let mut times = Vec::new();
+    for seq in 1..=args.count {
+        if seq > 1 {
+            tokio::time::sleep(Duration::from_secs_f64(args.interval)).await;
+        }
+        let start = Instant::now();
+        let pong = client
+            .request("ping")
+            .timeout(timeout)
+            .send()
+            .await
+            .map_err(|e| call_failure(&args.socket, e))?;
+        let ms = start.elapsed().as_secs_f64() * 1000.0;
+        times.push(ms);
+        let server_time = pong
+            .get("timestamp")
+            .and_then(|t| t.as_str())
+            .map(|t| format!(" (server time {t})"))
+            .unwrap_or_default();
+        println!(
+            "pong from {}: seq={seq} time={ms:.3} ms{server_time}",
+            args.socket.display()
+        );
+    }
+    if times.len() > 1 {
+        let min = times.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = times.iter().copied().fold(0.0, f64::max);
+        let avg = times.iter().sum::<f64>() / times.len() as f64;
+        println!(
+            "{} pings: min/avg/max = {min:.3}/{avg:.3}/{max:.3} ms",
+            times.len()
+        );
+    }
+    Ok(())
+}

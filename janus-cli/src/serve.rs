@@ -1,0 +1,89 @@
+//! `janus serve`: a mock server for a manifest.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use janus_codegen::model::Validator;
+use janus_runtime::Server;
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::cli::{Color, ServeArgs};
+use crate::diagnostics::plural;
+use crate::manifest_file::ManifestFile;
+use crate::mock::{LogSink, MockChannel};
+use crate::{Exit, Failure};
+
+pub async fn run(args: ServeArgs, color: Color) -> Result<(), Failure> {
+    let file = ManifestFile::read(&args.manifest, Exit::Failure)?;
+    let checked = file.check(color, Exit::Failure)?;
+    let validator = Arc::new(Validator::new(checked.manifest));
+    let text: Arc<str> = Arc::from(file.text.as_str());
+
+    let mut builder = Server::builder()
+        .max_handler_timeout(Duration::from_secs(300))
+        .shutdown_grace(Duration::from_secs(5));
+    if !args.allow_dirs.is_empty() {
+        builder = builder.allowed_dirs(args.allow_dirs.iter().cloned());
+    }
+    let mut server = builder.bind(&args.socket).map_err(|e| {
+        Failure::new(
+            Exit::Transport,
+            format!("cannot serve on {}: {e}", args.socket.display()),
+        )
+    })?;
+    let log: Option<LogSink> = (!args.quiet).then(|| {
+        Arc::new(|line: String| {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{line}");
+        }) as LogSink
+    });
+    for channel in MockChannel::for_manifest(validator.clone(), text) {
+        let mut channel = channel.with_delay(Duration::from_millis(args.delay));
+        if let Some(log) = &log {
+            channel = channel.with_log(log.clone());
+        }
+        server = server.channel(channel);
+    }
+    let handle = server.handle();
+
+    let mut interrupt = signal(SignalKind::interrupt())
+        .map_err(|e| Failure::new(Exit::Failure, format!("cannot handle Ctrl-C: {e}")))?;
+    let mut terminate = signal(SignalKind::terminate())
+        .map_err(|e| Failure::new(Exit::Failure, format!("cannot handle SIGTERM: {e}")))?;
+    let m = validator.manifest();
+    let channels: Vec<String> = m
+        .channels
+        .iter()
+        .map(|c| format!("{} ({})", c.id, plural(c.requests.len(), "request")))
+        .collect();
+    println!(
+        "janus serve: {} listening on {}; channels: {}; Ctrl-C stops",
+        file.name,
+        args.socket.display(),
+        channels.join(", ")
+    );
+
+    server
+        .serve_with_shutdown(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+        })
+        .await
+        .map_err(|e| {
+            Failure::new(
+                Exit::Transport,
+                format!("serving on {} failed: {e}", args.socket.display()),
+            )
+        })?;
+    let stats = handle.stats();
+    println!(
+        "janus serve: stopped after {} ({} answered with an error); removed {}",
+        plural(stats.received as usize, "request"),
+        stats.errors,
+        args.socket.display()
+    );
+    Ok(())
+}
