@@ -50,6 +50,9 @@ const SCRIPT: &str = r##"
     count.textContent = words.length ? shown + ' of ' + entries.length + ' match' : entries.length + ' entries';
   }
   box.addEventListener('input', filter);
+  // A link can carry a search: index.html#search=words
+  var linked = /[#&]search=([^&]*)/.exec(location.hash);
+  if (linked) { box.value = decodeURIComponent(linked[1]); }
   filter();
 })();
 "##;
