@@ -12,7 +12,7 @@ use janus_runtime::{CallError, Client, ErrorCode};
 use serde_json::{Value, json};
 
 use crate::cli::BenchArgs;
-use crate::output::{call_failure, client_failure};
+use crate::output::{call_failure, client_failure, out, outln};
 use crate::{Exit, Failure};
 
 /// Requests sent when neither `-n` nor `-d` is given.
@@ -214,9 +214,9 @@ pub async fn run(args: BenchArgs) -> Result<(), Failure> {
     if args.json {
         let text = serde_json::to_string_pretty(&report.json())
             .map_err(|e| Failure::new(Exit::Failure, format!("cannot print the report: {e}")))?;
-        println!("{text}");
+        outln(&text);
     } else {
-        print!("{}", report.text());
+        out(&report.text());
     }
     Ok(())
 }

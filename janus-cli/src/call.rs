@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use crate::cli::{CallArgs, Color};
 use crate::manifest_file::ManifestFile;
-use crate::output::{call_failure, client_failure, format_error_object};
+use crate::output::{call_failure, client_failure, format_error_object, outln};
 use crate::{Exit, Failure, validate};
 
 pub async fn run(args: CallArgs, color: Color) -> Result<(), Failure> {
@@ -83,7 +83,7 @@ pub async fn run(args: CallArgs, color: Color) -> Result<(), Failure> {
         .map_err(|e| call_failure(&args.socket, e))?;
     let text = serde_json::to_string_pretty(&result)
         .map_err(|e| Failure::new(Exit::Failure, format!("cannot print the result: {e}")))?;
-    println!("{text}");
+    outln(&text);
     Ok(())
 }
 

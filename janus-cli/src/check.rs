@@ -5,6 +5,7 @@ use janus_codegen::model::Checked;
 use crate::cli::{CheckArgs, Color};
 use crate::diagnostics::plural;
 use crate::manifest_file::ManifestFile;
+use crate::output::outln;
 use crate::{Exit, Failure};
 
 pub fn run(args: &CheckArgs, color: Color) -> Result<(), Failure> {
@@ -13,7 +14,7 @@ pub fn run(args: &CheckArgs, color: Color) -> Result<(), Failure> {
         let outcome = ManifestFile::read(path, Exit::Failure)
             .and_then(|file| file.check(color, Exit::Failure).map(|c| (file, c)));
         match outcome {
-            Ok((file, checked)) => println!("{}", summary(&file.name, &checked)),
+            Ok((file, checked)) => outln(&summary(&file.name, &checked)),
             Err(failure) => {
                 eprintln!("janus: {failure}");
                 failed += 1;

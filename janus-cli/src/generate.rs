@@ -4,6 +4,7 @@ use janus_codegen::{ManifestSource, Options, generate};
 
 use crate::cli::{Color, GenerateArgs};
 use crate::manifest_file::ManifestFile;
+use crate::output::out;
 use crate::{Exit, Failure, diagnostics};
 
 pub fn run(args: &GenerateArgs, color: Color) -> Result<(), Failure> {
@@ -36,7 +37,7 @@ pub fn run(args: &GenerateArgs, color: Color) -> Result<(), Failure> {
     let code = generated.to_formatted_string(&file.name);
     match &args.output {
         None => {
-            print!("{code}");
+            out(&code);
             Ok(())
         }
         Some(out) => std::fs::write(out, code).map_err(|e| {

@@ -1,7 +1,7 @@
 //! Printing shared by the subcommands: colour decisions, error objects,
 //! call failures and their exit codes.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::Path;
 
 use janus_runtime::{CallError, ErrorObject};
@@ -17,6 +17,31 @@ pub fn stderr_color(choice: Color) -> bool {
         Color::Never => false,
         Color::Auto => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
     }
+}
+
+/// The exit code of a process killed by SIGPIPE, as shells report it.
+const BROKEN_PIPE_EXIT: i32 = 128 + 13;
+
+/// Writes `text` to stdout. When the reader has gone (`janus generate m.json
+/// | head`), ends the process quietly with the status a shell reports for a
+/// program stopped by SIGPIPE, instead of a panic.
+pub fn out(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(BROKEN_PIPE_EXIT);
+        }
+        eprintln!("janus: cannot write to stdout: {e}");
+        std::process::exit(i32::from(Exit::Failure.code()));
+    }
+}
+
+/// [`out`] with a newline.
+pub fn outln(text: &str) {
+    out(&format!("{text}\n"));
 }
 
 /// An error object as printed on stderr: a header line with the code and

@@ -6,7 +6,7 @@ use janus_runtime::Client;
 
 use crate::Failure;
 use crate::cli::PingArgs;
-use crate::output::{call_failure, client_failure};
+use crate::output::{call_failure, client_failure, outln};
 
 pub async fn run(args: PingArgs) -> Result<(), Failure> {
     let timeout = Duration::from_secs_f64(args.timeout);
@@ -35,19 +35,19 @@ pub async fn run(args: PingArgs) -> Result<(), Failure> {
             .and_then(|t| t.as_str())
             .map(|t| format!(" (server time {t})"))
             .unwrap_or_default();
-        println!(
+        outln(&format!(
             "pong from {}: seq={seq} time={ms:.3} ms{server_time}",
             args.socket.display()
-        );
+        ));
     }
     if times.len() > 1 {
         let min = times.iter().copied().fold(f64::INFINITY, f64::min);
         let max = times.iter().copied().fold(0.0, f64::max);
         let avg = times.iter().sum::<f64>() / times.len() as f64;
-        println!(
+        outln(&format!(
             "{} pings: min/avg/max = {min:.3}/{avg:.3}/{max:.3} ms",
             times.len()
-        );
+        ));
     }
     Ok(())
 }

@@ -32,12 +32,8 @@ pub async fn run(args: ServeArgs, color: Color) -> Result<(), Failure> {
             format!("cannot serve on {}: {e}", args.socket.display()),
         )
     })?;
-    let log: Option<LogSink> = (!args.quiet).then(|| {
-        Arc::new(|line: String| {
-            let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "{line}");
-        }) as LogSink
-    });
+    let log: Option<LogSink> =
+        (!args.quiet).then(|| Arc::new(|line: String| say(&line)) as LogSink);
     for channel in MockChannel::for_manifest(validator.clone(), text) {
         let mut channel = channel.with_delay(Duration::from_millis(args.delay));
         if let Some(log) = &log {
@@ -57,12 +53,12 @@ pub async fn run(args: ServeArgs, color: Color) -> Result<(), Failure> {
         .iter()
         .map(|c| format!("{} ({})", c.id, plural(c.requests.len(), "request")))
         .collect();
-    println!(
+    say(&format!(
         "janus serve: {} listening on {}; channels: {}; Ctrl-C stops",
         file.name,
         args.socket.display(),
         channels.join(", ")
-    );
+    ));
 
     server
         .serve_with_shutdown(async move {
@@ -79,11 +75,17 @@ pub async fn run(args: ServeArgs, color: Color) -> Result<(), Failure> {
             )
         })?;
     let stats = handle.stats();
-    println!(
+    say(&format!(
         "janus serve: stopped after {} ({} answered with an error); removed {}",
         plural(stats.received as usize, "request"),
         stats.errors,
         args.socket.display()
-    );
+    ));
     Ok(())
+}
+
+/// A line on stdout; a server keeps serving (and cleans up) even when
+/// nobody reads its output.
+fn say(line: &str) {
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
 }

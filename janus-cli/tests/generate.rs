@@ -65,6 +65,23 @@ fn output_file_and_options() {
 }
 
 #[test]
+fn a_closed_pipe_ends_quietly() {
+    // `janus generate m.json | head`: the reader goes away early.
+    let mut child = janus()
+        .current_dir(repo().join("tests/manifests"))
+        .args(["generate", "all-types.json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(141), "{stderr}");
+}
+
+#[test]
 fn broken_manifests_fail_with_their_problems() {
     let dir = temp_dir();
     let path = dir.path().join("bad.json");

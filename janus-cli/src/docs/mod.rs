@@ -16,6 +16,7 @@ use serde_json::Value;
 
 use crate::cli::{Color, DocsArgs};
 use crate::manifest_file::ManifestFile;
+use crate::output::outln;
 use crate::sample::Sampler;
 use crate::{Exit, Failure};
 
@@ -59,7 +60,7 @@ pub fn run(args: &DocsArgs, color: Color) -> Result<(), Failure> {
                 format!("cannot write {}: {e}", path.display()),
             )
         })?;
-        println!("wrote {}", path.display());
+        outln(&format!("wrote {}", path.display()));
     }
     Ok(())
 }
