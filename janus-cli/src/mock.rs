@@ -120,25 +120,51 @@ impl Service for MockChannel {
         let request = request.to_owned();
         let started = Instant::now();
         Box::pin(async move {
+            // Logs the request however it ends, also when the server cancels
+            // it (its timeout passed, or the server is shutting down).
+            let mut entry = LogEntry {
+                log: this.log.clone(),
+                ctx,
+                started,
+                verdict: None,
+            };
             if !this.delay.is_zero() {
                 tokio::time::sleep(this.delay).await;
             }
             let outcome = this.answer(&request, &args);
-            if let Some(log) = &this.log {
-                log(log_line(&ctx, &outcome, started.elapsed()));
-            }
+            entry.verdict = Some(match &outcome {
+                Ok(_) => "ok".to_owned(),
+                Err(e) => format!("{} {}", e.code, e.details().unwrap_or(&e.message)),
+            });
             outcome
         })
     }
 }
 
+/// One request's log line, written when the request ends.
+struct LogEntry {
+    log: Option<LogSink>,
+    ctx: RequestContext,
+    started: Instant,
+    /// `None` until answered: dropped before, it was cancelled.
+    verdict: Option<String>,
+}
+
+impl Drop for LogEntry {
+    fn drop(&mut self) {
+        if let Some(log) = &self.log {
+            let verdict = self
+                .verdict
+                .take()
+                .unwrap_or_else(|| "cancelled by the server (timeout or shutdown)".to_owned());
+            log(log_line(&self.ctx, &verdict, self.started.elapsed()));
+        }
+    }
+}
+
 /// `2025-08-06T12:34:56.789Z user-service/create-user ok 0.04 ms pid 4242`,
 /// or the error code and details instead of `ok`.
-fn log_line(ctx: &RequestContext, outcome: &Result<Value, ErrorObject>, took: Duration) -> String {
-    let verdict = match outcome {
-        Ok(_) => "ok".to_owned(),
-        Err(e) => format!("{} {}", e.code, e.details().unwrap_or(&e.message)),
-    };
+fn log_line(ctx: &RequestContext, verdict: &str, took: Duration) -> String {
     let from = match ctx.peer() {
         Some(p) => format!(" (pid {})", p.pid),
         None => String::new(),

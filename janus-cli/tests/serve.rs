@@ -207,12 +207,35 @@ async fn delayed_answers_still_arrive_and_are_logged() {
     janus_async(args(&["ping", &serve.sock(), "--timeout", "10"]))
         .await
         .expect_code(0);
+    // A request whose timeout passes first: the server cancels it (and
+    // answers -32006 just as the caller gives up: either may come first).
+    let out = janus_async(args(&[
+        "call",
+        &serve.sock(),
+        "create-user",
+        "--timeout",
+        "0.1",
+        "-a",
+        "username=abc",
+        "-a",
+        "email=a@b.cc",
+    ]))
+    .await;
+    assert!(
+        out.code == 3 || (out.code == 1 && out.stderr.contains("-32006 Handler timeout")),
+        "{out:?}"
+    );
     let (status, lines, _) = serve.interrupt();
     assert!(status.success());
     assert!(
         lines
             .iter()
             .any(|l| l.contains("user-service/create-user ok")),
+        "{lines:?}"
+    );
+    assert!(
+        lines.iter().any(|l| l
+            .contains("user-service/create-user cancelled by the server (timeout or shutdown)")),
         "{lines:?}"
     );
 }
