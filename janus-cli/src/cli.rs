@@ -4,6 +4,40 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+/// The exit codes of `janus call`.
+macro_rules! call_exit_codes {
+    () => {
+        "Exit codes:
+  0  success: the result is printed on stdout
+  1  error response (code, message and details on stderr), or the
+     arguments break the manifest given with --manifest (nothing sent)
+  2  usage error (bad options, arguments that cannot be converted)
+  3  timeout: no answer within --timeout
+  4  transport failure: no server at the socket"
+    };
+}
+
+/// The exit codes of `janus serve`.
+macro_rules! serve_exit_codes {
+    () => {
+        "Exit codes:
+  0  stopped by Ctrl-C or SIGTERM (the socket file is removed)
+  1  the manifest has errors or cannot be read
+  4  the socket cannot be bound"
+    };
+}
+
+/// The exit codes of `janus bench`.
+macro_rules! bench_exit_codes {
+    () => {
+        "Exit codes:
+  0  the run completed (its errors are in the report)
+  2  usage error
+  3  the first request timed out
+  4  transport failure: no server at the socket"
+    };
+}
+
 const EXIT_CODES: &str = "\
 Exit codes:
   0  success
@@ -19,7 +53,7 @@ Exit codes:
 pub struct Cli {
     /// When to colour diagnostics: auto (when the output is a terminal and
     /// NO_COLOR is unset), always or never.
-    #[arg(long, global = true, value_enum, default_value_t = Color::Auto, value_name = "WHEN")]
+    #[arg(long, global = true, value_enum, default_value_t = Color::Auto, value_name = "WHEN", hide_possible_values = true)]
     pub color: Color,
 
     /// The subcommand.
@@ -62,13 +96,13 @@ pub enum Command {
     Docs(DocsArgs),
 
     /// Send one request and print its result as JSON.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = call_exit_codes!())]
     Call(CallArgs),
 
     /// Serve a manifest with synthesised answers: a mock server for client
     /// development.
     #[command(
-        after_help = "Exit codes:\n  0  stopped by Ctrl-C or SIGTERM (the socket file is removed)\n  1  the manifest has errors or cannot be read\n  4  the socket cannot be bound"
+        after_help = serve_exit_codes!()
     )]
     Serve(ServeArgs),
 
@@ -78,7 +112,7 @@ pub enum Command {
 
     /// Load a server with requests from one client and report throughput
     /// and latency percentiles.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = bench_exit_codes!())]
     Bench(BenchArgs),
 }
 
@@ -132,7 +166,7 @@ pub struct DocsArgs {
 
 /// `janus call`.
 #[derive(Debug, Args)]
-#[command(after_long_help = "\
+#[command(after_long_help = concat!("\
 Arguments:
   --args takes a JSON object (or @FILE to read it from a file); -a key=value
   sets one member on top of it. A dotted key sets a nested member
@@ -146,13 +180,7 @@ Arguments:
 Without --channel no channelId is sent: the server routes by request name,
 as servers in other languages expect.
 
-Exit codes:
-  0  success: the result is printed on stdout
-  1  error response (code, message and details on stderr), or the
-     arguments break the manifest given with --manifest (nothing sent)
-  2  usage error (bad options, arguments that cannot be converted)
-  3  timeout: no answer within --timeout
-  4  transport failure: no server at the socket")]
+", call_exit_codes!()))]
 pub struct CallArgs {
     /// The server's socket path.
     #[arg(value_name = "SOCKET")]
@@ -191,7 +219,7 @@ pub struct CallArgs {
 
 /// `janus serve`.
 #[derive(Debug, Args)]
-#[command(after_long_help = "\
+#[command(after_long_help = concat!("\
 Every request of the manifest is answered after its arguments are checked
 exactly as a generated server checks them (-32602 naming the field and the
 broken constraint). A valid request gets a result synthesised from the
@@ -203,10 +231,7 @@ are answered too; `manifest` returns the manifest's text.
 Each request that reaches a channel is logged on one line on stdout. Ctrl-C
 or SIGTERM stops the server; it removes its socket file.
 
-Exit codes:
-  0  stopped by Ctrl-C or SIGTERM
-  1  the manifest has errors or cannot be read
-  4  the socket cannot be bound")]
+", serve_exit_codes!()))]
 pub struct ServeArgs {
     /// The manifest to serve.
     #[arg(value_name = "MANIFEST")]
@@ -257,7 +282,7 @@ pub struct PingArgs {
 
 /// `janus bench`.
 #[derive(Debug, Args)]
-#[command(after_long_help = "\
+#[command(after_long_help = concat!("\
 All requests go through one client (one reply socket), with up to
 CONCURRENCY of them in flight. One unmeasured request of the same kind is
 sent first: if the server cannot be reached the run stops there (exit 4, or
@@ -268,11 +293,7 @@ timeouts and transport failures by kind.
 
 A progress bar is drawn on stderr when it is a terminal.
 
-Exit codes:
-  0  the run completed (its errors are in the report)
-  2  usage error
-  3  the first request timed out
-  4  transport failure: no server at the socket")]
+", bench_exit_codes!()))]
 pub struct BenchArgs {
     /// The server's socket path.
     #[arg(value_name = "SOCKET")]
