@@ -62,7 +62,11 @@ pub fn document(manifest: &Manifest, doc: &ApiDoc) -> Value {
                     name.clone(),
                     json!({
                         "summary": e.meaning,
-                        "value": {"code": e.code, "message": message_of(e.code), "data": {"errorType": e.name, "details": "…"}},
+                        "value": {
+                            "code": e.code,
+                            "message": message_of(e.code),
+                            "data": {"errorType": e.name, "details": format!("request `{}` failed: {}", r.name, e.name)},
+                        },
                     }),
                 );
             }
