@@ -13,7 +13,8 @@ macro_rules! call_exit_codes {
      arguments break the manifest given with --manifest (nothing sent)
   2  usage error (bad options, arguments that cannot be converted)
   3  timeout: no answer within --timeout
-  4  transport failure: no server at the socket"
+  4  transport failure: no server at the socket
+  130  interrupted (Ctrl-C): the reply socket is removed first"
     };
 }
 
@@ -34,7 +35,8 @@ macro_rules! bench_exit_codes {
   0  the run completed (its errors are in the report)
   2  usage error
   3  the first request timed out
-  4  transport failure: no server at the socket"
+  4  transport failure: no server at the socket
+  130  interrupted (Ctrl-C): the reply socket is removed first"
     };
 }
 
@@ -44,7 +46,8 @@ Exit codes:
   1  something is wrong: an error response, a broken manifest, an unreadable file
   2  usage error (bad options or arguments)
   3  timeout: no answer within --timeout
-  4  transport failure: no server at the socket, a socket that cannot be created";
+  4  transport failure: no server at the socket, a socket that cannot be created
+  130  interrupted (Ctrl-C): the reply socket is removed first";
 
 /// The Janus command line: check manifests, generate code and docs, and
 /// call, mock, ping and benchmark servers over Unix datagram sockets.

@@ -48,6 +48,8 @@ pub enum Exit {
     /// `4`: transport failure: no server at the socket, a socket that cannot
     /// be created or bound.
     Transport,
+    /// `130`: interrupted by Ctrl-C (or SIGTERM, SIGHUP).
+    Interrupted,
 }
 
 impl Exit {
@@ -59,6 +61,7 @@ impl Exit {
             Exit::Usage => 2,
             Exit::Timeout => 3,
             Exit::Transport => 4,
+            Exit::Interrupted => 130,
         }
     }
 }
@@ -101,10 +104,10 @@ pub fn run(cli: Cli) -> ExitCode {
         cli::Command::Check(args) => check::run(&args, color),
         cli::Command::Generate(args) => generate::run(&args, color),
         cli::Command::Docs(args) => docs::run(&args, color),
-        cli::Command::Call(args) => with_runtime(call::run(args, color)),
+        cli::Command::Call(args) => with_runtime(interruptible(call::run(args, color))),
         cli::Command::Serve(args) => with_runtime(serve::run(args, color)),
-        cli::Command::Ping(args) => with_runtime(ping::run(args)),
-        cli::Command::Bench(args) => with_runtime(bench::run(args)),
+        cli::Command::Ping(args) => with_runtime(interruptible(ping::run(args))),
+        cli::Command::Bench(args) => with_runtime(interruptible(bench::run(args))),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -115,6 +118,47 @@ pub fn run(cli: Cli) -> ExitCode {
             ExitCode::from(failure.exit.code())
         }
     }
+}
+
+/// Runs `work` until it ends or the user interrupts it (Ctrl-C, SIGTERM,
+/// SIGHUP). Interrupted, the work is dropped, so its client removes its reply
+/// socket, and the process exits 130.
+async fn interruptible<F: Future<Output = Result<(), Failure>>>(work: F) -> Result<(), Failure> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut signals = Vec::new();
+    for kind in [
+        SignalKind::interrupt(),
+        SignalKind::terminate(),
+        SignalKind::hangup(),
+    ] {
+        match signal(kind) {
+            Ok(s) => signals.push(s),
+            Err(e) => {
+                return Err(Failure::new(
+                    Exit::Failure,
+                    format!("cannot handle signals: {e}"),
+                ));
+            }
+        }
+    }
+    let interrupted = any_signal(signals);
+    tokio::select! {
+        outcome = work => outcome,
+        () = interrupted => Err(Failure::new(Exit::Interrupted, "interrupted")),
+    }
+}
+
+/// Completes when any of the signals arrives.
+async fn any_signal(mut signals: Vec<tokio::signal::unix::Signal>) {
+    std::future::poll_fn(|cx| {
+        for s in &mut signals {
+            if s.poll_recv(cx).is_ready() {
+                return std::task::Poll::Ready(());
+            }
+        }
+        std::task::Poll::Pending
+    })
+    .await
 }
 
 fn with_runtime<F: Future<Output = Result<(), Failure>>>(work: F) -> Result<(), Failure> {

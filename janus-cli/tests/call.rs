@@ -463,3 +463,46 @@ async fn works_against_servers_that_route_by_request_name() {
     assert_eq!(request["args"], json!({"a": 2, "b": 3}));
     assert_eq!(request["timeout"], json!(30.0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_exits_130_and_removes_the_reply_socket() {
+    let dir = temp_dir();
+    let silent_path = dir.path().join("silent.sock");
+    let silent = tokio::net::UnixDatagram::bind(&silent_path).expect("bind");
+    let replies = dir.path().join("replies");
+    std::fs::create_dir(&replies).unwrap();
+    for command in [
+        vec!["call", "anything", "--timeout", "60"],
+        vec!["bench", "-n", "10", "--timeout", "60"],
+    ] {
+        let mut child = common::janus()
+            .arg(command[0])
+            .arg(&silent_path)
+            .args(&command[1..])
+            .arg("--reply-dir")
+            .arg(&replies)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Once the request has arrived, the client and its socket exist.
+        let mut buf = [0u8; 4096];
+        silent.recv_from(&mut buf).await.expect("a request");
+        assert_eq!(std::fs::read_dir(&replies).unwrap().count(), 1);
+        rustix::process::kill_process(
+            rustix::process::Pid::from_child(&child),
+            rustix::process::Signal::INT,
+        )
+        .unwrap();
+        let status = tokio::task::spawn_blocking(move || child.wait())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(status.code(), Some(130), "{command:?}");
+        assert_eq!(
+            std::fs::read_dir(&replies).unwrap().count(),
+            0,
+            "{command:?} left its reply socket"
+        );
+    }
+}
