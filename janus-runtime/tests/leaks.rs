@@ -197,3 +197,29 @@ async fn a_misconfigured_server_fails_to_serve_and_cleans_up() {
     assert!(err.to_string().contains("added twice"), "{err}");
     assert!(!path.exists());
 }
+
+#[tokio::test]
+async fn dropping_the_serve_future_stops_the_server() {
+    let dir = tempfile::tempdir_in("/tmp").unwrap();
+    let path = dir.path().join("dropped.sock");
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let server = janus_runtime::Server::builder()
+        .allowed_dirs([dir.path().to_str().unwrap()])
+        .bind(&path)
+        .unwrap()
+        .channel(common::TestService::new("test", tx));
+    let handle = server.handle();
+    let serving = tokio::spawn(server.serve());
+    let client = Client::builder()
+        .reply_dir(dir.path())
+        .connect(&path)
+        .await
+        .unwrap();
+    assert_eq!(client.request("ping").send().await.unwrap()["pong"], true);
+    serving.abort();
+    assert!(serving.await.unwrap_err().is_cancelled());
+    tokio::time::timeout(Duration::from_secs(10), handle.stopped())
+        .await
+        .expect("the server stops when its serve future is dropped");
+    assert!(!path.exists());
+}

@@ -34,6 +34,11 @@ pub mod inheritance {
 #[doc = include_str!("../../janus-codegen/README.md")]
 pub struct ReadmeDoctests;
 
+/// The code blocks of the workspace `README.md`, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct WorkspaceReadmeDoctests;
+
 #[cfg(test)]
 mod literal_macros {
     use crate::all_types::catalog;

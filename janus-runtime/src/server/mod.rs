@@ -295,7 +295,22 @@ impl Server {
     ///
     /// Fails at once if the services are misconfigured (a channel added
     /// twice, an invalid or reserved name, a manifest that is not JSON).
-    pub async fn serve(mut self) -> io::Result<()> {
+    pub async fn serve(self) -> io::Result<()> {
+        // The receive loop runs as a task of the runtime, next to the reactor
+        // that wakes it: awaited directly from `block_on` (as in `main`), it
+        // would run on the calling thread, and every datagram would cost a
+        // wake-up of that thread.
+        let handle = self.handle();
+        let mut stop_on_drop = StopOnDrop(Some(handle));
+        let result = tokio::spawn(self.run_to_end()).await;
+        stop_on_drop.0 = None;
+        match result {
+            Ok(result) => result,
+            Err(e) => Err(io::Error::other(format!("the server task failed: {e}"))),
+        }
+    }
+
+    async fn run_to_end(mut self) -> io::Result<()> {
         let socket = self.socket.take().expect("a server serves once");
         let dispatcher = match dispatch::Dispatcher::new(
             std::mem::take(&mut self.services),
@@ -344,7 +359,7 @@ impl Server {
         let handle = self.handle();
         let path = self.path.clone();
         tokio::spawn(async move {
-            if let Err(e) = self.serve().await {
+            if let Err(e) = self.run_to_end().await {
                 tracing::error!(path = %path.display(), error = %e, "server stopped with an error");
             }
         });
@@ -357,6 +372,17 @@ impl Drop for Server {
         // Bound but never served: do not leave the socket file behind.
         if self.socket.is_some() {
             dgram::remove_own_socket(&self.path, self.file_id);
+        }
+    }
+}
+
+/// Stops the server when the `serve` future is dropped before it finishes.
+struct StopOnDrop(Option<ServerHandle>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        if let Some(handle) = self.0.take() {
+            handle.begin_shutdown();
         }
     }
 }
