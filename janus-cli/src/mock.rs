@@ -8,17 +8,16 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use janus_codegen::model::Validator;
-use janus_runtime::{BoxFuture, ErrorObject, RequestContext, Service};
+use janus_runtime::{
+    BoxFuture, ErrorObject, RequestContext, RequestOutcome, RequestRecord, Service,
+};
 use serde_json::Value;
 
 use crate::sample::Sampler;
 use crate::validate;
-
-/// Receives one line per request a channel answered.
-pub type LogSink = Arc<dyn Fn(String) + Send + Sync>;
 
 /// One channel of a manifest, answered with synthesised results.
 #[derive(Clone)]
@@ -30,7 +29,6 @@ pub struct MockChannel {
     validator: Arc<Validator>,
     manifest_text: Arc<str>,
     delay: Duration,
-    log: Option<LogSink>,
 }
 
 impl std::fmt::Debug for MockChannel {
@@ -64,7 +62,6 @@ impl MockChannel {
                 validator: validator.clone(),
                 manifest_text: manifest_text.clone(),
                 delay: Duration::ZERO,
-                log: None,
             })
             .collect()
     }
@@ -72,12 +69,6 @@ impl MockChannel {
     /// Waits this long before answering each request.
     pub fn with_delay(mut self, delay: Duration) -> Self {
         self.delay = delay;
-        self
-    }
-
-    /// Sends a line to `log` for each request answered.
-    pub fn with_log(mut self, log: LogSink) -> Self {
-        self.log = Some(log);
         self
     }
 
@@ -112,73 +103,48 @@ impl Service for MockChannel {
 
     fn call(
         &self,
-        ctx: RequestContext,
+        _ctx: RequestContext,
         request: &str,
         args: Value,
     ) -> BoxFuture<'static, Result<Value, ErrorObject>> {
         let this = self.clone();
         let request = request.to_owned();
-        let started = Instant::now();
         Box::pin(async move {
-            // Logs the request however it ends, also when the server cancels
-            // it (its timeout passed, or the server is shutting down).
-            let mut entry = LogEntry {
-                log: this.log.clone(),
-                ctx,
-                started,
-                verdict: None,
-            };
             if !this.delay.is_zero() {
                 tokio::time::sleep(this.delay).await;
             }
-            let outcome = this.answer(&request, &args);
-            entry.verdict = Some(match &outcome {
-                Ok(_) => "ok".to_owned(),
-                Err(e) => format!("{} {}", e.code, e.details().unwrap_or(&e.message)),
-            });
-            outcome
+            this.answer(&request, &args)
         })
     }
 }
 
-/// One request's log line, written when the request ends.
-struct LogEntry {
-    log: Option<LogSink>,
-    ctx: RequestContext,
-    started: Instant,
-    /// `None` until answered: dropped before, it was cancelled.
-    verdict: Option<String>,
-}
-
-impl Drop for LogEntry {
-    fn drop(&mut self) {
-        if let Some(log) = &self.log {
-            let verdict = self
-                .verdict
-                .take()
-                .unwrap_or_else(|| "cancelled by the server (timeout or shutdown)".to_owned());
-            log(log_line(&self.ctx, &verdict, self.started.elapsed()));
-        }
-    }
-}
-
-/// `2025-08-06T12:34:56.789Z user-service/create-user ok 0.04 ms pid 4242`,
+/// One line per request, whatever became of it (the server's observer):
+/// `2025-08-06T12:34:56.789Z user-service/create-user ok 0.04 ms (pid 4242)`,
 /// or the error code and details instead of `ok`.
-fn log_line(ctx: &RequestContext, verdict: &str, took: Duration) -> String {
-    let from = match ctx.peer() {
+pub fn log_line(record: &RequestRecord) -> String {
+    let verdict = match &record.outcome {
+        RequestOutcome::Success => "ok".to_owned(),
+        RequestOutcome::Error(e) => format!("{} {}", e.code, e.details().unwrap_or(&e.message)),
+        RequestOutcome::Unanswered { reason } => format!("not answered: {reason}"),
+        _ => "?".to_owned(),
+    };
+    let from = match &record.peer {
         Some(p) => format!(" (pid {})", p.pid),
         None => String::new(),
     };
-    let notify = if ctx.is_notification() {
+    let notify = if record.notification {
         " [no reply]"
     } else {
         ""
     };
+    let name = match (&record.channel, &record.request) {
+        (Some(c), Some(r)) => format!("{c}/{r}"),
+        (None, Some(r)) => r.clone(),
+        (_, None) => "(unreadable request)".to_owned(),
+    };
     format!(
-        "{} {}/{} {verdict}{notify} {:.2} ms{from}",
+        "{} {name} {verdict}{notify} {:.2} ms{from}",
         janus_runtime::wire::timestamp_now(),
-        ctx.channel_id(),
-        ctx.request(),
-        took.as_secs_f64() * 1000.0,
+        record.elapsed.as_secs_f64() * 1000.0,
     )
 }

@@ -11,7 +11,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use crate::cli::{Color, ServeArgs};
 use crate::diagnostics::plural;
 use crate::manifest_file::ManifestFile;
-use crate::mock::{LogSink, MockChannel};
+use crate::mock::{MockChannel, log_line};
 use crate::{Exit, Failure};
 
 pub async fn run(args: ServeArgs, color: Color) -> Result<(), Failure> {
@@ -26,20 +26,17 @@ pub async fn run(args: ServeArgs, color: Color) -> Result<(), Failure> {
     if !args.allow_dirs.is_empty() {
         builder = builder.allowed_dirs(args.allow_dirs.iter().cloned());
     }
+    if !args.quiet {
+        builder = builder.observe(|record| say(&log_line(record)));
+    }
     let mut server = builder.bind(&args.socket).map_err(|e| {
         Failure::new(
             Exit::Transport,
             format!("cannot serve on {}: {e}", args.socket.display()),
         )
     })?;
-    let log: Option<LogSink> =
-        (!args.quiet).then(|| Arc::new(|line: String| say(&line)) as LogSink);
     for channel in MockChannel::for_manifest(validator.clone(), text) {
-        let mut channel = channel.with_delay(Duration::from_millis(args.delay));
-        if let Some(log) = &log {
-            channel = channel.with_log(log.clone());
-        }
-        server = server.channel(channel);
+        server = server.channel(channel.with_delay(Duration::from_millis(args.delay)));
     }
     let handle = server.handle();
 

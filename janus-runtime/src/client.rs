@@ -495,7 +495,7 @@ impl Client {
                 channel_id: channel,
                 request,
                 reply_to: reply.then_some(self.inner.reply_text.as_str()),
-                timeout: timeout.as_secs_f64(),
+                timeout: announced_timeout(timeout).as_secs_f64(),
                 timestamp: &wire::timestamp_now(),
             },
             args,
@@ -624,6 +624,17 @@ impl Client {
     }
 }
 
+/// The `timeout` a request announces when its caller waits `wait`: a little
+/// less (5%, at most 100 ms, never below the protocol's 0.1 s), so that a
+/// server cancelling a slow handler at the announced timeout answers `-32006`
+/// while the caller is still listening, instead of the caller timing out
+/// with no explanation at the same moment.
+fn announced_timeout(wait: Duration) -> Duration {
+    let margin = (wait / 20).min(Duration::from_millis(100));
+    wait.saturating_sub(margin)
+        .max(Duration::from_secs_f64(wire::MIN_TIMEOUT_SECS))
+}
+
 fn decode_result<R: DeserializeOwned>(raw: Option<Box<RawValue>>) -> Result<R, CallError> {
     match raw {
         Some(raw) => serde_json::from_str(raw.get()),
@@ -696,6 +707,26 @@ mod tests {
         );
         assert_eq!(sniff_request_id(text.as_bytes()), Some(id.as_u128()));
         assert_eq!(sniff_request_id(br#"{"result":"xxxxxxxx"#), None);
+    }
+
+    #[test]
+    fn requests_announce_a_little_less_than_the_caller_waits() {
+        assert_eq!(
+            announced_timeout(Duration::from_secs(30)),
+            Duration::from_millis(29_900)
+        );
+        assert_eq!(
+            announced_timeout(Duration::from_secs(1)),
+            Duration::from_millis(950)
+        );
+        assert_eq!(
+            announced_timeout(Duration::from_millis(100)),
+            Duration::from_millis(100)
+        );
+        assert_eq!(
+            announced_timeout(Duration::from_millis(102)),
+            Duration::from_millis(100)
+        );
     }
 
     #[test]

@@ -28,7 +28,10 @@ pub use client::{CallBuilder, Client, ClientBuilder, ClientStats, RetryPolicy};
 pub use config::TimeoutProfile;
 pub use context::{PeerCredentials, RequestContext};
 pub use error::{ApplicationError, CallError, ErrorCode, ErrorObject, HandlerError};
-pub use server::{DropCounts, RESERVED_REQUESTS, Server, ServerBuilder, ServerHandle, ServerStats};
+pub use server::{
+    DropCounts, RESERVED_REQUESTS, RequestOutcome, RequestRecord, Server, ServerBuilder,
+    ServerHandle, ServerStats,
+};
 pub use service::{BoxFuture, Service};
 
 pub use janus_constraints as constraints;

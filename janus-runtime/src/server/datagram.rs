@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use rustix::net::SocketAddrUnix;
 
 use super::dispatch::{Dispatcher, Output};
+use super::observe::{Observer, RequestOutcome, Seen};
 use super::stats::DropReason;
 use super::{Control, ServerConfig};
 use crate::error::{ErrorCode, ErrorObject, error_type};
@@ -61,6 +62,7 @@ struct Endpoint {
     allowed_real_dirs: Vec<String>,
     max_message: usize,
     max_args: usize,
+    observer: Option<Observer>,
 }
 
 pub(super) async fn run(
@@ -84,6 +86,7 @@ pub(super) async fn run(
         allowed_real_dirs,
         max_message,
         max_args: config.max_args_size,
+        observer: config.observer.clone(),
     });
     // A datagram that does not fit is reported truncated, never parsed.
     let mut buf = vec![0u8; max_message];
@@ -121,6 +124,17 @@ impl Endpoint {
         self.stats().received();
         let received_at = Instant::now();
         let uid = meta.credentials.map(|c| c.uid);
+        // What an observer will be told, built only if there is one.
+        let seen = |request_id: Option<&str>, request: Option<&Request>| {
+            self.observer.as_ref().map(|_| Seen {
+                request_id: request_id.map(str::to_owned),
+                channel: request.and_then(|r| r.channel_id.clone()),
+                request: request.map(|r| r.request.clone()),
+                peer: meta.credentials,
+                notification: request.is_some_and(|r| r.reply_to.is_none()),
+                received_at,
+            })
+        };
 
         if let Some(real_len) = meta.truncated_from {
             self.stats().truncated();
@@ -132,14 +146,16 @@ impl Endpoint {
                     self.max_message
                 ),
             );
+            let request_id = sniff_id(bytes);
+            self.report(
+                seen(request_id.as_deref(), None),
+                RequestOutcome::Error(error.clone()),
+            );
             // Only the sender's own address can be trusted: reply_to was not read.
             match self.sender_addr(&meta.sender) {
-                Some(to) => self.send_error_later(
-                    to,
-                    sniff_id(bytes),
-                    error,
-                    received_at + ERROR_REPLY_WAIT,
-                ),
+                Some(to) => {
+                    self.send_error_later(to, request_id, error, received_at + ERROR_REPLY_WAIT)
+                }
                 None => self.stats().dropped(DropReason::Unanswerable),
             }
             return;
@@ -149,11 +165,16 @@ impl Endpoint {
             Ok(request) => request,
             Err(rejection) => {
                 let deadline = received_at + ERROR_REPLY_WAIT;
+                let seen = seen(rejection.request_id.as_deref(), None);
                 match self.resolve(rejection.reply_to.as_deref(), &meta.sender, uid, true) {
                     Reply::To(to) => {
+                        self.report(seen, RequestOutcome::Error(rejection.error.clone()));
                         self.send_error_later(to, rejection.request_id, rejection.error, deadline)
                     }
-                    reply => self.refuse(reply, rejection.request_id, deadline),
+                    reply => {
+                        self.report(seen, refusal_outcome(&reply));
+                        self.refuse(reply, rejection.request_id, deadline)
+                    }
                 }
                 return;
             }
@@ -164,11 +185,13 @@ impl Endpoint {
                 .timeout
                 .map(Duration::from_secs_f64)
                 .unwrap_or(Duration::from_secs_f64(wire::DEFAULT_TIMEOUT_SECS));
+        let seen = seen(Some(&request.id), Some(&request));
         let reply = self.resolve(request.reply_to.as_deref(), &meta.sender, uid, false);
         let to = match reply {
             Reply::To(to) => Some(to),
             Reply::Nowhere => None,
             other => {
+                self.report(seen, refusal_outcome(&other));
                 self.refuse(other, Some(request.id), deadline);
                 return;
             }
@@ -176,6 +199,7 @@ impl Endpoint {
         if !accepting {
             let error =
                 ErrorObject::new(ErrorCode::ServiceUnavailable, "the server is shutting down");
+            self.report(seen, RequestOutcome::Error(error.clone()));
             match to {
                 Some(to) => self.send_error_later(
                     to,
@@ -194,6 +218,7 @@ impl Endpoint {
         {
             Ok(job) => job,
             Err(error) => {
+                self.report(seen, RequestOutcome::Error(error.clone()));
                 match to {
                     Some(to) => self.send_error_later(to, Some(request_id), error, deadline),
                     None => self.stats().dropped(DropReason::NotificationFailed),
@@ -201,21 +226,31 @@ impl Endpoint {
                 return;
             }
         };
+        // Report the channel the request was routed to, not only the one it named.
+        let mut seen = seen;
+        if let Some(seen) = &mut seen
+            && !job.channel().is_empty()
+        {
+            seen.channel = Some(job.channel().to_owned());
+        }
         let mut running = match self.dispatcher.start(job) {
             Ok(running) => running,
             Err(error) => {
+                self.report(seen, RequestOutcome::Error(error.clone()));
                 self.answer_now(to, Some(&request_id), Err(error), deadline);
                 return;
             }
         };
         if let Some(outcome) = self.dispatcher.poll_now(&mut running) {
             drop(running);
+            self.report(seen, outcome_of(&outcome));
             self.answer_now(to, Some(&request_id), outcome, deadline);
             return;
         }
         let this = self.clone();
         self.dispatcher.spawn(async move {
             let outcome = this.dispatcher.finish(running).await;
+            this.report(seen, outcome_of(&outcome));
             match to {
                 Some(to) => {
                     let (bytes, is_error) = this.encode(Some(&request_id), &outcome);
@@ -225,6 +260,13 @@ impl Endpoint {
                 None => this.notified(outcome),
             }
         });
+    }
+
+    /// Tells the observer what became of a request.
+    fn report(&self, seen: Option<Seen>, outcome: RequestOutcome) {
+        if let (Some(observer), Some(seen)) = (&self.observer, seen) {
+            observer.call(&seen.record(outcome));
+        }
     }
 
     /// Accounts for a finished fire-and-forget request.
@@ -500,6 +542,25 @@ impl Endpoint {
             }
         };
         self.stats().dropped(reason);
+    }
+}
+
+/// The outcome an observer is told for a request that was executed.
+fn outcome_of(outcome: &Result<Output, ErrorObject>) -> RequestOutcome {
+    match outcome {
+        Ok(_) => RequestOutcome::Success,
+        Err(e) => RequestOutcome::Error(e.clone()),
+    }
+}
+
+/// The outcome an observer is told for a request refused over its `reply_to`.
+fn refusal_outcome(reply: &Reply) -> RequestOutcome {
+    match reply {
+        Reply::Refuse { error, .. } => RequestOutcome::Error(error.clone()),
+        Reply::Drop(reason) => RequestOutcome::Unanswered {
+            reason: reason.describe(),
+        },
+        Reply::To(_) | Reply::Nowhere => RequestOutcome::Success,
     }
 }
 

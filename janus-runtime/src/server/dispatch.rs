@@ -60,6 +60,14 @@ pub(crate) struct Job {
     _permit: OwnedSemaphorePermit,
 }
 
+impl Job {
+    /// The channel the request was routed to (empty for a built-in sent
+    /// without `channelId`).
+    pub fn channel(&self) -> &str {
+        self.ctx.channel_id()
+    }
+}
+
 /// A started request: its handler's future (panics caught) and its limits.
 pub(crate) struct Running {
     work: BoxFuture<'static, std::thread::Result<Result<Output, ErrorObject>>>,

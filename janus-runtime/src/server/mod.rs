@@ -2,6 +2,7 @@
 
 mod datagram;
 mod dispatch;
+mod observe;
 mod stats;
 
 use std::future::Future;
@@ -15,6 +16,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 pub use dispatch::RESERVED_REQUESTS;
+pub use observe::{RequestOutcome, RequestRecord};
 pub use stats::{DropCounts, ServerStats};
 
 use crate::config::{TimeoutProfile, clamp_timeout};
@@ -36,6 +38,7 @@ pub(crate) struct ServerConfig {
     pub allowed_uids: Option<Vec<u32>>,
     pub shutdown_grace: Duration,
     pub slow_process: bool,
+    pub observer: Option<observe::Observer>,
 }
 
 impl Default for ServerConfig {
@@ -52,6 +55,7 @@ impl Default for ServerConfig {
             allowed_uids: None,
             shutdown_grace: Duration::from_secs(10),
             slow_process: false,
+            observer: None,
         }
     }
 }
@@ -153,6 +157,18 @@ impl ServerBuilder {
     /// milliseconds, default 1000): for testing timeouts only.
     pub fn enable_slow_process(mut self, enable: bool) -> Self {
         self.config.slow_process = enable;
+        self
+    }
+
+    /// Calls `observer` once for every request the server receives, with
+    /// what became of it (answered, refused, not answered), e.g. to log
+    /// each request on one line. It runs on the receiving task, so it
+    /// should be quick; a panic in it is caught and logged.
+    pub fn observe<F>(mut self, observer: F) -> Self
+    where
+        F: Fn(&RequestRecord) + Send + Sync + 'static,
+    {
+        self.config.observer = Some(observe::Observer::new(observer));
         self
     }
 

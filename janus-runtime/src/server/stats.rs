@@ -31,6 +31,21 @@ impl DropReason {
     fn index(self) -> usize {
         self as usize
     }
+
+    /// The reason in words.
+    pub fn describe(self) -> &'static str {
+        match self {
+            DropReason::Unanswerable => "malformed, and the sender has no address to answer to",
+            DropReason::InvalidReplyTo => "reply_to breaks the socket path rules",
+            DropReason::ReplyToMissing => "reply_to names nothing",
+            DropReason::ReplyToNotSocket => "reply_to is not a socket",
+            DropReason::ReplyToOwnerMismatch => "reply_to belongs to another user than the sender",
+            DropReason::ReceiverGone => "nobody receives at the reply address",
+            DropReason::ReceiverQueueFull => "the receiver's queue stayed full",
+            DropReason::SendFailed => "sending the answer failed",
+            DropReason::NotificationFailed => "a fire-and-forget request failed",
+        }
+    }
 }
 
 /// Live counters, updated by the server.
