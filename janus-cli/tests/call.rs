@@ -5,51 +5,11 @@
 
 mod common;
 
-use std::collections::HashSet;
-use std::sync::Mutex;
-
 use common::{janus_async, manifest, temp_dir};
-use janus_runtime::{HandlerError, RequestContext, Server, ServerHandle};
-use janus_tests::user_management::models::{CreateUserResponse, Status};
-use janus_tests::user_management::user_service::{
-    CreateUserArgs, CreateUserError, UserServiceHandler, UserServiceServer,
-};
+use janus_runtime::{Server, ServerHandle};
+use janus_tests::fixtures::Users;
+use janus_tests::user_management::user_service::UserServiceServer;
 use serde_json::{Value, json};
-
-/// Creates users; a name seen before is `USERNAME_EXISTS`.
-#[derive(Default)]
-struct Users {
-    taken: Mutex<HashSet<String>>,
-}
-
-impl UserServiceHandler for Users {
-    async fn create_user(
-        &self,
-        _ctx: &RequestContext,
-        args: CreateUserArgs,
-    ) -> Result<CreateUserResponse, HandlerError<CreateUserError>> {
-        let fresh = self
-            .taken
-            .lock()
-            .map_err(|_| HandlerError::internal("poisoned"))?
-            .insert(args.username.to_string());
-        if !fresh {
-            return Err(HandlerError::from(CreateUserError::UsernameExists)
-                .with_details(format!("`{}` is taken", args.username)));
-        }
-        let age = args
-            .profile
-            .as_ref()
-            .and_then(|p| p.age)
-            .map_or_else(|| "none".to_owned(), |a| a.to_string());
-        Ok(CreateUserResponse {
-            user_id: format!("u-{}", args.username),
-            status: Status::Created,
-            message: format!("{} as {}, age {age}", args.email, args.role),
-            created_at: None,
-        })
-    }
-}
 
 struct Fixture {
     _dir: tempfile::TempDir,
@@ -97,7 +57,7 @@ async fn a_result_is_printed_as_json_and_exits_0() {
     let result: Value = serde_json::from_str(&out.stdout).expect("JSON on stdout");
     assert_eq!(
         result,
-        json!({"userId": "u-john_doe", "status": "created", "message": "john@example.com as user, age none"})
+        json!({"userId": "u-john_doe", "status": "created", "message": "john@example.com (user, age unknown)"})
     );
     assert!(
         out.stdout.contains("\n  \"userId\""),
@@ -119,7 +79,7 @@ async fn a_result_is_printed_as_json_and_exits_0() {
     .await
     .expect_code(0);
     assert!(
-        out.stdout.contains("m@example.com as admin, age 30"),
+        out.stdout.contains("m@example.com (admin, age 30)"),
         "{}",
         out.stdout
     );
@@ -302,7 +262,7 @@ async fn with_a_manifest_arguments_are_converted_and_checked_before_sending() {
     .expect_code(0);
     let result: Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(result["userId"], "u-007");
-    assert_eq!(result["message"], "bond@example.com as user, age 30");
+    assert_eq!(result["message"], "bond@example.com (user, age 30)");
     let received = f.server.stats().received;
 
     // A value that cannot take its type: usage, nothing sent.

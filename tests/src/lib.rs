@@ -12,6 +12,56 @@ pub mod user_management {
     include!("../snapshots/user_management.rs");
 }
 
+/// Handlers shared by the tests that serve the generated code.
+pub mod fixtures {
+    use std::collections::HashSet;
+    use std::sync::Mutex;
+
+    use janus_runtime::{HandlerError, RequestContext};
+
+    use crate::user_management::models::{CreateUserResponse, Status};
+    use crate::user_management::user_service::{
+        CreateUserArgs, CreateUserError, UserServiceHandler,
+    };
+
+    /// The seed's `user-service`: remembers usernames; a second `create-user`
+    /// with the same name fails with the declared `USERNAME_EXISTS`. The
+    /// answer's message reads `<email> (<role>, age <age or unknown>)`.
+    #[derive(Debug, Default)]
+    pub struct Users {
+        taken: Mutex<HashSet<String>>,
+    }
+
+    impl UserServiceHandler for Users {
+        async fn create_user(
+            &self,
+            _ctx: &RequestContext,
+            args: CreateUserArgs,
+        ) -> Result<CreateUserResponse, HandlerError<CreateUserError>> {
+            let fresh = self
+                .taken
+                .lock()
+                .map_err(|_| HandlerError::internal("user table poisoned"))?
+                .insert(args.username.to_string());
+            if !fresh {
+                return Err(HandlerError::from(CreateUserError::UsernameExists)
+                    .with_details(format!("`{}` is taken", args.username)));
+            }
+            let age = args
+                .profile
+                .as_ref()
+                .and_then(|p| p.age)
+                .map_or_else(|| "unknown".to_owned(), |a| a.to_string());
+            Ok(CreateUserResponse {
+                user_id: format!("u-{}", args.username),
+                status: Status::Created,
+                message: format!("{} ({}, age {age})", args.email, args.role),
+                created_at: None,
+            })
+        }
+    }
+}
+
 /// Generated from `manifests/all-types.json`: every type and constraint.
 pub mod all_types {
     include!("../snapshots/all_types.rs");

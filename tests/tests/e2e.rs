@@ -2,52 +2,13 @@
 //! seed manifest's snapshot) answering the generated client and hand-crafted
 //! untyped requests.
 
-use std::collections::HashSet;
-use std::sync::Mutex;
-
-use janus_runtime::{CallError, Client, HandlerError, RequestContext, Server, ServerHandle};
-use janus_tests::user_management::models::{Age, CreateUserResponse, Status, UserProfile};
+use janus_runtime::{CallError, Client, Server, ServerHandle};
+use janus_tests::fixtures::Users;
+use janus_tests::user_management::models::{Age, Status, UserProfile};
 use janus_tests::user_management::user_service::{
-    CreateUserArgs, CreateUserError, Email, Role, UserServiceClient, UserServiceHandler,
-    UserServiceServer, Username,
+    CreateUserArgs, CreateUserError, Email, Role, UserServiceClient, UserServiceServer, Username,
 };
 use serde_json::{Value, json};
-
-/// Remembers usernames; a second `create-user` with the same name fails with
-/// the declared `USERNAME_EXISTS`.
-#[derive(Default)]
-struct Users {
-    taken: Mutex<HashSet<String>>,
-}
-
-impl UserServiceHandler for Users {
-    async fn create_user(
-        &self,
-        _ctx: &RequestContext,
-        args: CreateUserArgs,
-    ) -> Result<CreateUserResponse, HandlerError<CreateUserError>> {
-        let fresh = self
-            .taken
-            .lock()
-            .map_err(|_| HandlerError::internal("user table poisoned"))?
-            .insert(args.username.to_string());
-        if !fresh {
-            return Err(HandlerError::from(CreateUserError::UsernameExists)
-                .with_details(format!("`{}` is taken", args.username)));
-        }
-        let age = args
-            .profile
-            .as_ref()
-            .and_then(|p| p.age)
-            .map_or_else(|| "unknown".to_owned(), |a| a.to_string());
-        Ok(CreateUserResponse {
-            user_id: format!("u-{}", args.username),
-            status: Status::Created,
-            message: format!("{} ({}, age {age})", args.email, args.role),
-            created_at: None,
-        })
-    }
-}
 
 struct Fixture {
     _dir: tempfile::TempDir,
