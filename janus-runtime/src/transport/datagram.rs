@@ -459,7 +459,22 @@ pub(crate) enum UnverifiedReply {
 
 /// Creates the datagram socket a client receives its answers on: bound in
 /// `dir` under an unpredictable name (pid + 128 random bits), mode 0600.
+///
+/// The first time a process binds in a directory, it also removes reply
+/// sockets that processes killed before they could clean up left there
+/// (see [`sweep_stale_reply_sockets`]).
 pub(crate) fn bind_reply_socket(dir: &Path) -> io::Result<(StdUnixDatagram, PathBuf)> {
+    static SWEPT: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+    {
+        let mut swept = SWEPT.lock().unwrap_or_else(|p| p.into_inner());
+        if !swept.iter().any(|d| d == dir) {
+            swept.push(dir.to_owned());
+            let removed = sweep_stale_reply_sockets(dir);
+            if removed > 0 {
+                tracing::info!(dir = %dir.display(), removed, "removed reply sockets left by dead processes");
+            }
+        }
+    }
     let name = format!(
         "janus-{}-{}.sock",
         std::process::id(),
@@ -472,6 +487,49 @@ pub(crate) fn bind_reply_socket(dir: &Path) -> io::Result<(StdUnixDatagram, Path
         return Err(e);
     }
     Ok((socket, path))
+}
+
+/// Removes, from `dir`, the reply sockets of client processes that no
+/// longer exist (a process killed by a signal runs no destructors). A file
+/// is removed only if its name is a client reply socket's
+/// (`janus-<pid>-<32 hex digits>.sock`), it is a socket owned by our uid,
+/// process `<pid>` does not exist, and nothing is bound to it any more.
+/// Returns how many were removed.
+pub(crate) fn sweep_stale_reply_sockets(dir: &Path) -> usize {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    let me = rustix::process::getuid().as_raw();
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(reply_socket_pid) else {
+            continue;
+        };
+        let path = entry.path();
+        let Ok(meta) = fs::symlink_metadata(&path) else {
+            continue;
+        };
+        if !meta.file_type().is_socket() || meta.uid() != me {
+            continue;
+        }
+        let dead = rustix::process::Pid::from_raw(pid).is_some_and(|pid| {
+            rustix::process::test_kill_process(pid) == Err(rustix::io::Errno::SRCH)
+        });
+        if dead && matches!(socket_is_live(&path), Ok(false)) && fs::remove_file(&path).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
+
+/// The pid in a client reply socket's name, `janus-<pid>-<32 hex>.sock`.
+fn reply_socket_pid(name: &str) -> Option<i32> {
+    let rest = name.strip_prefix("janus-")?.strip_suffix(".sock")?;
+    let (pid, random) = rest.split_once('-')?;
+    let hex = random.len() == 32 && random.bytes().all(|b| b.is_ascii_hexdigit());
+    let digits = !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit());
+    (hex && digits).then(|| pid.parse().ok()).flatten()
 }
 
 /// The address of a socket path, for sending.
@@ -568,6 +626,51 @@ mod tests {
             fs::metadata(&pa).unwrap().permissions().mode() & 0o777,
             0o600
         );
+    }
+
+    #[test]
+    fn reply_socket_names_carry_the_pid() {
+        assert_eq!(
+            reply_socket_pid("janus-42-0123456789abcdef0123456789abcdef.sock"),
+            Some(42)
+        );
+        assert_eq!(reply_socket_pid("janus-42-0123.sock"), None);
+        assert_eq!(
+            reply_socket_pid("janus-x-0123456789abcdef0123456789abcdef.sock"),
+            None
+        );
+        assert_eq!(reply_socket_pid("server.sock"), None);
+    }
+
+    #[test]
+    fn sweeping_removes_only_stale_sockets_of_dead_processes() {
+        let dir = tempfile::tempdir().unwrap();
+        // A process that has exited: its pid names no process now.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let hex = "0123456789abcdef0123456789abcdef";
+        let stale = dir.path().join(format!("janus-{dead}-{hex}.sock"));
+        drop(StdUnixDatagram::bind(&stale).unwrap());
+        // Ours, still bound; another process's (ours, alive); a regular file.
+        let live = dir
+            .path()
+            .join(format!("janus-{dead}-{}.sock", "f".repeat(32)));
+        let _bound = StdUnixDatagram::bind(&live).unwrap();
+        let alive = dir
+            .path()
+            .join(format!("janus-{}-{hex}.sock", std::process::id()));
+        drop(StdUnixDatagram::bind(&alive).unwrap());
+        let file = dir
+            .path()
+            .join(format!("janus-{dead}-{}.sock", "e".repeat(32)));
+        fs::write(&file, b"").unwrap();
+        let other = dir.path().join("server.sock");
+        drop(StdUnixDatagram::bind(&other).unwrap());
+
+        assert_eq!(sweep_stale_reply_sockets(dir.path()), 1);
+        assert!(!stale.exists());
+        assert!(live.exists() && alive.exists() && file.exists() && other.exists());
     }
 
     #[test]
