@@ -12,7 +12,7 @@ use janus_runtime::{CallError, Client, ErrorCode};
 use serde_json::{Value, json};
 
 use crate::cli::BenchArgs;
-use crate::output::{call_failure, client_failure, out, outln};
+use crate::output::{call_failure, connect, out, outln};
 use crate::{Exit, Failure};
 
 /// Requests sent when neither `-n` nor `-d` is given.
@@ -132,13 +132,7 @@ pub async fn run(args: BenchArgs) -> Result<(), Failure> {
     };
     let timeout = Duration::from_secs_f64(args.timeout);
     let concurrency = args.concurrency as usize;
-    let client = Client::builder()
-        .reply_dir(&args.reply_dir)
-        .timeout(timeout)
-        .max_pending(concurrency)
-        .connect(&args.socket)
-        .await
-        .map_err(|e| client_failure(&args.socket, &args.reply_dir, e))?;
+    let client = connect(&args.socket, &args.reply_dir, timeout, concurrency).await?;
 
     let mut run = Run {
         client,

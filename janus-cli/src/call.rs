@@ -4,12 +4,11 @@ use std::time::Duration;
 
 use janus_codegen::RESERVED_REQUESTS;
 use janus_codegen::model::{Channel, Manifest, Request, Schema, Ty, Validator};
-use janus_runtime::Client;
 use serde_json::{Map, Value};
 
 use crate::cli::{CallArgs, Color};
 use crate::manifest_file::ManifestFile;
-use crate::output::{call_failure, client_failure, format_error_object, outln};
+use crate::output::{call_failure, connect, format_error_object, outln};
 use crate::{Exit, Failure, validate};
 
 pub async fn run(args: CallArgs, color: Color) -> Result<(), Failure> {
@@ -64,12 +63,7 @@ pub async fn run(args: CallArgs, color: Color) -> Result<(), Failure> {
     }
 
     let timeout = Duration::from_secs_f64(args.timeout);
-    let client = Client::builder()
-        .reply_dir(&args.reply_dir)
-        .timeout(timeout)
-        .connect(&args.socket)
-        .await
-        .map_err(|e| client_failure(&args.socket, &args.reply_dir, e))?;
+    let client = connect(&args.socket, &args.reply_dir, timeout, 1).await?;
     let mut call = client.request(&args.request).timeout(timeout);
     if let Some(channel) = args.channel.as_deref() {
         call = call.channel(channel);

@@ -98,7 +98,7 @@ pub fn call_failure(socket: &Path, error: CallError) -> Failure {
 }
 
 /// The failure for a client that could not be created.
-pub fn client_failure(socket: &Path, reply_dir: &Path, error: std::io::Error) -> Failure {
+fn client_failure(socket: &Path, reply_dir: &Path, error: std::io::Error) -> Failure {
     Failure::new(
         Exit::Transport,
         format!(
@@ -107,6 +107,23 @@ pub fn client_failure(socket: &Path, reply_dir: &Path, error: std::io::Error) ->
             reply_dir.display()
         ),
     )
+}
+
+/// The client `call`, `ping` and `bench` use: its reply socket in
+/// `reply_dir`, calls waiting `timeout`, up to `max_pending` in flight.
+pub async fn connect(
+    socket: &Path,
+    reply_dir: &Path,
+    timeout: std::time::Duration,
+    max_pending: usize,
+) -> Result<janus_runtime::Client, Failure> {
+    janus_runtime::Client::builder()
+        .reply_dir(reply_dir)
+        .timeout(timeout)
+        .max_pending(max_pending)
+        .connect(socket)
+        .await
+        .map_err(|e| client_failure(socket, reply_dir, e))
 }
 
 #[cfg(test)]

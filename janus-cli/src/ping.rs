@@ -2,20 +2,13 @@
 
 use std::time::{Duration, Instant};
 
-use janus_runtime::Client;
-
 use crate::Failure;
 use crate::cli::PingArgs;
-use crate::output::{call_failure, client_failure, outln};
+use crate::output::{call_failure, connect, outln};
 
 pub async fn run(args: PingArgs) -> Result<(), Failure> {
     let timeout = Duration::from_secs_f64(args.timeout);
-    let client = Client::builder()
-        .reply_dir(&args.reply_dir)
-        .timeout(timeout)
-        .connect(&args.socket)
-        .await
-        .map_err(|e| client_failure(&args.socket, &args.reply_dir, e))?;
+    let client = connect(&args.socket, &args.reply_dir, timeout, 1).await?;
     let mut times = Vec::new();
     for seq in 1..=args.count {
         if seq > 1 {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use common::{Event, Harness};
 use janus_runtime::{CallError, Client};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 
 fn remote_code(err: &CallError) -> i32 {
     err.code()
@@ -313,7 +313,6 @@ fn clients_and_handles_can_be_shared_across_tasks() {
     fn shareable<T: Clone + Send + Sync + 'static>() {}
     shareable::<Client>();
     shareable::<janus_runtime::ServerHandle>();
-    let _: Option<Value> = None;
 }
 
 #[tokio::test]
