@@ -12,6 +12,7 @@
 //!   the docs, synthesised answers of the mock server).
 
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod bench;
 mod call;

@@ -1,5 +1,7 @@
 //! `janus`: the command line of Janus for Rust. See `janus --help`.
 
+#![forbid(unsafe_code)]
+
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {

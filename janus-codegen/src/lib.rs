@@ -32,6 +32,7 @@
 //! servers refuse.
 
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod diag;
 mod emit;

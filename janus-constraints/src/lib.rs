@@ -14,6 +14,7 @@
 //! bytes; `minimum`/`maximum` are inclusive.
 
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 use std::fmt;
 

@@ -4,6 +4,8 @@
 //! errors to spans and makes the build track the manifest. All generation and
 //! checking is done by `janus-codegen`.
 
+#![forbid(unsafe_code)]
+
 use std::path::PathBuf;
 
 use janus_codegen::literal::{Checked, LiteralValue};

@@ -13,6 +13,7 @@
 //!   from a manifest.
 
 #![deny(missing_docs)]
+#![deny(unsafe_code)]
 
 mod client;
 pub mod config;

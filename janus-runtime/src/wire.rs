@@ -27,8 +27,6 @@ pub const MAX_TIMEOUT_SECS: f64 = 300.0;
 pub const DEFAULT_TIMEOUT_SECS: f64 = 30.0;
 /// Largest `args` object, in bytes of JSON.
 pub const MAX_ARGS_BYTES: usize = 5 * 1024 * 1024;
-/// Largest message, in bytes.
-pub const MAX_MESSAGE_BYTES: usize = 10 * 1024 * 1024;
 /// Longest accepted request `id`.
 pub const MAX_ID_LEN: usize = 128;
 

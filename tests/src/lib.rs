@@ -6,6 +6,7 @@
 //! snapshots show.
 
 #![deny(warnings, missing_docs)]
+#![forbid(unsafe_code)]
 
 /// Generated from `manifests/user-management.json` (the seed's example).
 pub mod user_management {

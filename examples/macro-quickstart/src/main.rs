@@ -4,6 +4,8 @@
 //! cargo run -p macro-quickstart-example
 //! ```
 
+#![forbid(unsafe_code)]
+
 mod api {
     // Path relative to this package's Cargo.toml; rebuilt when it changes.
     janus_runtime::janus!("manifest.json");

@@ -1,6 +1,8 @@
 //! The seed's user-management API, generated from `manifest.json` by
 //! `build.rs`, and an in-memory implementation of its `user-service` channel.
 
+#![forbid(unsafe_code)]
+
 janus_runtime::include_janus!("user_management_api");
 
 use std::collections::BTreeMap;

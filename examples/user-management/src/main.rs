@@ -7,6 +7,8 @@
 //!
 //! Prints each step and exits 0 when everything behaved as the manifest says.
 
+#![forbid(unsafe_code)]
+
 use janus_runtime::{CallError, Client, Server};
 use serde_json::json;
 use user_management_example::Users;

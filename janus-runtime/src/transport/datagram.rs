@@ -291,6 +291,9 @@ impl Socket {
 }
 
 /// Registers a socket with the reactor for `interest`.
+///
+/// The crate's one `unsafe` block: the rest of the crate denies `unsafe_code`.
+#[allow(unsafe_code)]
 fn register(socket: StdUnixDatagram, interest: Interest) -> io::Result<AsyncFd<StdUnixDatagram>> {
     // SAFETY: a `UnixDatagram` owns its file descriptor: it stays open, and
     // `as_raw_fd` returns that same descriptor, for as long as the `AsyncFd`

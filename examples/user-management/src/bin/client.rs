@@ -4,6 +4,8 @@
 //! cargo run -p user-management-example --bin client -- /tmp/users.sock john_doe john@example.com
 //! ```
 
+#![forbid(unsafe_code)]
+
 use janus_runtime::Client;
 use user_management_example::user_service::{
     CreateUserArgs, Email, Role, UserServiceClient, Username,

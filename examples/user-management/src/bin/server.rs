@@ -4,6 +4,8 @@
 //! cargo run -p user-management-example --bin server -- /tmp/users.sock
 //! ```
 
+#![forbid(unsafe_code)]
+
 use janus_runtime::Server;
 use user_management_example::Users;
 use user_management_example::user_service::UserServiceServer;
