@@ -122,7 +122,9 @@ impl fmt::Display for Diagnostic {
 }
 
 /// Every error found in a manifest (and the warnings beside them).
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// `Debug` shows the same text as `Display`: the diagnostics, one a line.
+#[derive(Clone, PartialEq, Eq)]
 pub struct ManifestErrors {
     diagnostics: Vec<Diagnostic>,
 }
@@ -158,6 +160,12 @@ impl fmt::Display for ManifestErrors {
             write!(f, "{d}")?;
         }
         Ok(())
+    }
+}
+
+impl fmt::Debug for ManifestErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
     }
 }
 

@@ -152,7 +152,9 @@ pub fn check(file: &str, text: &str) -> Vec<Diagnostic> {
 }
 
 /// Why [`Builder::compile`] failed.
-#[derive(Debug)]
+///
+/// `Debug` shows the same text as `Display`, so a build script that ends in
+/// `compile(…)?` prints the readable diagnostics, not a struct dump.
 pub enum Error {
     /// The manifest could not be read, or the output could not be written.
     Io {
@@ -180,12 +182,19 @@ impl fmt::Display for Error {
     }
 }
 
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Io { source, .. } => Some(source),
-            Error::Manifest(errors) => Some(errors),
-            Error::NoOutDir => None,
+            // The diagnostics are this error's own text: a source would
+            // print them a second time in error reports.
+            Error::Manifest(_) | Error::NoOutDir => None,
         }
     }
 }
@@ -318,6 +327,58 @@ fn default_file_name(path: &Path, manifest_name: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What `fn main() -> Result<(), Box<dyn Error>>` prints for an error
+    /// returned with `?`: `Error: ` and the error's `Debug`.
+    fn as_main_prints(error: Error) -> String {
+        let boxed: Box<dyn std::error::Error> = Box::new(error);
+        format!("Error: {boxed:?}")
+    }
+
+    #[test]
+    fn a_broken_manifest_prints_its_diagnostics_under_question_mark() {
+        let dir = tempfile::tempdir().unwrap();
+        let manifest = dir.path().join("manifest.json");
+        std::fs::write(
+            &manifest,
+            r#"{"name": "x", "version": "one", "channels": {}}"#,
+        )
+        .unwrap();
+        let error = configure()
+            .out_dir(dir.path())
+            .compile(&manifest)
+            .unwrap_err();
+        let display = error.to_string();
+        assert!(matches!(error, Error::Manifest(_)), "{display}");
+        let printed = as_main_prints(error);
+        assert_eq!(printed, format!("Error: {display}"));
+        assert!(
+            printed.contains("manifest.json:1:") && printed.contains("error: version `one`"),
+            "{printed}"
+        );
+        assert!(!printed.contains("Diagnostic {"), "{printed}");
+    }
+
+    #[test]
+    fn io_and_missing_out_dir_errors_print_their_message_under_question_mark() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("absent.json");
+        let error = configure()
+            .out_dir(dir.path())
+            .compile(&missing)
+            .unwrap_err();
+        assert_eq!(
+            as_main_prints(error),
+            format!(
+                "Error: {}: No such file or directory (os error 2)",
+                missing.display()
+            )
+        );
+        assert_eq!(
+            format!("{:?}", Error::NoOutDir),
+            Error::NoOutDir.to_string()
+        );
+    }
 
     #[test]
     fn default_file_name_follows_the_manifest_name() {
