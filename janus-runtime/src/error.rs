@@ -322,13 +322,22 @@ impl ErrorObject {
     }
 }
 
+/// `-32602 INVALID_PARAMS: argument `username`: …`: the code, the symbolic
+/// name (or the message when there is none), then the details. A message is
+/// shown beside the name only when it says more than the code's standard one.
 impl fmt::Display for ErrorObject {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.code, self.message)?;
-        if let Some(t) = self.error_type() {
-            write!(f, " [{t}]")?;
+        write!(f, "{}", self.code)?;
+        let standard = self.known_code().map(ErrorCode::message);
+        let message = self.message.trim();
+        let says_more = !message.is_empty() && Some(message) != standard;
+        match self.error_type() {
+            Some(name) if says_more && message != name => write!(f, " {name} ({message})")?,
+            Some(name) => write!(f, " {name}")?,
+            None if !message.is_empty() => write!(f, " {message}")?,
+            None => {}
         }
-        if let Some(d) = self.details() {
+        if let Some(d) = self.details().filter(|d| *d != message) {
             write!(f, ": {d}")?;
         }
         Ok(())
@@ -510,7 +519,10 @@ impl<E: fmt::Debug + fmt::Display> std::error::Error for HandlerError<E> {}
 #[non_exhaustive]
 pub enum CallError<E = Infallible> {
     /// The server answered with an error the request declares in `errorCodes`.
-    #[error("{error}: {object}")]
+    ///
+    /// Shown as the error's name, then the server's details without a
+    /// repetition of the name: `NOT_FOUND: note 42 does not exist`.
+    #[error("{error}{}", application_tail(&error.to_string(), object))]
     Application {
         /// The declared error.
         error: E,
@@ -563,6 +575,24 @@ pub enum CallError<E = Infallible> {
     /// The answer could not be decoded into the expected type.
     #[error("could not decode the response: {0}")]
     Decode(#[source] serde_json::Error),
+}
+
+/// What [`CallError::Application`] shows after the error's name: `: ` and
+/// the details, without a repetition of the name at their end
+/// (`request `x` failed: NOT_FOUND` becomes `request `x` failed`).
+fn application_tail(name: &str, object: &ErrorObject) -> String {
+    let Some(details) = object.details() else {
+        return String::new();
+    };
+    let rest = details
+        .strip_suffix(name)
+        .map(|rest| rest.trim_end().trim_end_matches(':').trim_end())
+        .unwrap_or(details);
+    if rest.is_empty() || rest == name {
+        String::new()
+    } else {
+        format!(": {rest}")
+    }
 }
 
 impl<E> CallError<E> {
@@ -705,6 +735,61 @@ mod tests {
         fn from_error_object(error: &ErrorObject) -> Option<Self> {
             (error.error_type() == Some("USERNAME_EXISTS")).then_some(Declared::Exists)
         }
+    }
+
+    #[test]
+    fn an_error_object_reads_code_name_and_details_once() {
+        let v = janus_constraints::check_integer(130, Some(13), Some(120)).unwrap_err();
+        let e = ErrorObject::invalid_param("age", Some(&json!(130)), &v);
+        assert_eq!(
+            e.to_string(),
+            "-32602 INVALID_PARAMS: argument `age`: 130 is greater than maximum 120"
+        );
+        let bare: ErrorObject =
+            serde_json::from_value(json!({"code": -32601, "message": "Method not found"})).unwrap();
+        assert_eq!(bare.to_string(), "-32601 Method not found");
+        // A message of another implementation that says more than the standard one is kept.
+        let legacy: ErrorObject = serde_json::from_value(json!({
+            "code": "VALIDATION_FAILED", "message": "Username contains invalid characters",
+            "details": "only alphanumeric characters"
+        }))
+        .unwrap();
+        assert_eq!(
+            legacy.to_string(),
+            "-32005 VALIDATION_FAILED (Username contains invalid characters): only alphanumeric characters"
+        );
+    }
+
+    #[test]
+    fn an_application_error_names_itself_once() {
+        let generated = ErrorObject::with_type(
+            ErrorCode::ServerError,
+            "USERNAME_EXISTS",
+            "request `create-user` failed: USERNAME_EXISTS",
+        );
+        let call: CallError<Declared> = CallError::Application {
+            error: Declared::Exists,
+            object: generated,
+        };
+        assert_eq!(
+            call.to_string(),
+            "USERNAME_EXISTS: request `create-user` failed"
+        );
+        let custom: CallError<Declared> = CallError::Application {
+            error: Declared::Exists,
+            object: ErrorObject::with_type(
+                ErrorCode::ServerError,
+                "USERNAME_EXISTS",
+                "`john` is taken",
+            ),
+        };
+        assert_eq!(custom.to_string(), "USERNAME_EXISTS: `john` is taken");
+        let remote: CallError =
+            CallError::Remote(ErrorObject::new(ErrorCode::InternalError, "boom"));
+        assert_eq!(
+            remote.to_string(),
+            "server error -32603 INTERNAL_ERROR: boom"
+        );
     }
 
     #[test]

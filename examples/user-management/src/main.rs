@@ -9,6 +9,8 @@
 
 #![forbid(unsafe_code)]
 
+use std::process::ExitCode;
+
 use janus_runtime::{CallError, Client, Server};
 use serde_json::json;
 use user_management_example::Users;
@@ -19,8 +21,27 @@ use user_management_example::user_service::{
 
 type Error = Box<dyn std::error::Error>;
 
+/// Prints what went wrong as a sentence (`Display`), not as a struct dump.
 #[tokio::main]
-async fn main() -> Result<(), Error> {
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// What an unexpected outcome was, in words.
+fn outcome<T: std::fmt::Debug, E: std::fmt::Display>(result: &Result<T, CallError<E>>) -> String {
+    match result {
+        Ok(value) => format!("a result: {value:?}"),
+        Err(e) => format!("an error: {e}"),
+    }
+}
+
+async fn run() -> Result<(), Error> {
     let dir = tempfile::Builder::new()
         .prefix("janus-users")
         .tempdir_in("/tmp")?;
@@ -59,7 +80,7 @@ async fn main() -> Result<(), Error> {
             object.code,
             object.details().unwrap_or_default()
         ),
-        other => return Err(format!("expected USERNAME_EXISTS, got {other:?}").into()),
+        other => return Err(format!("expected USERNAME_EXISTS, got {}", outcome(&other)).into()),
     }
 
     // 3. A value that breaks the manifest never reaches a handler...
@@ -82,7 +103,7 @@ async fn main() -> Result<(), Error> {
             e.field().unwrap_or_default(),
             e.details().unwrap_or_default()
         ),
-        other => return Err(format!("expected -32602, got {other:?}").into()),
+        other => return Err(format!("expected -32602, got {}", outcome(&other)).into()),
     }
 
     // 4. Defaults from the manifest: `role` absent -> "user".

@@ -6,13 +6,26 @@
 
 #![forbid(unsafe_code)]
 
+use std::process::ExitCode;
+
 use janus_runtime::Client;
 use user_management_example::user_service::{
     CreateUserArgs, Email, Role, UserServiceClient, Username,
 };
 
+/// Prints what went wrong as a sentence (`Display`), not as a struct dump.
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let path = args
         .next()
