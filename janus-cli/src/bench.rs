@@ -3,13 +3,14 @@
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use janus_runtime::{CallError, Client, ErrorCode};
 use serde_json::{Value, json};
+use tokio::sync::watch;
 
 use crate::cli::BenchArgs;
 use crate::output::{call_failure, connect, out, outln};
@@ -55,6 +56,8 @@ struct Run {
     stop: Stop,
     issued: AtomicU64,
     done: AtomicU64,
+    /// Set when the user interrupts the run: no request is started after it.
+    interrupted: AtomicBool,
 }
 
 impl Run {
@@ -71,6 +74,9 @@ impl Run {
 
     /// Claims the next request, or says the run is over.
     fn next(&self) -> bool {
+        if self.interrupted.load(Relaxed) {
+            return false;
+        }
         match self.stop {
             Stop::After(n) => self.issued.fetch_add(1, Relaxed) < n,
             Stop::At(deadline) => Instant::now() < deadline,
@@ -78,11 +84,15 @@ impl Run {
     }
 }
 
-async fn worker(run: Arc<Run>) -> Result<Tally, Failure> {
+async fn worker(run: Arc<Run>, mut interrupted: watch::Receiver<bool>) -> Result<Tally, Failure> {
     let mut tally = Tally::new()?;
     while run.next() {
         let start = Instant::now();
-        let outcome = run.once().await;
+        // A request still in flight when the user interrupts is not counted.
+        let outcome = tokio::select! {
+            outcome = run.once() => outcome,
+            _ = interrupted.wait_for(|stop| *stop) => break,
+        };
         let ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
         let answered = match outcome {
             Ok(_) => {
@@ -132,7 +142,11 @@ pub async fn run(args: BenchArgs) -> Result<(), Failure> {
     };
     let timeout = Duration::from_secs_f64(args.timeout);
     let concurrency = args.concurrency as usize;
-    let client = connect(&args.socket, &args.reply_dir, timeout, concurrency).await?;
+    let mut interruption = Box::pin(crate::interruption()?);
+    let client = tokio::select! {
+        client = connect(&args.socket, &args.reply_dir, timeout, concurrency) => client?,
+        () = &mut interruption => return Err(crate::interrupted_failure()),
+    };
 
     let mut run = Run {
         client,
@@ -143,9 +157,14 @@ pub async fn run(args: BenchArgs) -> Result<(), Failure> {
         stop: Stop::After(0),
         issued: AtomicU64::new(0),
         done: AtomicU64::new(0),
+        interrupted: AtomicBool::new(false),
     };
     // One unmeasured request: stop early when nobody answers.
-    if let Err(e @ (CallError::Timeout { .. } | CallError::Transport { .. })) = run.once().await {
+    let first = tokio::select! {
+        first = run.once() => first,
+        () = &mut interruption => return Err(crate::interrupted_failure()),
+    };
+    if let Err(e @ (CallError::Timeout { .. } | CallError::Transport { .. })) = first {
         return Err(call_failure(&args.socket, e));
     }
 
@@ -161,9 +180,18 @@ pub async fn run(args: BenchArgs) -> Result<(), Failure> {
         Target::Time(d) => Stop::At(started + d),
     };
     let run = Arc::new(run);
+    let (interrupt, interrupted) = watch::channel(false);
     let workers: Vec<_> = (0..concurrency)
-        .map(|_| tokio::spawn(worker(run.clone())))
+        .map(|_| tokio::spawn(worker(run.clone(), interrupted.clone())))
         .collect();
+    let watcher = {
+        let run = run.clone();
+        tokio::spawn(async move {
+            interruption.await;
+            run.interrupted.store(true, Relaxed);
+            let _ = interrupt.send(true);
+        })
+    };
     let ticker = {
         let run = run.clone();
         let progress = progress.clone();
@@ -196,7 +224,9 @@ pub async fn run(args: BenchArgs) -> Result<(), Failure> {
     }
     let elapsed = started.elapsed();
     ticker.abort();
+    watcher.abort();
     progress.finish_and_clear();
+    let interrupted = run.interrupted.load(Relaxed);
 
     let report = Report {
         socket: args.socket.display().to_string(),
@@ -204,6 +234,7 @@ pub async fn run(args: BenchArgs) -> Result<(), Failure> {
         concurrency: args.concurrency,
         tally: total,
         elapsed,
+        interrupted,
     };
     if args.json {
         let text = serde_json::to_string_pretty(&report.json())
@@ -211,6 +242,9 @@ pub async fn run(args: BenchArgs) -> Result<(), Failure> {
         outln(&text);
     } else {
         out(&report.text());
+    }
+    if interrupted {
+        return Err(crate::interrupted_failure());
     }
     Ok(())
 }
@@ -248,6 +282,9 @@ struct Report {
     concurrency: u64,
     tally: Tally,
     elapsed: Duration,
+    /// The user stopped the run early: the figures cover what was answered
+    /// before.
+    interrupted: bool,
 }
 
 impl Report {
@@ -289,6 +326,9 @@ impl Report {
             self.tally.ok,
             self.elapsed.as_secs_f64()
         ));
+        if self.interrupted {
+            out.push_str("interrupted: these figures cover the requests answered before\n");
+        }
         out.push_str(&format!("throughput  {:.0} requests/s\n", self.per_sec()));
         let lat = self.latencies();
         if !lat.is_empty() {
@@ -321,6 +361,7 @@ impl Report {
             "elapsed_secs": self.elapsed.as_secs_f64(),
             "requests_per_sec": self.per_sec(),
             "latency_ms": latency,
+            "interrupted": self.interrupted,
         })
     }
 }

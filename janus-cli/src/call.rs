@@ -142,12 +142,18 @@ fn resolve<'m>(
     }
 }
 
-/// The `--args` value: JSON, or `@FILE` holding JSON.
+/// The `--args` value: JSON, `@FILE` holding JSON, or `@-` for JSON on stdin.
 fn initial_args(text: Option<&str>) -> Result<Option<Value>, Failure> {
     let Some(text) = text else {
         return Ok(None);
     };
     let (json, source) = match text.strip_prefix('@') {
+        Some("-") => {
+            let mut json = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut json)
+                .map_err(|e| usage(format!("--args @-: cannot read stdin: {e}")))?;
+            (json, "--args @- (stdin)".to_owned())
+        }
         Some(path) => (
             std::fs::read_to_string(path)
                 .map_err(|e| usage(format!("--args @{path}: cannot read {path}: {e}")))?,

@@ -108,7 +108,8 @@ pub fn run(cli: Cli) -> ExitCode {
         cli::Command::Call(args) => with_runtime(interruptible(call::run(args, color))),
         cli::Command::Serve(args) => with_runtime(serve::run(args, color)),
         cli::Command::Ping(args) => with_runtime(interruptible(ping::run(args))),
-        cli::Command::Bench(args) => with_runtime(interruptible(bench::run(args))),
+        // bench watches the signals itself, to print what it measured.
+        cli::Command::Bench(args) => with_runtime(bench::run(args)),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -125,6 +126,21 @@ pub fn run(cli: Cli) -> ExitCode {
 /// SIGHUP). Interrupted, the work is dropped, so its client removes its reply
 /// socket, and the process exits 130.
 async fn interruptible<F: Future<Output = Result<(), Failure>>>(work: F) -> Result<(), Failure> {
+    let interrupted = interruption()?;
+    tokio::select! {
+        outcome = work => outcome,
+        () = interrupted => Err(interrupted_failure()),
+    }
+}
+
+/// The failure of interrupted work: exit 130.
+fn interrupted_failure() -> Failure {
+    Failure::new(Exit::Interrupted, "interrupted")
+}
+
+/// Completes when the user interrupts the process (Ctrl-C, SIGTERM,
+/// SIGHUP); the handlers are installed before this returns.
+fn interruption() -> Result<impl Future<Output = ()>, Failure> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut signals = Vec::new();
     for kind in [
@@ -142,11 +158,7 @@ async fn interruptible<F: Future<Output = Result<(), Failure>>>(work: F) -> Resu
             }
         }
     }
-    let interrupted = any_signal(signals);
-    tokio::select! {
-        outcome = work => outcome,
-        () = interrupted => Err(Failure::new(Exit::Interrupted, "interrupted")),
-    }
+    Ok(any_signal(signals))
 }
 
 /// Completes when any of the signals arrives.

@@ -15,8 +15,18 @@ pub fn stderr_color(choice: Color) -> bool {
     match choice {
         Color::Always => true,
         Color::Never => false,
-        Color::Auto => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        Color::Auto => auto_color(
+            std::io::stderr().is_terminal(),
+            std::env::var_os("NO_COLOR").as_deref(),
+        ),
     }
+}
+
+/// `--color auto`: colour on a terminal unless `NO_COLOR` is set to a
+/// non-empty value (an empty `NO_COLOR` does not disable colour, as
+/// <https://no-color.org> says).
+fn auto_color(terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    terminal && no_color.is_none_or(|v| v.is_empty())
 }
 
 /// The exit code of a process killed by SIGPIPE, as shells report it.
@@ -129,6 +139,15 @@ pub async fn connect(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_empty_no_color_does_not_disable_colour() {
+        use std::ffi::OsStr;
+        assert!(auto_color(true, None));
+        assert!(auto_color(true, Some(OsStr::new(""))));
+        assert!(!auto_color(true, Some(OsStr::new("1"))));
+        assert!(!auto_color(false, None));
+    }
     use janus_runtime::ErrorCode;
     use serde_json::json;
 
