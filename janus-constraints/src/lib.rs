@@ -19,6 +19,7 @@ use std::fmt;
 
 use regex::Regex;
 
+pub mod names;
 pub mod schema;
 use serde_json::Value;
 

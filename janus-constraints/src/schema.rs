@@ -303,7 +303,10 @@ fn is_false(b: &bool) -> bool {
 
 /// A value that breaks the schema: where it is, what it is, and the rule.
 #[derive(Debug, Clone, PartialEq)]
-pub struct PathViolation {
+pub struct PathViolation(Box<Parts>);
+
+#[derive(Debug, Clone, PartialEq)]
+struct Parts {
     path: String,
     value: Option<Value>,
     violation: Violation,
@@ -312,38 +315,38 @@ pub struct PathViolation {
 impl PathViolation {
     /// A violation by the value at `path` (`None` when it is missing).
     pub fn new(path: impl Into<String>, value: Option<Value>, violation: Violation) -> Self {
-        Self {
+        Self(Box::new(Parts {
             path: path.into(),
             value,
             violation,
-        }
+        }))
     }
 
     /// The JSON path of the value: `"username"`, `"profile.age"`,
     /// `"tags[2]"`; empty for the checked value itself.
     pub fn path(&self) -> &str {
-        &self.path
+        &self.0.path
     }
 
     /// The offending value; `None` when a required member is missing.
     pub fn value(&self) -> Option<&Value> {
-        self.value.as_ref()
+        self.0.value.as_ref()
     }
 
     /// The broken rule.
     pub fn violation(&self) -> &Violation {
-        &self.violation
+        &self.0.violation
     }
 
     /// The violation as JSON: `{"field", "value", "constraints", "message"}`,
     /// an element of a `-32602` error's `data.errors`.
     pub fn to_json(&self) -> Value {
         let mut map = Map::new();
-        map.insert("field".into(), Value::from(self.path.as_str()));
-        if let Some(v) = &self.value {
+        map.insert("field".into(), Value::from(self.path()));
+        if let Some(v) = self.value() {
             map.insert("value".into(), v.clone());
         }
-        map.insert("constraints".into(), self.violation.constraints_json());
+        map.insert("constraints".into(), self.violation().constraints_json());
         map.insert("message".into(), Value::from(self.to_string()));
         Value::Object(map)
     }
@@ -353,15 +356,15 @@ impl fmt::Display for PathViolation {
     /// ``argument `age`: 130 is greater than maximum 120`` style text; the
     /// root is named `the value`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let what = if self.path.is_empty() {
+        let what = if self.path().is_empty() {
             "the value".to_owned()
         } else {
-            format!("`{}`", self.path)
+            format!("`{}`", self.path())
         };
-        if self.violation.keyword() == keyword::REQUIRED {
+        if self.violation().keyword() == keyword::REQUIRED {
             write!(f, "{what} is required but missing")
         } else {
-            write!(f, "{what}: {}", self.violation.message())
+            write!(f, "{what}: {}", self.violation().message())
         }
     }
 }
