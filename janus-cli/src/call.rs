@@ -49,7 +49,7 @@ pub async fn run(args: CallArgs, color: Color) -> Result<(), Failure> {
 
     if let (Some((file, validator)), Some((channel, request))) = (&manifest, &target) {
         let checked = value.clone().unwrap_or_else(|| Value::Object(Map::new()));
-        if let Err(e) = validator.check_args(request, &checked) {
+        if let Err(e) = validator.check_args(&channel.id, &request.name, &checked) {
             let header = format!(
                 "error (found by checking against {}, channel `{}`; nothing was sent)",
                 file.name, channel.id
@@ -78,6 +78,27 @@ pub async fn run(args: CallArgs, color: Color) -> Result<(), Failure> {
     let text = serde_json::to_string_pretty(&result)
         .map_err(|e| Failure::new(Exit::Failure, format!("cannot print the result: {e}")))?;
     outln(&text);
+    if let (Some((file, validator)), Some((channel, request))) = (&manifest, &target)
+        && let Err(errors) = validator.check_response(&channel.id, &request.name, &result)
+    {
+        eprintln!(
+            "error: the result of `{}` breaks {} (channel `{}`):",
+            request.name, file.name, channel.id
+        );
+        for e in &errors {
+            let place = if e.path().is_empty() {
+                "the result".to_owned()
+            } else {
+                format!("result.{}", e.path())
+            };
+            eprintln!(
+                "  {place}: breaks `{}`: {}",
+                e.violation().keyword(),
+                e.violation().message()
+            );
+        }
+        return Err(Failure::silent(Exit::Failure));
+    }
     Ok(())
 }
 

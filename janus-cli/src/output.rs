@@ -76,7 +76,21 @@ pub fn format_error_object(header: &str, error: &ErrorObject) -> String {
                 }
             }
             for (key, v) in data.iter().filter(|(k, _)| !FIRST.contains(&k.as_str())) {
-                line(&mut out, key, v);
+                match (key.as_str(), v) {
+                    // A single violation is already shown by field/value/constraints.
+                    ("errors", Value::Array(errors)) if errors.len() <= 1 => {}
+                    // Every violation of a -32602, one per line.
+                    ("errors", Value::Array(errors)) => {
+                        out.push_str("  errors:\n");
+                        for e in errors {
+                            match e.get("message").and_then(Value::as_str) {
+                                Some(message) => out.push_str(&format!("    - {message}\n")),
+                                None => out.push_str(&format!("    - {e}\n")),
+                            }
+                        }
+                    }
+                    _ => line(&mut out, key, v),
+                }
             }
         }
         Some(other) => line(&mut out, "data", other),

@@ -284,13 +284,13 @@ mod tests {
             for c in &m.channels {
                 for r in &c.requests {
                     let args = sampler.args(r).unwrap_or(Value::Null);
-                    if let Err(e) = v.check_args(r, &args) {
-                        panic!("{file} {}/{}: {e} in {args}", c.id, r.name);
+                    if let Err(e) = v.check_args(&c.id, &r.name, &args) {
+                        panic!("{file} {}/{}: {e:?} in {args}", c.id, r.name);
                     }
                     if let Some(schema) = &r.response {
                         let value = sampler.value(schema);
-                        if let Err(e) = v.check_value(schema, &value, "result") {
-                            panic!("{file} {}/{} response: {e} in {value}", c.id, r.name);
+                        if let Err(e) = v.check_response(&c.id, &r.name, &value) {
+                            panic!("{file} {}/{} response: {e:?} in {value}", c.id, r.name);
                         }
                     }
                 }

@@ -6,9 +6,9 @@ use janus_codegen::model::{ArgError, Channel, Validator};
 use janus_runtime::{ErrorCode, ErrorObject};
 use serde_json::Value;
 
-/// The `-32602` error a generated server sends for `error`.
-pub fn invalid_params(error: &ArgError) -> ErrorObject {
-    ErrorObject::invalid_param(error.path(), error.value(), error.violation())
+/// The `-32602` error a generated server sends for `errors`.
+pub fn invalid_params(errors: &[ArgError]) -> ErrorObject {
+    ErrorObject::invalid_params(errors)
 }
 
 /// The `-32601` error a generated channel gives for a request it lacks.
@@ -30,7 +30,7 @@ pub fn check(
     match channel.request(request) {
         None => Err(unknown_request(&channel.id, request)),
         Some(r) => validator
-            .check_args(r, args)
+            .check_args(&channel.id, &r.name, args)
             .map_err(|e| invalid_params(&e)),
     }
 }

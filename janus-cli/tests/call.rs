@@ -108,7 +108,7 @@ async fn error_responses_go_to_stderr_and_exit_1() {
     assert!(out.stdout.is_empty());
     assert_eq!(
         out.stderr,
-        "error: -32602 Invalid params\n  details: argument `username`: `jo` is shorter than minLength 3 (2 characters)\n  errorType: INVALID_PARAMS\n  field: username\n  value: \"jo\"\n  constraints: {\"minLength\":3}\n"
+        "error: -32602 Invalid params\n  details: 2 problems with the arguments: argument `username`: `jo` is shorter than minLength 3 (2 characters); argument `username`: `jo` does not match pattern `^[a-zA-Z0-9_]{3,50}$`\n  errorType: INVALID_PARAMS\n  field: username\n  value: \"jo\"\n  constraints: {\"minLength\":3}\n  errors:\n    - `username`: `jo` is shorter than minLength 3 (2 characters)\n    - `username`: `jo` does not match pattern `^[a-zA-Z0-9_]{3,50}$`\n"
     );
     // A declared application error.
     for expected in [0, 1] {
@@ -424,6 +424,51 @@ async fn works_against_servers_that_route_by_request_name() {
     // The client waits 30 s and announces a little less, so that a server
     // cancelling at the announced timeout still reaches it with -32006.
     assert_eq!(request["timeout"], json!(29.9));
+}
+
+#[tokio::test]
+async fn with_a_manifest_the_result_is_checked_and_the_broken_member_named() {
+    let dir = temp_dir();
+    let path = dir.path().join("liar.sock");
+    let socket = tokio::net::UnixDatagram::bind(&path).expect("bind");
+    let server = tokio::spawn(async move {
+        let mut buf = vec![0u8; 65536];
+        let (n, _) = socket.recv_from(&mut buf).await.expect("a request");
+        let request: Value = serde_json::from_slice(&buf[..n]).expect("JSON request");
+        let reply = json!({
+            "result": {"userId": 7, "status": "created", "message": "m"},
+            "error": null,
+            "success": true,
+            "request_id": request["id"],
+            "id": "ABCDEF-2",
+            "timestamp": "2025-08-06T12:34:56.789Z",
+        });
+        let reply_to = request["reply_to"].as_str().expect("reply_to").to_owned();
+        socket
+            .send_to(reply.to_string().as_bytes(), &reply_to)
+            .await
+            .expect("answer sent");
+    });
+    let out = janus_async(args(&[
+        "call",
+        &path.display().to_string(),
+        "create-user",
+        "--manifest",
+        &seed(),
+        "-a",
+        "username=john_doe",
+        "-a",
+        "email=john@example.com",
+    ]))
+    .await
+    .expect_code(1);
+    server.await.unwrap();
+    assert!(
+        out.stderr
+            .contains("result.userId: breaks `type`: expected a string, found number 7"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -84,9 +84,6 @@ fn support() -> TokenStream {
 fn string_ty() -> TokenStream {
     quote!(::std::string::String)
 }
-fn result_ty(ok: TokenStream, err: TokenStream) -> TokenStream {
-    quote!(::std::result::Result<#ok, #err>)
-}
 
 impl Ctx<'_> {
     fn ty(&self, t: &TypeRef) -> TokenStream {
@@ -118,41 +115,6 @@ impl Ctx<'_> {
                 } else {
                     let models = &self.models;
                     quote!(super::#models::#name)
-                }
-            }
-        }
-    }
-
-    /// Statements checking `value` (a `&Value`) at `path` (a `&str`).
-    fn check(&self, t: &TypeRef) -> TokenStream {
-        let s = support();
-        let jc = jc();
-        match t {
-            TypeRef::String => quote!(#s::check_type(value, #jc::JsonType::String, path)?;),
-            TypeRef::I64 => quote!(#s::check_type(value, #jc::JsonType::Integer, path)?;),
-            TypeRef::F64 => quote!(#s::check_type(value, #jc::JsonType::Number, path)?;),
-            TypeRef::Bool => quote!(#s::check_type(value, #jc::JsonType::Boolean, path)?;),
-            TypeRef::Map => quote!(#s::check_type(value, #jc::JsonType::Object, path)?;),
-            TypeRef::Value => quote!(),
-            TypeRef::Boxed(inner) => self.check(inner),
-            TypeRef::Named(_) => {
-                let ty = self.ty(t);
-                quote!(#ty::__janus_check(value, path)?;)
-            }
-            TypeRef::Vec(inner) => {
-                let inner_check = self.check(inner);
-                if inner_check.is_empty() {
-                    quote!(#s::check_type(value, #jc::JsonType::Array, path)?;)
-                } else {
-                    quote! {
-                        #s::check_type(value, #jc::JsonType::Array, path)?;
-                        if let ::std::option::Option::Some(items) = value.as_array() {
-                            for (index, value) in ::std::iter::Iterator::enumerate(items.iter()) {
-                                let path: &str = &#s::index_path(path, index);
-                                #inner_check
-                            }
-                        }
-                    }
                 }
             }
         }
@@ -195,6 +157,7 @@ pub fn emit(
     options: &Options,
     manifest_file: &str,
     source: &ManifestSource,
+    schema: &str,
 ) -> TokenStream {
     let models_ident = ident(&ir.models_module);
     let mut ctx = Ctx {
@@ -231,6 +194,9 @@ pub fn emit(
             #(#model_types)*
         }
         #(#channels)*
+        #[doc(hidden)]
+        pub static __JANUS_SCHEMA: ::janus_runtime::__private::support::EmbeddedSchema =
+            ::janus_runtime::__private::support::EmbeddedSchema::new(#schema);
         #manifest_doc
         pub const MANIFEST: &str = #manifest_value;
     }
@@ -276,9 +242,6 @@ fn emit_struct(ctx: &Ctx<'_>, name: &str, doc_lines: &[String], fields: &[FieldI
     let name_i = ident(name);
     let serde = serde();
     let serde_path = "::janus_runtime::__private::serde";
-    let s = support();
-    let j = json();
-    let rt = rt();
     let doc = docs(doc_lines);
     let derive = ctx.derives(&[
         quote!(::std::fmt::Debug),
@@ -291,13 +254,11 @@ fn emit_struct(ctx: &Ctx<'_>, name: &str, doc_lines: &[String], fields: &[FieldI
     let mut default_fns = Vec::new();
     let mut default_inits = Vec::new();
     let mut all_defaultable = true;
-    let mut checks = Vec::new();
     for f in fields {
         let fi = ident(&f.ident);
         let wire = &f.wire;
         let fdoc = docs(&f.doc);
         let ty = ctx.ty(&f.ty);
-        let check = ctx.check(&f.ty);
         let optional = !f.required && f.default.is_none();
         if let Some(default) = &f.default {
             let fn_name = format_ident!("__janus_default_{}", crate::ident::unraw(&f.ident));
@@ -331,37 +292,7 @@ fn emit_struct(ctx: &Ctx<'_>, name: &str, doc_lines: &[String], fields: &[FieldI
                 pub #fi: #ty,
             });
         }
-        let body = if check.is_empty() {
-            quote!({})
-        } else {
-            quote!({
-                let path: &str = &#s::field_path(path, #wire);
-                #check
-            })
-        };
-        let arm_none = if f.required && f.default.is_none() {
-            quote!(::std::option::Option::None => {
-                return ::std::result::Result::Err(#s::missing(&#s::field_path(path, #wire)));
-            })
-        } else {
-            quote!(_ => {})
-        };
-        let guard = if optional {
-            quote!(if !value.is_null())
-        } else {
-            quote!()
-        };
-        if check.is_empty() && !(f.required && f.default.is_none()) {
-            continue;
-        }
-        checks.push(quote! {
-            match object.get(#wire) {
-                ::std::option::Option::Some(value) #guard => #body
-                #arm_none
-            }
-        });
     }
-    let wires: Vec<&str> = fields.iter().map(|f| f.wire.as_str()).collect();
     let default_impl = if all_defaultable {
         quote! {
             impl ::std::default::Default for #name_i {
@@ -373,7 +304,15 @@ fn emit_struct(ctx: &Ctx<'_>, name: &str, doc_lines: &[String], fields: &[FieldI
     } else {
         quote!()
     };
-    let rt_result = result_ty(quote!(()), quote!(#rt::ErrorObject));
+    let impl_block = if default_fns.is_empty() {
+        quote!()
+    } else {
+        quote! {
+            impl #name_i {
+                #(#default_fns)*
+            }
+        }
+    };
     quote! {
         #doc
         #derive
@@ -382,17 +321,7 @@ fn emit_struct(ctx: &Ctx<'_>, name: &str, doc_lines: &[String], fields: &[FieldI
             #(#defs)*
         }
 
-        impl #name_i {
-            #(#default_fns)*
-
-            #[doc(hidden)]
-            pub fn __janus_check(value: &#j::Value, path: &str) -> #rt_result {
-                let object = #s::as_object(value, path)?;
-                #s::check_members(object, path, &[#(#wires),*])?;
-                #(#checks)*
-                ::std::result::Result::Ok(())
-            }
-        }
+        #impl_block
 
         #default_impl
     }
@@ -482,7 +411,6 @@ fn emit_newtype(
     let j = json();
     let jc = jc();
     let s = support();
-    let rt = rt();
     let p = private();
     let mut all_doc = doc_lines.to_vec();
     all_doc.extend(constraint_doc(base, c));
@@ -505,7 +433,7 @@ fn emit_newtype(
     let invalid = quote!(#jc::InvalidValue);
     let violation = quote!(#jc::Violation);
 
-    let (inner, derive_base, literal_ty, check_fn, json_type, accessors, from_value) = match base {
+    let (inner, derive_base, literal_ty, check_fn, json_type, accessors) = match base {
         Base::Str => {
             let min = opt(c.min_length.map(Literal::u64_suffixed));
             let max = opt(c.max_length.map(Literal::u64_suffixed));
@@ -564,7 +492,6 @@ fn emit_newtype(
                         self.0
                     }
                 },
-                quote!(value.as_str()),
             )
         }
         Base::Int => {
@@ -601,7 +528,6 @@ fn emit_newtype(
                         self.0
                     }
                 },
-                quote!(value.as_i64()),
             )
         }
         Base::Num => {
@@ -635,7 +561,6 @@ fn emit_newtype(
                         self.0
                     }
                 },
-                quote!(value.as_f64()),
             )
         }
     };
@@ -768,15 +693,6 @@ fn emit_newtype(
             #check_fn
 
             #accessors
-
-            #[doc(hidden)]
-            pub fn __janus_check(value: &#j::Value, path: &str) -> ::std::result::Result<(), #rt::ErrorObject> {
-                #s::check_type(value, #jc::JsonType::#json_type, path)?;
-                match #from_value {
-                    ::std::option::Option::Some(inner) => Self::check(inner).map_err(|violation| #s::invalid(path, value, &violation)),
-                    ::std::option::Option::None => #ok(()),
-                }
-            }
         }
 
         impl ::std::ops::Deref for #name_i {
@@ -845,10 +761,8 @@ fn emit_enum(
 ) -> TokenStream {
     let name_i = ident(name);
     let serde = serde();
-    let j = json();
     let jc = jc();
     let s = support();
-    let rt = rt();
     let doc = docs(doc_lines);
     let derive = ctx.derives(&[
         quote!(::std::fmt::Debug),
@@ -894,16 +808,6 @@ fn emit_enum(
             pub const fn as_str(self) -> &'static str {
                 match self {
                     #(Self::#idents => #wires,)*
-                }
-            }
-
-            #[doc(hidden)]
-            pub fn __janus_check(value: &#j::Value, path: &str) -> ::std::result::Result<(), #rt::ErrorObject> {
-                #s::check_type(value, #jc::JsonType::String, path)?;
-                match value.as_str() {
-                    ::std::option::Option::Some(text) => #jc::check_enum_str(text, &[#(#wires),*])
-                        .map_err(|violation| #s::invalid(path, value, &violation)),
-                    ::std::option::Option::None => ::std::result::Result::Ok(()),
                 }
             }
         }
@@ -1069,6 +973,7 @@ fn response_and_error(ctx: &Ctx<'_>, r: &RequestIr) -> (TokenStream, TokenStream
 }
 
 fn emit_client(ctx: &Ctx<'_>, c: &ChannelIr) -> TokenStream {
+    let s = support();
     let rt = rt();
     let j = json();
     let trait_name = ident(&c.client);
@@ -1091,7 +996,7 @@ fn emit_client(ctx: &Ctx<'_>, c: &ChannelIr) -> TokenStream {
                 impls.push(quote! {
                     fn #method(&self, args: #args) -> #ret {
                         async move {
-                            self.call_typed::<#args, #resp>(CHANNEL_ID, #konst, &args)
+                            #s::call_checked::<#args, #resp>(self, &super::__JANUS_SCHEMA, CHANNEL_ID, #konst, &args)
                                 .await
                                 .map_err(#rt::CallError::into_application)
                         }
@@ -1103,7 +1008,7 @@ fn emit_client(ctx: &Ctx<'_>, c: &ChannelIr) -> TokenStream {
                 impls.push(quote! {
                     fn #method(&self) -> #ret {
                         async move {
-                            self.call_typed::<#j::Map<::std::string::String, #j::Value>, #resp>(CHANNEL_ID, #konst, &#j::Map::new())
+                            #s::call_checked::<#j::Map<::std::string::String, #j::Value>, #resp>(self, &super::__JANUS_SCHEMA, CHANNEL_ID, #konst, &#j::Map::new())
                                 .await
                                 .map_err(#rt::CallError::into_application)
                         }
@@ -1139,7 +1044,6 @@ fn emit_server(ctx: &Ctx<'_>, c: &ChannelIr) -> TokenStream {
         c.id
     ));
     let mut decls = Vec::new();
-    let mut validate_arms = Vec::new();
     let mut call_arms = Vec::new();
     let mut names = Vec::new();
     for r in &c.requests {
@@ -1155,10 +1059,9 @@ fn emit_server(ctx: &Ctx<'_>, c: &ChannelIr) -> TokenStream {
                 decls.push(
                     quote!(#d fn #method(&self, ctx: &#rt::RequestContext, args: #args) -> #ret;),
                 );
-                validate_arms.push(quote!(#konst => #args::__janus_check(args, ""),));
                 call_arms.push(quote! {
                     #konst => ::std::boxed::Box::pin(async move {
-                        #args::__janus_check(&args, "")?;
+                        let args = super::__JANUS_SCHEMA.checked_args(CHANNEL_ID, #konst, args)?;
                         let args: #args = #s::decode(#konst, args)?;
                         match handler.#method(&ctx, args).await {
                             ::std::result::Result::Ok(result) => #s::encode(#konst, &result),
@@ -1169,10 +1072,9 @@ fn emit_server(ctx: &Ctx<'_>, c: &ChannelIr) -> TokenStream {
             }
             None => {
                 decls.push(quote!(#d fn #method(&self, ctx: &#rt::RequestContext) -> #ret;));
-                validate_arms.push(quote!(#konst => #s::check_no_args(args),));
                 call_arms.push(quote! {
                     #konst => ::std::boxed::Box::pin(async move {
-                        #s::check_no_args(&args)?;
+                        super::__JANUS_SCHEMA.checked_args(CHANNEL_ID, #konst, args)?;
                         match handler.#method(&ctx).await {
                             ::std::result::Result::Ok(result) => #s::encode(#konst, &result),
                             ::std::result::Result::Err(error) => ::std::result::Result::Err(error.into_error_object()),
@@ -1184,11 +1086,6 @@ fn emit_server(ctx: &Ctx<'_>, c: &ChannelIr) -> TokenStream {
     }
     let unused = if c.requests.is_empty() {
         quote!(let _ = (handler, ctx, args);)
-    } else {
-        quote!()
-    };
-    let unused_validate = if c.requests.is_empty() {
-        quote!(let _ = args;)
     } else {
         quote!()
     };
@@ -1246,11 +1143,7 @@ fn emit_server(ctx: &Ctx<'_>, c: &ChannelIr) -> TokenStream {
             }
 
             fn validate(&self, request: &str, args: &#j::Value) -> ::std::result::Result<(), #rt::ErrorObject> {
-                #unused_validate
-                match request {
-                    #(#validate_arms)*
-                    other => ::std::result::Result::Err(#s::unknown_request(CHANNEL_ID, other)),
-                }
+                super::__JANUS_SCHEMA.validate(CHANNEL_ID, request, args)
             }
 
             fn call(

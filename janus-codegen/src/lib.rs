@@ -102,16 +102,41 @@ pub fn format_tokens(tokens: &proc_macro2::TokenStream) -> String {
     }
 }
 
-/// Checks a manifest and generates code for it.
+/// A manifest read, validated and resolved: the first phase of code
+/// generation, and all that tools which only need the manifest use.
+///
+/// Made by [`parse`]; [`emit`](Checked::emit) generates code from it
+/// without reading the manifest again.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    /// The manifest: channels and requests sorted by name, fields sorted by
+    /// wire name, models with `extends` flattened.
+    pub manifest: model::Manifest,
+    /// Warnings about the manifest (it was accepted), in source order.
+    pub warnings: Vec<Diagnostic>,
+    file: String,
+    ir: ir::Ir,
+}
+
+impl Checked {
+    /// Generates the code: the second phase.
+    pub fn emit(&self, options: &Options, source: &ManifestSource) -> Generated {
+        let schema = serde_json::to_string(&self.manifest.schema())
+            .unwrap_or_else(|_| unreachable!("a schema always serialises"));
+        Generated {
+            tokens: emit::emit(&self.ir, options, &self.file, source, &schema),
+            warnings: self.warnings.clone(),
+            manifest_name: self.manifest.name.clone(),
+        }
+    }
+}
+
+/// Reads and checks a manifest: the first phase of code generation.
 ///
 /// `file` is the manifest's name as it should appear in messages; `text` its
-/// content. On failure, every error (and every warning) is returned.
-pub fn generate(
-    file: &str,
-    text: &str,
-    options: &Options,
-    source: &ManifestSource,
-) -> Result<Generated, ManifestErrors> {
+/// content. On failure, every error (and every warning) is returned, each
+/// with line, column and JSON pointer.
+pub fn parse(file: &str, text: &str) -> Result<Checked, ManifestErrors> {
     let (root, mut diags) = match json::parse(file, text) {
         Ok(parsed) => parsed,
         Err(d) => return Err(ManifestErrors::new(vec![d])),
@@ -129,24 +154,30 @@ pub fn generate(
     if diags.iter().any(Diagnostic::is_error) {
         return Err(ManifestErrors::new(diags));
     }
-    let tokens = emit::emit(&ir, options, file, source);
-    Ok(Generated {
-        tokens,
+    Ok(Checked {
+        manifest,
         warnings: diags,
-        manifest_name: manifest.name.clone(),
+        file: file.to_owned(),
+        ir,
     })
+}
+
+/// Checks a manifest and generates code for it: [`parse`], then
+/// [`Checked::emit`].
+pub fn generate(
+    file: &str,
+    text: &str,
+    options: &Options,
+    source: &ManifestSource,
+) -> Result<Generated, ManifestErrors> {
+    Ok(parse(file, text)?.emit(options, source))
 }
 
 /// Checks a manifest without generating anything: every diagnostic, errors
 /// and warnings, in source order.
 pub fn check(file: &str, text: &str) -> Vec<Diagnostic> {
-    match generate(
-        file,
-        text,
-        &Options::default(),
-        &ManifestSource::Literal(String::new()),
-    ) {
-        Ok(g) => g.warnings,
+    match parse(file, text) {
+        Ok(c) => c.warnings,
         Err(e) => e.diagnostics().to_vec(),
     }
 }

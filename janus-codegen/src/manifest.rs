@@ -13,14 +13,7 @@ use crate::diag::{Diagnostic, Pos};
 use crate::json::{Kind, Member, Node, escape_pointer};
 
 /// Request names the protocol reserves for built-in requests.
-pub const RESERVED_REQUESTS: &[&str] = &[
-    "ping",
-    "echo",
-    "get_info",
-    "manifest",
-    "validate",
-    "slow_process",
-];
+pub use janus_constraints::names::RESERVED_REQUESTS;
 
 /// Where something is: its position and its JSON pointer.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -345,12 +338,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 /// Whether a channel or request name follows the protocol's rules.
-pub fn valid_wire_name(name: &str) -> bool {
-    (1..=256).contains(&name.chars().count())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-}
+pub use janus_constraints::names::is_valid_name as valid_wire_name;
 
 /// Whether `version` is a semantic version (`MAJOR.MINOR.PATCH[-pre][+build]`).
 pub fn is_semver(version: &str) -> bool {
@@ -674,7 +662,7 @@ impl Reader<'_> {
                 format!(
                     "request name `{}` is reserved for a built-in request ({})",
                     m.key,
-                    list(RESERVED_REQUESTS)
+                    list(&RESERVED_REQUESTS)
                 ),
             );
         }

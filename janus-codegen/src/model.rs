@@ -1,21 +1,13 @@
 //! A read-only view of a checked manifest, and a validator that checks JSON
-//! arguments against it at run time.
+//! values against it at run time.
 //!
 //! This is for tools that work from a manifest without generating code (the
-//! `janus` command line: API docs, a mock server, checking arguments before
-//! sending them). [`load`] accepts exactly the manifests [`generate`]
-//! accepts; the [`Validator`] refuses exactly the arguments the generated
-//! server dispatchers refuse, with the same path and the same broken
-//! constraint, in the same order:
-//!
-//! 1. the value's JSON type;
-//! 2. for an object, members the schema does not declare;
-//! 3. each declared member in wire-name order: missing when required (and
-//!    without a `default`), otherwise its own checks, recursively (`profile.age`,
-//!    `tags[2]`); `null` counts as absent only for an optional member
-//!    without a default;
-//! 4. constraints: a string `enum`, else `minLength`, `maxLength`, `pattern`;
-//!    `minimum`, `maximum` for numbers.
+//! `janus` command line: API docs, a mock server, checking arguments and
+//! results). [`load`] is [`parse`](crate::parse). The [`Validator`] is the
+//! one checker of `janus_constraints::schema` over [`Manifest::schema`], the
+//! same schema generated code embeds, so it refuses exactly what generated
+//! servers and clients refuse, reporting every violation in the same order
+//! (see `janus_constraints::schema` for the order).
 //!
 //! ```
 //! use janus_codegen::model::{Validator, load};
@@ -25,61 +17,33 @@
 //!     "args": {"name": {"type": "string", "required": true, "minLength": 3}}}}}}}"#;
 //! let checked = load("users.json", text).expect("a valid manifest");
 //! let validator = Validator::new(checked.manifest);
-//! let create = validator.manifest().channel("users").and_then(|c| c.request("create")).unwrap();
-//! let err = validator.check_args(create, &json!({"name": "jo"})).unwrap_err();
-//! assert_eq!(err.path(), "name");
-//! assert_eq!(err.violation().keyword(), "minLength");
-//! assert_eq!(err.to_string(), "argument `name`: `jo` is shorter than minLength 3 (2 characters)");
+//! let errors = validator.check_args("users", "create", &json!({"name": "jo", "x": 1})).unwrap_err();
+//! assert_eq!(errors.len(), 2);
+//! assert_eq!(errors[1].path(), "name");
+//! assert_eq!(errors[1].violation().keyword(), "minLength");
+//! assert_eq!(errors[1].to_string(), "`name`: `jo` is shorter than minLength 3 (2 characters)");
 //! ```
 //!
 //! [`generate`]: crate::generate
 
-use std::collections::HashMap;
-use std::fmt;
+use janus_constraints::JsonType;
+use janus_constraints::schema::{self, Checker};
+use serde_json::Value;
 
-use janus_constraints::{JsonType, Pattern, StringRules, Violation};
-use serde_json::{Map, Value};
-
-use crate::diag::{Diagnostic, ManifestErrors};
-use crate::emit::ManifestSource;
-use crate::{Options, generate, json, manifest};
+use crate::diag::ManifestErrors;
 
 pub use crate::manifest::{Channel, Field, Loc, Manifest, Model, Num, Request, Schema, Ty};
 
-/// A manifest that passed every check of the generator, and its warnings.
-#[derive(Debug, Clone)]
-pub struct Checked {
-    /// The manifest: channels and requests sorted by name, fields sorted by
-    /// wire name, models with `extends` flattened.
-    pub manifest: Manifest,
-    /// Warnings about the manifest (it was accepted), in source order.
-    pub warnings: Vec<Diagnostic>,
-}
+pub use crate::Checked;
 
-/// Reads and checks a manifest as [`generate`](crate::generate) does.
+/// Reads and checks a manifest as [`generate`](crate::generate) does
+/// (it is [`parse`](crate::parse)).
 ///
 /// `file` is the manifest's name as it should appear in messages; `text` its
 /// content. On failure, every error (and every warning) is returned, each
 /// with line, column and JSON pointer.
 pub fn load(file: &str, text: &str) -> Result<Checked, ManifestErrors> {
-    // The generator decides what is accepted, so that this never drifts from it.
-    let generated = generate(
-        file,
-        text,
-        &Options::default(),
-        &ManifestSource::Literal(String::new()),
-    )?;
-    let manifest = json::parse(file, text)
-        .ok()
-        .and_then(|(root, _)| manifest::read(file, &root).0);
-    match manifest {
-        Some(manifest) => Ok(Checked {
-            manifest,
-            warnings: generated.warnings,
-        }),
-        // Not reachable: the generator accepted the text.
-        None => Err(ManifestErrors::new(generated.warnings)),
-    }
+    crate::parse(file, text)
 }
 
 impl Manifest {
@@ -130,93 +94,103 @@ impl Schema {
     }
 }
 
-/// An argument that breaks the manifest: where it is, its value, and the
-/// broken rule. It becomes a `-32602` error whose `data` has `field` (the
-/// path), `value` and `constraints`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ArgError(Box<ArgErrorParts>);
+/// An argument (or a member of a response) that breaks the manifest: its
+/// JSON path, its value and the broken rule, as the one checker reports it.
+pub use janus_constraints::schema::PathViolation as ArgError;
 
-#[derive(Debug, Clone, PartialEq)]
-struct ArgErrorParts {
-    path: String,
-    value: Option<Value>,
-    violation: Violation,
-}
-
-impl ArgError {
-    /// An error for the value at `path` (`None` when it is missing).
-    pub fn new(path: impl Into<String>, value: Option<Value>, violation: Violation) -> Self {
-        Self(Box::new(ArgErrorParts {
-            path: path.into(),
-            value,
-            violation,
-        }))
-    }
-
-    /// Path of the value: `"username"`, `"profile.age"`, `"tags[2]"`; empty
-    /// for the arguments object itself.
-    pub fn path(&self) -> &str {
-        &self.0.path
-    }
-
-    /// The offending value; `None` when a required value is missing.
-    pub fn value(&self) -> Option<&Value> {
-        self.0.value.as_ref()
-    }
-
-    /// The broken constraint.
-    pub fn violation(&self) -> &Violation {
-        &self.0.violation
-    }
-}
-
-impl fmt::Display for ArgError {
-    /// The `details` a server sends, e.g. ``argument `age`: 130 is greater than maximum 120``.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (path, violation) = (self.path(), self.violation());
-        if violation.keyword() == janus_constraints::keyword::REQUIRED {
-            write!(f, "argument `{path}` is required but missing")
-        } else {
-            write!(f, "argument `{path}`: {}", violation.message())
+impl Manifest {
+    /// The manifest's rules as the compact schema every consumer checks
+    /// values with (generated code embeds it; the command line uses it
+    /// through [`Validator`]).
+    pub fn schema(&self) -> schema::Schema {
+        schema::Schema {
+            channels: self
+                .channels
+                .iter()
+                .map(|c| schema::ChannelSchema {
+                    id: c.id.clone(),
+                    requests: c
+                        .requests
+                        .iter()
+                        .map(|r| schema::RequestSchema {
+                            name: r.name.clone(),
+                            args: fields(&r.args),
+                            response: r.response.as_ref().map(node),
+                        })
+                        .collect(),
+                })
+                .collect(),
+            models: self
+                .models
+                .iter()
+                .map(|m| schema::ModelSchema {
+                    name: m.name.clone(),
+                    fields: fields(&m.properties),
+                })
+                .collect(),
         }
     }
 }
 
-impl std::error::Error for ArgError {}
+fn fields(fields: &[Field]) -> Vec<schema::Field> {
+    fields
+        .iter()
+        .map(|f| {
+            let defaulted = f.schema.default.is_some();
+            schema::Field {
+                name: f.name.clone(),
+                required: f.required && !defaulted,
+                nullable: !f.required && !defaulted,
+                node: node(&f.schema),
+            }
+        })
+        .collect()
+}
 
-/// Checks JSON values against a manifest, as the generated code does.
-///
-/// Patterns are compiled once, when the validator is made.
+fn node(s: &Schema) -> schema::Node {
+    match &s.ty {
+        Ty::Unknown => schema::Node::Any,
+        Ty::String => schema::Node::String {
+            min_length: s.min_length,
+            max_length: s.max_length,
+            pattern: s.pattern.clone(),
+            allowed: s.enum_values.clone(),
+        },
+        Ty::Integer => schema::Node::Integer {
+            minimum: s.minimum.and_then(Num::as_i64),
+            maximum: s.maximum.and_then(Num::as_i64),
+        },
+        Ty::Number => schema::Node::Number {
+            minimum: s.minimum.map(Num::as_f64),
+            maximum: s.maximum.map(Num::as_f64),
+        },
+        Ty::Boolean => schema::Node::Boolean,
+        Ty::Array(items) => schema::Node::array(node(items)),
+        Ty::Object(None) => schema::Node::Object { fields: None },
+        Ty::Object(Some(f)) => schema::Node::object(fields(f)),
+        Ty::ModelRef(name) => schema::Node::model(name.clone()),
+    }
+}
+
+/// Checks JSON values against a manifest with the one [`Checker`]
+/// (`janus_constraints::schema`), as generated code does.
 #[derive(Debug, Clone)]
 pub struct Validator {
     manifest: Manifest,
-    patterns: HashMap<String, Pattern>,
+    checker: Checker,
 }
 
 impl Validator {
     /// A validator for `manifest` (normally [`Checked::manifest`]).
     pub fn new(manifest: Manifest) -> Self {
-        let mut patterns = HashMap::new();
-        let mut add = |s: &Schema| {
-            if let Some(source) = &s.pattern
-                && !patterns.contains_key(source)
-                && let Ok(p) = Pattern::new(source)
-            {
-                patterns.insert(source.clone(), p);
-            }
+        let checker = match Checker::new(manifest.schema()) {
+            Ok(checker) => checker,
+            // A checked manifest has compiling patterns and no dangling
+            // reference; should one slip through, nothing is accepted
+            // rather than everything.
+            Err(_) => Checker::new(schema::Schema::default()).unwrap_or_else(|_| unreachable!()),
         };
-        for c in &manifest.channels {
-            for r in &c.requests {
-                r.args.iter().for_each(|f| visit(&f.schema, &mut add));
-                if let Some(s) = &r.response {
-                    visit(s, &mut add);
-                }
-            }
-        }
-        for m in &manifest.models {
-            m.properties.iter().for_each(|f| visit(&f.schema, &mut add));
-        }
-        Self { manifest, patterns }
+        Self { manifest, checker }
     }
 
     /// The manifest.
@@ -224,199 +198,38 @@ impl Validator {
         &self.manifest
     }
 
-    /// Checks the arguments of `request` (one of this manifest's requests):
-    /// `Ok` when a generated server would run the handler, otherwise the
-    /// first problem, as that server would report it.
-    pub fn check_args(&self, request: &Request, args: &Value) -> Result<(), ArgError> {
-        if request.args.is_empty() {
-            if args.is_null() {
-                return Ok(());
-            }
-            let object = as_object(args, "")?;
-            return check_members(object, "", &[]);
-        }
-        self.check_struct(&request.args, args, "")
+    /// The checker, for values the manifest describes.
+    pub fn checker(&self) -> &Checker {
+        &self.checker
     }
 
-    /// Checks one value against its schema; `path` names it in the error.
-    pub fn check_value(&self, schema: &Schema, value: &Value, path: &str) -> Result<(), ArgError> {
-        match &schema.ty {
-            Ty::Unknown => Ok(()),
-            Ty::String => {
-                check_type(value, JsonType::String, path)?;
-                let Some(text) = value.as_str() else {
-                    return Ok(());
-                };
-                let verdict = match &schema.enum_values {
-                    Some(values) => {
-                        let allowed: Vec<&str> = values.iter().map(String::as_str).collect();
-                        janus_constraints::check_enum_str(text, &allowed)
-                    }
-                    None if schema.is_constrained() => self.check_string(schema, text),
-                    None => Ok(()),
-                };
-                verdict.map_err(|v| invalid(path, value, v))
-            }
-            Ty::Integer => {
-                check_type(value, JsonType::Integer, path)?;
-                match value.as_i64() {
-                    Some(n) if schema.is_constrained() => janus_constraints::check_integer(
-                        n,
-                        schema.minimum.and_then(Num::as_i64),
-                        schema.maximum.and_then(Num::as_i64),
-                    )
-                    .map_err(|v| invalid(path, value, v)),
-                    _ => Ok(()),
-                }
-            }
-            Ty::Number => {
-                check_type(value, JsonType::Number, path)?;
-                match value.as_f64() {
-                    Some(n) if schema.is_constrained() => janus_constraints::check_number(
-                        n,
-                        schema.minimum.map(Num::as_f64),
-                        schema.maximum.map(Num::as_f64),
-                    )
-                    .map_err(|v| invalid(path, value, v)),
-                    _ => Ok(()),
-                }
-            }
-            Ty::Boolean => check_type(value, JsonType::Boolean, path),
-            Ty::Array(items) => {
-                check_type(value, JsonType::Array, path)?;
-                if matches!(items.ty, Ty::Unknown) {
-                    return Ok(());
-                }
-                for (index, item) in value.as_array().into_iter().flatten().enumerate() {
-                    self.check_value(items, item, &format!("{path}[{index}]"))?;
-                }
-                Ok(())
-            }
-            Ty::Object(None) => check_type(value, JsonType::Object, path),
-            Ty::Object(Some(fields)) => self.check_struct(fields, value, path),
-            Ty::ModelRef(name) => match self.manifest.model(name) {
-                Some(model) => self.check_struct(&model.properties, value, path),
-                // A checked manifest has no dangling reference.
-                None => Ok(()),
-            },
+    /// Checks the arguments of request `request` of channel `channel`:
+    /// `Ok` when a generated server would run the handler, otherwise every
+    /// violation, in the order that server reports them.
+    pub fn check_args(
+        &self,
+        channel: &str,
+        request: &str,
+        args: &Value,
+    ) -> Result<(), Vec<ArgError>> {
+        match self.checker.request(channel, request) {
+            Some(r) => self.checker.check_args(r, args),
+            None => Ok(()),
         }
     }
 
-    fn check_string(&self, schema: &Schema, text: &str) -> Result<(), Violation> {
-        let compiled;
-        let pattern = match &schema.pattern {
-            None => None,
-            Some(source) => match self.patterns.get(source) {
-                Some(p) => Some(p),
-                None => match Pattern::new(source) {
-                    Ok(p) => {
-                        compiled = p;
-                        Some(&compiled)
-                    }
-                    Err(_) => {
-                        return Err(Violation::new(
-                            janus_constraints::keyword::PATTERN,
-                            Value::String(source.clone()),
-                            format!("pattern `{source}` could not be compiled"),
-                        ));
-                    }
-                },
-            },
-        };
-        janus_constraints::check_string(
-            text,
-            &StringRules {
-                min_length: schema.min_length,
-                max_length: schema.max_length,
-                pattern,
-            },
-        )
-    }
-
-    /// An object with declared members: type, unknown members, then each
-    /// member in wire-name order.
-    fn check_struct(&self, fields: &[Field], value: &Value, path: &str) -> Result<(), ArgError> {
-        let object = as_object(value, path)?;
-        let names: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
-        check_members(object, path, &names)?;
-        for field in fields {
-            let has_default = field.schema.default.is_some();
-            let optional = !field.required && !has_default;
-            let child = field_path(path, &field.name);
-            match object.get(&field.name) {
-                Some(v) if !(optional && v.is_null()) => {
-                    self.check_value(&field.schema, v, &child)?
-                }
-                None if field.required && !has_default => {
-                    return Err(ArgError::new(
-                        child,
-                        None,
-                        janus_constraints::missing_required(),
-                    ));
-                }
-                _ => {}
-            }
+    /// Checks a result of request `request` of channel `channel` against its
+    /// declared response.
+    pub fn check_response(
+        &self,
+        channel: &str,
+        request: &str,
+        value: &Value,
+    ) -> Result<(), Vec<ArgError>> {
+        match self.checker.request(channel, request) {
+            Some(r) => self.checker.check_response(r, value),
+            None => Ok(()),
         }
-        Ok(())
-    }
-}
-
-/// Calls `f` on `schema` and every schema nested in it (not following models).
-fn visit(schema: &Schema, f: &mut impl FnMut(&Schema)) {
-    f(schema);
-    match &schema.ty {
-        Ty::Array(items) => visit(items, f),
-        Ty::Object(Some(fields)) => fields.iter().for_each(|x| visit(&x.schema, f)),
-        _ => {}
-    }
-}
-
-fn field_path(parent: &str, name: &str) -> String {
-    if parent.is_empty() {
-        name.to_owned()
-    } else {
-        format!("{parent}.{name}")
-    }
-}
-
-fn invalid(path: &str, value: &Value, violation: Violation) -> ArgError {
-    ArgError::new(path, Some(value.clone()), violation)
-}
-
-fn check_type(value: &Value, expected: JsonType, path: &str) -> Result<(), ArgError> {
-    janus_constraints::check_type(value, expected).map_err(|v| invalid(path, value, v))
-}
-
-fn as_object<'a>(value: &'a Value, path: &str) -> Result<&'a Map<String, Value>, ArgError> {
-    match value {
-        Value::Object(object) => Ok(object),
-        other => {
-            let violation = janus_constraints::check_type(other, JsonType::Object)
-                .err()
-                .unwrap_or_else(|| {
-                    Violation::new(
-                        janus_constraints::keyword::TYPE,
-                        Value::from("object"),
-                        "expected an object",
-                    )
-                });
-            Err(invalid(path, other, violation))
-        }
-    }
-}
-
-fn check_members(
-    object: &Map<String, Value>,
-    path: &str,
-    expected: &[&str],
-) -> Result<(), ArgError> {
-    match object.iter().find(|(k, _)| !expected.contains(&k.as_str())) {
-        None => Ok(()),
-        Some((name, value)) => Err(invalid(
-            &field_path(path, name),
-            value,
-            janus_constraints::unknown_property(name, expected),
-        )),
     }
 }
 
@@ -467,7 +280,8 @@ mod tests {
             .channel("shop")
             .and_then(|c| c.request(request))
             .expect("request exists");
-        v.check_args(r, &args)
+        v.check_args("shop", &r.name, &args)
+            .map_err(|errors| errors.into_iter().next().expect("at least one"))
     }
 
     fn refused(args: Value) -> (String, String) {
@@ -565,10 +379,7 @@ mod tests {
         assert_eq!(refused(base("extra", json!(3))), pair("extra", "type"));
         let e = check("status", json!({"x": 1})).unwrap_err();
         assert_eq!(e.path(), "x");
-        assert_eq!(
-            e.to_string(),
-            "argument `x`: unknown member `x`; it takes none"
-        );
+        assert_eq!(e.to_string(), "`x`: unknown member `x`; it takes none");
     }
 
     #[test]
@@ -576,9 +387,9 @@ mod tests {
         let e = check("order", json!({"sku": "ABC", "qty": 0})).unwrap_err();
         assert_eq!(e.value(), Some(&json!(0)));
         assert_eq!(e.violation().constraints_json(), json!({"minimum": 1}));
-        assert_eq!(e.to_string(), "argument `qty`: 0 is less than minimum 1");
+        assert_eq!(e.to_string(), "`qty`: 0 is less than minimum 1");
         let e = check("order", json!({})).unwrap_err();
         assert_eq!(e.value(), None);
-        assert_eq!(e.to_string(), "argument `sku` is required but missing");
+        assert_eq!(e.to_string(), "`sku` is required but missing");
     }
 }

@@ -19,6 +19,9 @@
 use std::fmt;
 
 use regex::Regex;
+
+pub mod names;
+pub mod schema;
 use serde_json::Value;
 
 /// The manifest keyword of each constraint, as it appears in a manifest and
@@ -136,12 +139,19 @@ pub struct StringRules<'a> {
 /// Checks a string against its rules, in the order `minLength`, `maxLength`,
 /// `pattern`, and reports the first one broken.
 pub fn check_string(value: &str, rules: &StringRules<'_>) -> Result<(), Violation> {
+    first(string_violations(value, rules))
+}
+
+/// Every rule a string breaks, in the order `minLength`, `maxLength`,
+/// `pattern`.
+pub fn string_violations(value: &str, rules: &StringRules<'_>) -> Vec<Violation> {
+    let mut out = Vec::new();
     if rules.min_length.is_some() || rules.max_length.is_some() {
         let chars = value.chars().count() as u64;
         if let Some(min) = rules.min_length
             && chars < min
         {
-            return Err(Violation::new(
+            out.push(Violation::new(
                 keyword::MIN_LENGTH,
                 Value::from(min),
                 format!(
@@ -154,7 +164,7 @@ pub fn check_string(value: &str, rules: &StringRules<'_>) -> Result<(), Violatio
         if let Some(max) = rules.max_length
             && chars > max
         {
-            return Err(Violation::new(
+            out.push(Violation::new(
                 keyword::MAX_LENGTH,
                 Value::from(max),
                 format!(
@@ -168,7 +178,7 @@ pub fn check_string(value: &str, rules: &StringRules<'_>) -> Result<(), Violatio
     if let Some(pattern) = rules.pattern
         && !pattern.is_match(value)
     {
-        return Err(Violation::new(
+        out.push(Violation::new(
             keyword::PATTERN,
             Value::from(pattern.as_str()),
             format!(
@@ -178,7 +188,14 @@ pub fn check_string(value: &str, rules: &StringRules<'_>) -> Result<(), Violatio
             ),
         ));
     }
-    Ok(())
+    out
+}
+
+fn first(violations: Vec<Violation>) -> Result<(), Violation> {
+    match violations.into_iter().next() {
+        Some(v) => Err(v),
+        None => Ok(()),
+    }
 }
 
 /// Checks an integer against inclusive bounds.
@@ -187,10 +204,20 @@ pub fn check_integer(
     minimum: Option<i64>,
     maximum: Option<i64>,
 ) -> Result<(), Violation> {
+    first(integer_violations(value, minimum, maximum))
+}
+
+/// Every bound an integer breaks (`minimum`, then `maximum`).
+pub fn integer_violations(
+    value: i64,
+    minimum: Option<i64>,
+    maximum: Option<i64>,
+) -> Vec<Violation> {
+    let mut out = Vec::new();
     if let Some(min) = minimum
         && value < min
     {
-        return Err(Violation::new(
+        out.push(Violation::new(
             keyword::MINIMUM,
             Value::from(min),
             format!("{value} is less than minimum {min}"),
@@ -199,25 +226,40 @@ pub fn check_integer(
     if let Some(max) = maximum
         && value > max
     {
-        return Err(Violation::new(
+        out.push(Violation::new(
             keyword::MAXIMUM,
             Value::from(max),
             format!("{value} is greater than maximum {max}"),
         ));
     }
-    Ok(())
+    out
 }
 
-/// Checks a number against inclusive bounds.
+/// Checks a number against inclusive bounds. NaN and the infinities are
+/// refused whatever the bounds: JSON has no such numbers.
 pub fn check_number(
     value: f64,
     minimum: Option<f64>,
     maximum: Option<f64>,
 ) -> Result<(), Violation> {
+    first(number_violations(value, minimum, maximum))
+}
+
+/// Every rule a number breaks: not finite (keyword `type`), else `minimum`,
+/// then `maximum`.
+pub fn number_violations(value: f64, minimum: Option<f64>, maximum: Option<f64>) -> Vec<Violation> {
+    if !value.is_finite() {
+        return vec![Violation::new(
+            keyword::TYPE,
+            Value::from("number"),
+            format!("expected a finite number, found {value}"),
+        )];
+    }
+    let mut out = Vec::new();
     if let Some(min) = minimum
         && value < min
     {
-        return Err(Violation::new(
+        out.push(Violation::new(
             keyword::MINIMUM,
             number_value(min),
             format!("{value} is less than minimum {min}"),
@@ -226,13 +268,13 @@ pub fn check_number(
     if let Some(max) = maximum
         && value > max
     {
-        return Err(Violation::new(
+        out.push(Violation::new(
             keyword::MAXIMUM,
             number_value(max),
             format!("{value} is greater than maximum {max}"),
         ));
     }
-    Ok(())
+    out
 }
 
 /// Checks that a JSON value is one of the allowed values.
@@ -280,7 +322,8 @@ pub fn check_enum_str(value: &str, allowed: &[&str]) -> Result<(), Violation> {
 pub enum JsonType {
     /// `"string"`
     String,
-    /// `"integer"`: a JSON number without fraction that fits in `i64`.
+    /// `"integer"`: a JSON number without fraction that fits in `i64`
+    /// (`100.0` and `1e2` count, as in JSON Schema).
     Integer,
     /// `"number"`
     Number,
@@ -321,11 +364,11 @@ impl JsonType {
     }
 
     /// Whether `value` is of this type. An integer is also a number; a
-    /// number is an integer only if it has no fraction and fits in `i64`.
+    /// number is an integer if it has no fraction and fits in `i64`.
     pub fn matches(self, value: &Value) -> bool {
         match self {
             JsonType::String => value.is_string(),
-            JsonType::Integer => value.as_i64().is_some(),
+            JsonType::Integer => schema::as_integer(value).is_some(),
             JsonType::Number => value.is_number(),
             JsonType::Boolean => value.is_boolean(),
             JsonType::Array => value.is_array(),

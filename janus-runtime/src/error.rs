@@ -7,6 +7,7 @@ use std::io;
 use std::time::Duration;
 
 use janus_constraints::Violation;
+use janus_constraints::schema::PathViolation;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -256,11 +257,7 @@ impl ErrorObject {
     /// argument's path (`"username"`, `"profile.age"`, `"tags[2]"`), `value`
     /// the offending value (`None` when it is missing).
     pub fn invalid_param(field: &str, value: Option<&Value>, violation: &Violation) -> Self {
-        let details = if violation.keyword() == janus_constraints::keyword::REQUIRED {
-            format!("argument `{field}` is required but missing")
-        } else {
-            format!("argument `{field}`: {}", violation.message())
-        };
+        let details = argument_words(field, violation);
         let mut err = Self::new(ErrorCode::InvalidParams, details)
             .with_data_entry("field", Value::String(field.to_owned()))
             .with_data_entry("constraints", violation.constraints_json());
@@ -268,6 +265,36 @@ impl ErrorObject {
             err = err.with_data_entry("value", value.clone());
         }
         err
+    }
+
+    /// A `-32602` for every violation the arguments have (in the checker's
+    /// order): `data.errors` lists them all (`field`, `value`, `constraints`,
+    /// `message` each), and the first is also in `data.field`, `data.value`
+    /// and `data.constraints`, as single-error peers expect. `details` says
+    /// them all in words.
+    pub fn invalid_params(violations: &[PathViolation]) -> Self {
+        let Some(first) = violations.first() else {
+            return Self::new(ErrorCode::InvalidParams, "the arguments were refused");
+        };
+        let mut err = Self::invalid_param(first.path(), first.value(), first.violation());
+        if violations.len() > 1 {
+            let all: Vec<String> = violations
+                .iter()
+                .map(|v| argument_words(v.path(), v.violation()))
+                .collect();
+            err = err.with_data_entry(
+                "details",
+                Value::String(format!(
+                    "{} problems with the arguments: {}",
+                    violations.len(),
+                    all.join("; ")
+                )),
+            );
+        }
+        err.with_data_entry(
+            "errors",
+            Value::Array(violations.iter().map(PathViolation::to_json).collect()),
+        )
     }
 
     /// Adds or replaces one member of `data` (turning `data` into an object
@@ -575,6 +602,15 @@ pub enum CallError<E = Infallible> {
     /// The answer could not be decoded into the expected type.
     #[error("could not decode the response: {0}")]
     Decode(#[source] serde_json::Error),
+    /// The result breaks the manifest's declared response; every violation,
+    /// each naming the member's path.
+    #[error("the result of `{request}` breaks the manifest: {}", errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    InvalidResponse {
+        /// The request whose result was refused.
+        request: String,
+        /// Every violation, in the manifest's order.
+        errors: Vec<PathViolation>,
+    },
 }
 
 /// What [`CallError::Application`] shows after the error's name: `: ` and
@@ -633,7 +669,25 @@ impl CallError<Infallible> {
             CallError::Transport { context, source } => CallError::Transport { context, source },
             CallError::Encode(e) => CallError::Encode(e),
             CallError::Decode(e) => CallError::Decode(e),
+            CallError::InvalidResponse { request, errors } => {
+                CallError::InvalidResponse { request, errors }
+            }
         }
+    }
+}
+
+/// One argument's problem in words: ``argument `age`: 130 is greater than
+/// maximum 120``; the arguments object itself is `the arguments`.
+fn argument_words(field: &str, violation: &Violation) -> String {
+    let what = if field.is_empty() {
+        "the arguments".to_owned()
+    } else {
+        format!("argument `{field}`")
+    };
+    if violation.keyword() == janus_constraints::keyword::REQUIRED {
+        format!("{what} is required but missing")
+    } else {
+        format!("{what}: {}", violation.message())
     }
 }
 

@@ -60,6 +60,7 @@ pub mod __private {
     /// Small helpers the generated validators and dispatchers call, so that
     /// the generated code stays short and every message is built one way.
     pub mod support {
+        use janus_constraints::schema::{Checker, RequestSchema};
         use janus_constraints::{JsonType, Violation};
         use serde_json::{Map, Value};
 
@@ -146,6 +147,125 @@ pub mod __private {
                     format!("{} is not a variant", janus_constraints::show_str(value)),
                 ),
             }
+        }
+
+        /// The manifest's rules embedded in generated code (the schema's JSON
+        /// text), turned into a [`Checker`] on first use.
+        #[derive(Debug)]
+        pub struct EmbeddedSchema {
+            json: &'static str,
+            checker: std::sync::OnceLock<Result<Checker, String>>,
+        }
+
+        impl EmbeddedSchema {
+            /// The schema whose JSON form is `json`.
+            pub const fn new(json: &'static str) -> Self {
+                Self {
+                    json,
+                    checker: std::sync::OnceLock::new(),
+                }
+            }
+
+            /// The checker; an `InternalError` if the embedded text is not a
+            /// usable schema (never the case for generated code).
+            pub fn checker(&self) -> Result<&Checker, ErrorObject> {
+                self.checker
+                    .get_or_init(|| Checker::from_json(self.json).map_err(|e| e.to_string()))
+                    .as_ref()
+                    .map_err(|e| {
+                        ErrorObject::new(
+                            ErrorCode::InternalError,
+                            format!("the generated schema cannot be used: {e}"),
+                        )
+                    })
+            }
+
+            fn request(
+                &self,
+                channel: &str,
+                request: &str,
+            ) -> Result<(&Checker, &RequestSchema), ErrorObject> {
+                let checker = self.checker()?;
+                match checker.request(channel, request) {
+                    Some(r) => Ok((checker, r)),
+                    None => Err(unknown_request(channel, request)),
+                }
+            }
+
+            /// The `validate` of a generated service: every violation of
+            /// `args` in one `-32602`.
+            pub fn validate(
+                &self,
+                channel: &str,
+                request: &str,
+                args: &Value,
+            ) -> Result<(), ErrorObject> {
+                let (checker, r) = self.request(channel, request)?;
+                checker
+                    .check_args(r, args)
+                    .map_err(|errors| ErrorObject::invalid_params(&errors))
+            }
+
+            /// Checks `args` once (every violation in one `-32602`) and
+            /// returns them with integral floats of integer members made
+            /// integers, ready to decode.
+            pub fn checked_args(
+                &self,
+                channel: &str,
+                request: &str,
+                mut args: Value,
+            ) -> Result<Value, ErrorObject> {
+                let (checker, r) = self.request(channel, request)?;
+                checker
+                    .check_args(r, &args)
+                    .map_err(|errors| ErrorObject::invalid_params(&errors))?;
+                checker.normalise_args(r, &mut args);
+                Ok(args)
+            }
+
+            /// Checks a result received by a client against the request's
+            /// declared response, then normalises it for decoding.
+            pub fn checked_response(
+                &self,
+                channel: &str,
+                request: &str,
+                mut value: Value,
+            ) -> Result<Value, crate::CallError> {
+                let (checker, r) = self
+                    .request(channel, request)
+                    .map_err(crate::CallError::Remote)?;
+                checker.check_response(r, &value).map_err(|errors| {
+                    crate::CallError::InvalidResponse {
+                        request: request.to_owned(),
+                        errors,
+                    }
+                })?;
+                if let Some(node) = &r.response {
+                    checker.normalise(node, &mut value);
+                }
+                Ok(value)
+            }
+        }
+
+        /// What a generated client method does: sends the arguments, checks
+        /// the result against the manifest (a [`CallError::InvalidResponse`]
+        /// names the member that broke which rule), then decodes it.
+        ///
+        /// [`CallError::InvalidResponse`]: crate::CallError::InvalidResponse
+        pub async fn call_checked<A, R>(
+            client: &crate::Client,
+            schema: &EmbeddedSchema,
+            channel: &str,
+            request: &str,
+            args: &A,
+        ) -> Result<R, crate::CallError>
+        where
+            A: serde::Serialize + ?Sized,
+            R: serde::de::DeserializeOwned,
+        {
+            let value: Value = client.call_typed(channel, request, args).await?;
+            let value = schema.checked_response(channel, request, value)?;
+            serde_json::from_value(value).map_err(crate::CallError::Decode)
         }
 
         /// Decodes checked arguments.

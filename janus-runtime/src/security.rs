@@ -4,39 +4,14 @@ use std::fmt;
 
 use crate::error::{ErrorCode, ErrorObject, error_type};
 
-/// Longest channel or request name, in characters.
-pub const MAX_NAME_LEN: usize = 256;
+use janus_constraints::names::describe_char;
+pub use janus_constraints::names::{MAX_NAME_LEN, check_name};
 
 /// Longest socket path, in bytes (the size of `sockaddr_un.sun_path`).
 pub const MAX_SOCKET_PATH_LEN: usize = 108;
 
 /// The directories a `reply_to` path may be in unless configured otherwise.
 pub const DEFAULT_ALLOWED_DIRS: [&str; 4] = ["/tmp/", "/var/tmp/", "/var/run/", "/run/"];
-
-/// Checks a channel or request name: 1..=256 characters of `[A-Za-z0-9_-]`.
-/// `what` names the thing in the message (`"channel"`, `"request"`).
-pub fn check_name(what: &str, name: &str) -> Result<(), String> {
-    if name.is_empty() {
-        return Err(format!("{what} name is empty"));
-    }
-    if name.len() > MAX_NAME_LEN {
-        return Err(format!(
-            "{what} name is {} characters long; the limit is {MAX_NAME_LEN}",
-            name.chars().count()
-        ));
-    }
-    if let Some(c) = name
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-'))
-    {
-        return Err(format!(
-            "{what} name {} contains {}; names may only contain A-Z, a-z, 0-9, `_` and `-`",
-            janus_constraints::show_str(name),
-            describe_char(c)
-        ));
-    }
-    Ok(())
-}
 
 /// The error a server sends for a name that breaks [`check_name`].
 pub(crate) fn name_error(details: String) -> ErrorObject {
@@ -157,14 +132,6 @@ pub(crate) fn is_inside(path: &str, dir: &str) -> bool {
     path.strip_prefix(dir)
         .and_then(|rest| rest.strip_prefix('/'))
         .is_some_and(|rest| !rest.trim_start_matches('/').is_empty())
-}
-
-fn describe_char(c: char) -> String {
-    if c.is_control() || c.is_whitespace() {
-        format!("the character U+{:04X}", c as u32)
-    } else {
-        format!("the character `{c}`")
-    }
 }
 
 #[cfg(test)]

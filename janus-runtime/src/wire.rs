@@ -405,6 +405,26 @@ fn parse_request(bytes: &[u8], max_args_bytes: usize) -> Result<Request, Rejecti
                     id_ref,
                 ));
             }
+            // Measured before parsing, so that no parser recurses on hostile
+            // nesting; the limit is the one every checker applies.
+            let limit = janus_constraints::schema::MAX_DEPTH;
+            if let Some(depth) =
+                janus_constraints::schema::depth_exceeds(raw.get().as_bytes(), limit)
+            {
+                let mut error = ErrorObject::new(
+                    ErrorCode::InvalidParams,
+                    format!(
+                        "`args` nests arrays and objects deeper than the limit of {limit} levels (level {depth} reached)"
+                    ),
+                );
+                error = error
+                    .with_data_entry("field", Value::from(""))
+                    .with_data_entry(
+                        "constraints",
+                        serde_json::json!({ janus_constraints::schema::MAX_DEPTH_KEYWORD: limit }),
+                    );
+                return Err(fail(error, id_ref));
+            }
             match serde_json::from_str::<Value>(raw.get()) {
                 Ok(Value::Object(map)) => Some(map),
                 Ok(other) => {

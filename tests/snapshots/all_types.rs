@@ -56,31 +56,6 @@ pub mod catalog {
                 Self::Refurbished => "refurbished",
             }
         }
-        #[doc(hidden)]
-        pub fn __janus_check(
-            value: &::janus_runtime::__private::serde_json::Value,
-            path: &str,
-        ) -> ::std::result::Result<(), ::janus_runtime::ErrorObject> {
-            ::janus_runtime::__private::support::check_type(
-                value,
-                ::janus_runtime::__private::janus_constraints::JsonType::String,
-                path,
-            )?;
-            match value.as_str() {
-                ::std::option::Option::Some(text) => {
-                    ::janus_runtime::__private::janus_constraints::check_enum_str(
-                            text,
-                            &["new", "used", "refurbished"],
-                        )
-                        .map_err(|violation| ::janus_runtime::__private::support::invalid(
-                            path,
-                            value,
-                            &violation,
-                        ))
-                }
-                ::std::option::Option::None => ::std::result::Result::Ok(()),
-            }
-        }
     }
     impl ::std::fmt::Display for Condition {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
@@ -191,28 +166,6 @@ pub mod catalog {
         /// The value, unwrapped.
         pub fn into_inner(self) -> i64 {
             self.0
-        }
-        #[doc(hidden)]
-        pub fn __janus_check(
-            value: &::janus_runtime::__private::serde_json::Value,
-            path: &str,
-        ) -> ::std::result::Result<(), ::janus_runtime::ErrorObject> {
-            ::janus_runtime::__private::support::check_type(
-                value,
-                ::janus_runtime::__private::janus_constraints::JsonType::Integer,
-                path,
-            )?;
-            match value.as_i64() {
-                ::std::option::Option::Some(inner) => {
-                    Self::check(inner)
-                        .map_err(|violation| ::janus_runtime::__private::support::invalid(
-                            path,
-                            value,
-                            &violation,
-                        ))
-                }
-                ::std::option::Option::None => ::std::result::Result::Ok(()),
-            }
         }
     }
     impl ::std::ops::Deref for CountItemsResponse {
@@ -348,67 +301,6 @@ pub mod catalog {
         fn __janus_default_unit() -> Unit {
             ::std::default::Default::default()
         }
-        #[doc(hidden)]
-        pub fn __janus_check(
-            value: &::janus_runtime::__private::serde_json::Value,
-            path: &str,
-        ) -> ::std::result::Result<(), ::janus_runtime::ErrorObject> {
-            let object = ::janus_runtime::__private::support::as_object(value, path)?;
-            ::janus_runtime::__private::support::check_members(
-                object,
-                path,
-                &["height", "unit", "width"],
-            )?;
-            match object.get("height") {
-                ::std::option::Option::Some(value) => {
-                    let path: &str = &::janus_runtime::__private::support::field_path(
-                        path,
-                        "height",
-                    );
-                    Height::__janus_check(value, path)?;
-                }
-                ::std::option::Option::None => {
-                    return ::std::result::Result::Err(
-                        ::janus_runtime::__private::support::missing(
-                            &::janus_runtime::__private::support::field_path(
-                                path,
-                                "height",
-                            ),
-                        ),
-                    );
-                }
-            }
-            match object.get("unit") {
-                ::std::option::Option::Some(value) => {
-                    let path: &str = &::janus_runtime::__private::support::field_path(
-                        path,
-                        "unit",
-                    );
-                    Unit::__janus_check(value, path)?;
-                }
-                _ => {}
-            }
-            match object.get("width") {
-                ::std::option::Option::Some(value) => {
-                    let path: &str = &::janus_runtime::__private::support::field_path(
-                        path,
-                        "width",
-                    );
-                    Width::__janus_check(value, path)?;
-                }
-                ::std::option::Option::None => {
-                    return ::std::result::Result::Err(
-                        ::janus_runtime::__private::support::missing(
-                            &::janus_runtime::__private::support::field_path(
-                                path,
-                                "width",
-                            ),
-                        ),
-                    );
-                }
-            }
-            ::std::result::Result::Ok(())
-        }
     }
     /// `discount`
     ///
@@ -463,28 +355,6 @@ pub mod catalog {
         /// The value, unwrapped.
         pub fn into_inner(self) -> f64 {
             self.0
-        }
-        #[doc(hidden)]
-        pub fn __janus_check(
-            value: &::janus_runtime::__private::serde_json::Value,
-            path: &str,
-        ) -> ::std::result::Result<(), ::janus_runtime::ErrorObject> {
-            ::janus_runtime::__private::support::check_type(
-                value,
-                ::janus_runtime::__private::janus_constraints::JsonType::Number,
-                path,
-            )?;
-            match value.as_f64() {
-                ::std::option::Option::Some(inner) => {
-                    Self::check(inner)
-                        .map_err(|violation| ::janus_runtime::__private::support::invalid(
-                            path,
-                            value,
-                            &violation,
-                        ))
-                }
-                ::std::option::Option::None => ::std::result::Result::Ok(()),
-            }
         }
     }
     impl ::std::ops::Deref for Discount {
@@ -654,28 +524,6 @@ pub mod catalog {
         pub fn into_inner(self) -> f64 {
             self.0
         }
-        #[doc(hidden)]
-        pub fn __janus_check(
-            value: &::janus_runtime::__private::serde_json::Value,
-            path: &str,
-        ) -> ::std::result::Result<(), ::janus_runtime::ErrorObject> {
-            ::janus_runtime::__private::support::check_type(
-                value,
-                ::janus_runtime::__private::janus_constraints::JsonType::Number,
-                path,
-            )?;
-            match value.as_f64() {
-                ::std::option::Option::Some(inner) => {
-                    Self::check(inner)
-                        .map_err(|violation| ::janus_runtime::__private::support::invalid(
-                            path,
-                            value,
-                            &violation,
-                        ))
-                }
-                ::std::option::Option::None => ::std::result::Result::Ok(()),
-            }
-        }
     }
     impl ::std::ops::Deref for Height {
         type Target = f64;
@@ -798,33 +646,6 @@ pub mod catalog {
         #[serde(rename = "sku")]
         pub sku: ItemStateSku,
     }
-    impl ItemStateArgs {
-        #[doc(hidden)]
-        pub fn __janus_check(
-            value: &::janus_runtime::__private::serde_json::Value,
-            path: &str,
-        ) -> ::std::result::Result<(), ::janus_runtime::ErrorObject> {
-            let object = ::janus_runtime::__private::support::as_object(value, path)?;
-            ::janus_runtime::__private::support::check_members(object, path, &["sku"])?;
-            match object.get("sku") {
-                ::std::option::Option::Some(value) => {
-                    let path: &str = &::janus_runtime::__private::support::field_path(
-                        path,
-                        "sku",
-                    );
-                    ItemStateSku::__janus_check(value, path)?;
-                }
-                ::std::option::Option::None => {
-                    return ::std::result::Result::Err(
-                        ::janus_runtime::__private::support::missing(
-                            &::janus_runtime::__private::support::field_path(path, "sku"),
-                        ),
-                    );
-                }
-            }
-            ::std::result::Result::Ok(())
-        }
-    }
     /// Result of the `item-state` request.
     #[derive(
         ::std::fmt::Debug,
@@ -853,31 +674,6 @@ pub mod catalog {
                 Self::InStock => "in-stock",
                 Self::SoldOut => "sold-out",
                 Self::Discontinued => "discontinued",
-            }
-        }
-        #[doc(hidden)]
-        pub fn __janus_check(
-            value: &::janus_runtime::__private::serde_json::Value,
-            path: &str,
-        ) -> ::std::result::Result<(), ::janus_runtime::ErrorObject> {
-            ::janus_runtime::__private::support::check_type(
-                value,
-                ::janus_runtime::__private::janus_constraints::JsonType::String,
-                path,
-            )?;
-            match value.as_str() {
-                ::std::option::Option::Some(text) => {
-                    ::janus_runtime::__private::janus_constraints::check_enum_str(
-                            text,
-                            &["in-stock", "sold-out", "discontinued"],
-                        )
-                        .map_err(|violation| ::janus_runtime::__private::support::invalid(
-                            path,
-                            value,
-                            &violation,
-                        ))
-                }
-                ::std::option::Option::None => ::std::result::Result::Ok(()),
             }
         }
     }
@@ -1019,28 +815,6 @@ pub mod catalog {
         /// The value, unwrapped.
         pub fn into_inner(self) -> ::std::string::String {
             self.0
-        }
-        #[doc(hidden)]
-        pub fn __janus_check(
-            value: &::janus_runtime::__private::serde_json::Value,
-            path: &str,
-        ) -> ::std::result::Result<(), ::janus_runtime::ErrorObject> {
-            ::janus_runtime::__private::support::check_type(
-                value,
-                ::janus_runtime::__private::janus_constraints::JsonType::String,
-                path,
-            )?;
-            match value.as_str() {
-                ::std::option::Option::Some(inner) => {
-                    Self::check(inner)
-                        .map_err(|violation| ::janus_runtime::__private::support::invalid(
-                            path,
-                            value,
-                            &violation,
-                        ))
-                }
-                ::std::option::Option::None => ::std::result::Result::Ok(()),
-            }
         }
     }
     impl ::std::ops::Deref for ItemStateSku {
@@ -1198,28 +972,6 @@ pub mod catalog {
         pub fn into_inner(self) -> ::std::string::String {
             self.0
         }
-        #[doc(hidden)]
-        pub fn __janus_check(
-            value: &::janus_runtime::__private::serde_json::Value,
-            path: &str,
-        ) -> ::std::result::Result<(), ::janus_runtime::ErrorObject> {
-            ::janus_runtime::__private::support::check_type(
-                value,
-                ::janus_runtime::__private::janus_constraints::JsonType::String,
-                path,
-            )?;
-            match value.as_str() {
-                ::std::option::Option::Some(inner) => {
-                    Self::check(inner)
-                        .map_err(|violation| ::janus_runtime::__private::support::invalid(
-                            path,
-                            value,
-                            &violation,
-                        ))
-                }
-                ::std::option::Option::None => ::std::result::Result::Ok(()),
-            }
-        }
     }
     impl ::std::ops::Deref for ListTagsResponseItem {
         type Target = str;
@@ -1373,28 +1125,6 @@ pub mod catalog {
         /// The value, unwrapped.
         pub fn into_inner(self) -> i64 {
             self.0
-        }
-        #[doc(hidden)]
-        pub fn __janus_check(
-            value: &::janus_runtime::__private::serde_json::Value,
-            path: &str,
-        ) -> ::std::result::Result<(), ::janus_runtime::ErrorObject> {
-            ::janus_runtime::__private::support::check_type(
-                value,
-                ::janus_runtime::__private::janus_constraints::JsonType::Integer,
-                path,
-            )?;
-            match value.as_i64() {
-                ::std::option::Option::Some(inner) => {
-                    Self::check(inner)
-                        .map_err(|violation| ::janus_runtime::__private::support::invalid(
-                            path,
-                            value,
-                            &violation,
-                        ))
-                }
-                ::std::option::Option::None => ::std::result::Result::Ok(()),
-            }
         }
     }
     impl ::std::ops::Deref for MatrixItemItem {
@@ -1557,28 +1287,6 @@ pub mod catalog {
         /// The value, unwrapped.
         pub fn into_inner(self) -> f64 {
             self.0
-        }
-        #[doc(hidden)]
-        pub fn __janus_check(
-            value: &::janus_runtime::__private::serde_json::Value,
-            path: &str,
-        ) -> ::std::result::Result<(), ::janus_runtime::ErrorObject> {
-            ::janus_runtime::__private::support::check_type(
-                value,
-                ::janus_runtime::__private::janus_constraints::JsonType::Number,
-                path,
-            )?;
-            match value.as_f64() {
-                ::std::option::Option::Some(inner) => {
-                    Self::check(inner)
-                        .map_err(|violation| ::janus_runtime::__private::support::invalid(
-                            path,
-                            value,
-                            &violation,
-                        ))
-                }
-                ::std::option::Option::None => ::std::result::Result::Ok(()),
-            }
         }
     }
     impl ::std::ops::Deref for Price {
@@ -1815,318 +1523,6 @@ pub mod catalog {
         fn __janus_default_visible() -> bool {
             true
         }
-        #[doc(hidden)]
-        pub fn __janus_check(
-            value: &::janus_runtime::__private::serde_json::Value,
-            path: &str,
-        ) -> ::std::result::Result<(), ::janus_runtime::ErrorObject> {
-            let object = ::janus_runtime::__private::support::as_object(value, path)?;
-            ::janus_runtime::__private::support::check_members(
-                object,
-                path,
-                &[
-                    "attributes",
-                    "condition",
-                    "count",
-                    "dimensions",
-                    "discount",
-                    "featured",
-                    "label",
-                    "matrix",
-                    "metadata",
-                    "note",
-                    "price",
-                    "quantity",
-                    "sku",
-                    "tags",
-                    "title",
-                    "visible",
-                    "weight",
-                ],
-            )?;
-            match object.get("attributes") {
-                ::std::option::Option::Some(value) if !value.is_null() => {
-                    let path: &str = &::janus_runtime::__private::support::field_path(
-                        path,
-                        "attributes",
-                    );
-                    ::janus_runtime::__private::support::check_type(
-                        value,
-                        ::janus_runtime::__private::janus_constraints::JsonType::Object,
-                        path,
-                    )?;
-                }
-                _ => {}
-            }
-            match object.get("condition") {
-                ::std::option::Option::Some(value) => {
-                    let path: &str = &::janus_runtime::__private::support::field_path(
-                        path,
-                        "condition",
-                    );
-                    Condition::__janus_check(value, path)?;
-                }
-                ::std::option::Option::None => {
-                    return ::std::result::Result::Err(
-                        ::janus_runtime::__private::support::missing(
-                            &::janus_runtime::__private::support::field_path(
-                                path,
-                                "condition",
-                            ),
-                        ),
-                    );
-                }
-            }
-            match object.get("count") {
-                ::std::option::Option::Some(value) => {
-                    let path: &str = &::janus_runtime::__private::support::field_path(
-                        path,
-                        "count",
-                    );
-                    ::janus_runtime::__private::support::check_type(
-                        value,
-                        ::janus_runtime::__private::janus_constraints::JsonType::Integer,
-                        path,
-                    )?;
-                }
-                _ => {}
-            }
-            match object.get("dimensions") {
-                ::std::option::Option::Some(value) if !value.is_null() => {
-                    let path: &str = &::janus_runtime::__private::support::field_path(
-                        path,
-                        "dimensions",
-                    );
-                    Dimensions::__janus_check(value, path)?;
-                }
-                _ => {}
-            }
-            match object.get("discount") {
-                ::std::option::Option::Some(value) => {
-                    let path: &str = &::janus_runtime::__private::support::field_path(
-                        path,
-                        "discount",
-                    );
-                    Discount::__janus_check(value, path)?;
-                }
-                _ => {}
-            }
-            match object.get("featured") {
-                ::std::option::Option::Some(value) if !value.is_null() => {
-                    let path: &str = &::janus_runtime::__private::support::field_path(
-                        path,
-                        "featured",
-                    );
-                    ::janus_runtime::__private::support::check_type(
-                        value,
-                        ::janus_runtime::__private::janus_constraints::JsonType::Boolean,
-                        path,
-                    )?;
-                }
-                _ => {}
-            }
-            match object.get("label") {
-                ::std::option::Option::Some(value) => {
-                    let path: &str = &::janus_runtime::__private::support::field_path(
-                        path,
-                        "label",
-                    );
-                    ::janus_runtime::__private::support::check_type(
-                        value,
-                        ::janus_runtime::__private::janus_constraints::JsonType::String,
-                        path,
-                    )?;
-                }
-                _ => {}
-            }
-            match object.get("matrix") {
-                ::std::option::Option::Some(value) if !value.is_null() => {
-                    let path: &str = &::janus_runtime::__private::support::field_path(
-                        path,
-                        "matrix",
-                    );
-                    ::janus_runtime::__private::support::check_type(
-                        value,
-                        ::janus_runtime::__private::janus_constraints::JsonType::Array,
-                        path,
-                    )?;
-                    if let ::std::option::Option::Some(items) = value.as_array() {
-                        for (index, value) in ::std::iter::Iterator::enumerate(
-                            items.iter(),
-                        ) {
-                            let path: &str = &::janus_runtime::__private::support::index_path(
-                                path,
-                                index,
-                            );
-                            ::janus_runtime::__private::support::check_type(
-                                value,
-                                ::janus_runtime::__private::janus_constraints::JsonType::Array,
-                                path,
-                            )?;
-                            if let ::std::option::Option::Some(items) = value.as_array()
-                            {
-                                for (index, value) in ::std::iter::Iterator::enumerate(
-                                    items.iter(),
-                                ) {
-                                    let path: &str = &::janus_runtime::__private::support::index_path(
-                                        path,
-                                        index,
-                                    );
-                                    MatrixItemItem::__janus_check(value, path)?;
-                                }
-                            }
-                        }
-                    }
-                }
-                _ => {}
-            }
-            match object.get("metadata") {
-                ::std::option::Option::Some(value) if !value.is_null() => {
-                    let path: &str = &::janus_runtime::__private::support::field_path(
-                        path,
-                        "metadata",
-                    );
-                    ::janus_runtime::__private::support::check_type(
-                        value,
-                        ::janus_runtime::__private::janus_constraints::JsonType::Object,
-                        path,
-                    )?;
-                }
-                _ => {}
-            }
-            match object.get("note") {
-                ::std::option::Option::Some(value) if !value.is_null() => {
-                    let path: &str = &::janus_runtime::__private::support::field_path(
-                        path,
-                        "note",
-                    );
-                    ::janus_runtime::__private::support::check_type(
-                        value,
-                        ::janus_runtime::__private::janus_constraints::JsonType::String,
-                        path,
-                    )?;
-                }
-                _ => {}
-            }
-            match object.get("price") {
-                ::std::option::Option::Some(value) => {
-                    let path: &str = &::janus_runtime::__private::support::field_path(
-                        path,
-                        "price",
-                    );
-                    Price::__janus_check(value, path)?;
-                }
-                ::std::option::Option::None => {
-                    return ::std::result::Result::Err(
-                        ::janus_runtime::__private::support::missing(
-                            &::janus_runtime::__private::support::field_path(
-                                path,
-                                "price",
-                            ),
-                        ),
-                    );
-                }
-            }
-            match object.get("quantity") {
-                ::std::option::Option::Some(value) => {
-                    let path: &str = &::janus_runtime::__private::support::field_path(
-                        path,
-                        "quantity",
-                    );
-                    Quantity::__janus_check(value, path)?;
-                }
-                _ => {}
-            }
-            match object.get("sku") {
-                ::std::option::Option::Some(value) => {
-                    let path: &str = &::janus_runtime::__private::support::field_path(
-                        path,
-                        "sku",
-                    );
-                    PutItemSku::__janus_check(value, path)?;
-                }
-                ::std::option::Option::None => {
-                    return ::std::result::Result::Err(
-                        ::janus_runtime::__private::support::missing(
-                            &::janus_runtime::__private::support::field_path(path, "sku"),
-                        ),
-                    );
-                }
-            }
-            match object.get("tags") {
-                ::std::option::Option::Some(value) if !value.is_null() => {
-                    let path: &str = &::janus_runtime::__private::support::field_path(
-                        path,
-                        "tags",
-                    );
-                    ::janus_runtime::__private::support::check_type(
-                        value,
-                        ::janus_runtime::__private::janus_constraints::JsonType::Array,
-                        path,
-                    )?;
-                    if let ::std::option::Option::Some(items) = value.as_array() {
-                        for (index, value) in ::std::iter::Iterator::enumerate(
-                            items.iter(),
-                        ) {
-                            let path: &str = &::janus_runtime::__private::support::index_path(
-                                path,
-                                index,
-                            );
-                            TagsItem::__janus_check(value, path)?;
-                        }
-                    }
-                }
-                _ => {}
-            }
-            match object.get("title") {
-                ::std::option::Option::Some(value) => {
-                    let path: &str = &::janus_runtime::__private::support::field_path(
-                        path,
-                        "title",
-                    );
-                    Title::__janus_check(value, path)?;
-                }
-                ::std::option::Option::None => {
-                    return ::std::result::Result::Err(
-                        ::janus_runtime::__private::support::missing(
-                            &::janus_runtime::__private::support::field_path(
-                                path,
-                                "title",
-                            ),
-                        ),
-                    );
-                }
-            }
-            match object.get("visible") {
-                ::std::option::Option::Some(value) => {
-                    let path: &str = &::janus_runtime::__private::support::field_path(
-                        path,
-                        "visible",
-                    );
-                    ::janus_runtime::__private::support::check_type(
-                        value,
-                        ::janus_runtime::__private::janus_constraints::JsonType::Boolean,
-                        path,
-                    )?;
-                }
-                _ => {}
-            }
-            match object.get("weight") {
-                ::std::option::Option::Some(value) if !value.is_null() => {
-                    let path: &str = &::janus_runtime::__private::support::field_path(
-                        path,
-                        "weight",
-                    );
-                    ::janus_runtime::__private::support::check_type(
-                        value,
-                        ::janus_runtime::__private::janus_constraints::JsonType::Number,
-                        path,
-                    )?;
-                }
-                _ => {}
-            }
-            ::std::result::Result::Ok(())
-        }
     }
     /// The errors the `put-item` request declares.
     ///
@@ -2244,93 +1640,6 @@ pub mod catalog {
         )]
         pub warnings: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     }
-    impl PutItemResponse {
-        #[doc(hidden)]
-        pub fn __janus_check(
-            value: &::janus_runtime::__private::serde_json::Value,
-            path: &str,
-        ) -> ::std::result::Result<(), ::janus_runtime::ErrorObject> {
-            let object = ::janus_runtime::__private::support::as_object(value, path)?;
-            ::janus_runtime::__private::support::check_members(
-                object,
-                path,
-                &["id", "stored", "warnings"],
-            )?;
-            match object.get("id") {
-                ::std::option::Option::Some(value) => {
-                    let path: &str = &::janus_runtime::__private::support::field_path(
-                        path,
-                        "id",
-                    );
-                    ::janus_runtime::__private::support::check_type(
-                        value,
-                        ::janus_runtime::__private::janus_constraints::JsonType::Integer,
-                        path,
-                    )?;
-                }
-                ::std::option::Option::None => {
-                    return ::std::result::Result::Err(
-                        ::janus_runtime::__private::support::missing(
-                            &::janus_runtime::__private::support::field_path(path, "id"),
-                        ),
-                    );
-                }
-            }
-            match object.get("stored") {
-                ::std::option::Option::Some(value) => {
-                    let path: &str = &::janus_runtime::__private::support::field_path(
-                        path,
-                        "stored",
-                    );
-                    ::janus_runtime::__private::support::check_type(
-                        value,
-                        ::janus_runtime::__private::janus_constraints::JsonType::Boolean,
-                        path,
-                    )?;
-                }
-                ::std::option::Option::None => {
-                    return ::std::result::Result::Err(
-                        ::janus_runtime::__private::support::missing(
-                            &::janus_runtime::__private::support::field_path(
-                                path,
-                                "stored",
-                            ),
-                        ),
-                    );
-                }
-            }
-            match object.get("warnings") {
-                ::std::option::Option::Some(value) if !value.is_null() => {
-                    let path: &str = &::janus_runtime::__private::support::field_path(
-                        path,
-                        "warnings",
-                    );
-                    ::janus_runtime::__private::support::check_type(
-                        value,
-                        ::janus_runtime::__private::janus_constraints::JsonType::Array,
-                        path,
-                    )?;
-                    if let ::std::option::Option::Some(items) = value.as_array() {
-                        for (index, value) in ::std::iter::Iterator::enumerate(
-                            items.iter(),
-                        ) {
-                            let path: &str = &::janus_runtime::__private::support::index_path(
-                                path,
-                                index,
-                            );
-                            ::janus_runtime::__private::support::check_type(
-                                value,
-                                ::janus_runtime::__private::janus_constraints::JsonType::String,
-                                path,
-                            )?;
-                        }
-                    }
-                }
-                _ => {}
-            }
-            ::std::result::Result::Ok(())
-        }
-    }
     /// Stock keeping unit.
     ///
     /// Constraints: matches `^[A-Z]{3}-[0-9]{4}$`.
@@ -2416,28 +1725,6 @@ pub mod catalog {
         /// The value, unwrapped.
         pub fn into_inner(self) -> ::std::string::String {
             self.0
-        }
-        #[doc(hidden)]
-        pub fn __janus_check(
-            value: &::janus_runtime::__private::serde_json::Value,
-            path: &str,
-        ) -> ::std::result::Result<(), ::janus_runtime::ErrorObject> {
-            ::janus_runtime::__private::support::check_type(
-                value,
-                ::janus_runtime::__private::janus_constraints::JsonType::String,
-                path,
-            )?;
-            match value.as_str() {
-                ::std::option::Option::Some(inner) => {
-                    Self::check(inner)
-                        .map_err(|violation| ::janus_runtime::__private::support::invalid(
-                            path,
-                            value,
-                            &violation,
-                        ))
-                }
-                ::std::option::Option::None => ::std::result::Result::Ok(()),
-            }
         }
     }
     impl ::std::ops::Deref for PutItemSku {
@@ -2591,28 +1878,6 @@ pub mod catalog {
         /// The value, unwrapped.
         pub fn into_inner(self) -> i64 {
             self.0
-        }
-        #[doc(hidden)]
-        pub fn __janus_check(
-            value: &::janus_runtime::__private::serde_json::Value,
-            path: &str,
-        ) -> ::std::result::Result<(), ::janus_runtime::ErrorObject> {
-            ::janus_runtime::__private::support::check_type(
-                value,
-                ::janus_runtime::__private::janus_constraints::JsonType::Integer,
-                path,
-            )?;
-            match value.as_i64() {
-                ::std::option::Option::Some(inner) => {
-                    Self::check(inner)
-                        .map_err(|violation| ::janus_runtime::__private::support::invalid(
-                            path,
-                            value,
-                            &violation,
-                        ))
-                }
-                ::std::option::Option::None => ::std::result::Result::Ok(()),
-            }
         }
     }
     impl ::std::ops::Deref for Quantity {
@@ -2788,28 +2053,6 @@ pub mod catalog {
         pub fn into_inner(self) -> ::std::string::String {
             self.0
         }
-        #[doc(hidden)]
-        pub fn __janus_check(
-            value: &::janus_runtime::__private::serde_json::Value,
-            path: &str,
-        ) -> ::std::result::Result<(), ::janus_runtime::ErrorObject> {
-            ::janus_runtime::__private::support::check_type(
-                value,
-                ::janus_runtime::__private::janus_constraints::JsonType::String,
-                path,
-            )?;
-            match value.as_str() {
-                ::std::option::Option::Some(inner) => {
-                    Self::check(inner)
-                        .map_err(|violation| ::janus_runtime::__private::support::invalid(
-                            path,
-                            value,
-                            &violation,
-                        ))
-                }
-                ::std::option::Option::None => ::std::result::Result::Ok(()),
-            }
-        }
     }
     impl ::std::ops::Deref for TagsItem {
         type Target = str;
@@ -2966,28 +2209,6 @@ pub mod catalog {
         pub fn into_inner(self) -> ::std::string::String {
             self.0
         }
-        #[doc(hidden)]
-        pub fn __janus_check(
-            value: &::janus_runtime::__private::serde_json::Value,
-            path: &str,
-        ) -> ::std::result::Result<(), ::janus_runtime::ErrorObject> {
-            ::janus_runtime::__private::support::check_type(
-                value,
-                ::janus_runtime::__private::janus_constraints::JsonType::String,
-                path,
-            )?;
-            match value.as_str() {
-                ::std::option::Option::Some(inner) => {
-                    Self::check(inner)
-                        .map_err(|violation| ::janus_runtime::__private::support::invalid(
-                            path,
-                            value,
-                            &violation,
-                        ))
-                }
-                ::std::option::Option::None => ::std::result::Result::Ok(()),
-            }
-        }
     }
     impl ::std::ops::Deref for Title {
         type Target = str;
@@ -3114,31 +2335,6 @@ pub mod catalog {
                 Self::In => "in",
             }
         }
-        #[doc(hidden)]
-        pub fn __janus_check(
-            value: &::janus_runtime::__private::serde_json::Value,
-            path: &str,
-        ) -> ::std::result::Result<(), ::janus_runtime::ErrorObject> {
-            ::janus_runtime::__private::support::check_type(
-                value,
-                ::janus_runtime::__private::janus_constraints::JsonType::String,
-                path,
-            )?;
-            match value.as_str() {
-                ::std::option::Option::Some(text) => {
-                    ::janus_runtime::__private::janus_constraints::check_enum_str(
-                            text,
-                            &["mm", "cm", "in"],
-                        )
-                        .map_err(|violation| ::janus_runtime::__private::support::invalid(
-                            path,
-                            value,
-                            &violation,
-                        ))
-                }
-                ::std::option::Option::None => ::std::result::Result::Ok(()),
-            }
-        }
     }
     impl ::std::fmt::Display for Unit {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
@@ -3252,28 +2448,6 @@ pub mod catalog {
         /// The value, unwrapped.
         pub fn into_inner(self) -> f64 {
             self.0
-        }
-        #[doc(hidden)]
-        pub fn __janus_check(
-            value: &::janus_runtime::__private::serde_json::Value,
-            path: &str,
-        ) -> ::std::result::Result<(), ::janus_runtime::ErrorObject> {
-            ::janus_runtime::__private::support::check_type(
-                value,
-                ::janus_runtime::__private::janus_constraints::JsonType::Number,
-                path,
-            )?;
-            match value.as_f64() {
-                ::std::option::Option::Some(inner) => {
-                    Self::check(inner)
-                        .map_err(|violation| ::janus_runtime::__private::support::invalid(
-                            path,
-                            value,
-                            &violation,
-                        ))
-                }
-                ::std::option::Option::None => ::std::result::Result::Ok(()),
-            }
         }
     }
     impl ::std::ops::Deref for Width {
@@ -3476,16 +2650,18 @@ pub mod catalog {
             >,
         > + ::std::marker::Send {
             async move {
-                self.call_typed::<
-                        ::janus_runtime::__private::serde_json::Map<
-                            ::std::string::String,
-                            ::janus_runtime::__private::serde_json::Value,
-                        >,
-                        ::janus_runtime::__private::serde_json::Map<
-                            ::std::string::String,
-                            ::janus_runtime::__private::serde_json::Value,
-                        >,
-                    >(
+                ::janus_runtime::__private::support::call_checked::<
+                    ::janus_runtime::__private::serde_json::Map<
+                        ::std::string::String,
+                        ::janus_runtime::__private::serde_json::Value,
+                    >,
+                    ::janus_runtime::__private::serde_json::Map<
+                        ::std::string::String,
+                        ::janus_runtime::__private::serde_json::Value,
+                    >,
+                >(
+                        self,
+                        &super::__JANUS_SCHEMA,
                         CHANNEL_ID,
                         ANY_OBJECT,
                         &::janus_runtime::__private::serde_json::Map::new(),
@@ -3503,13 +2679,15 @@ pub mod catalog {
             >,
         > + ::std::marker::Send {
             async move {
-                self.call_typed::<
-                        ::janus_runtime::__private::serde_json::Map<
-                            ::std::string::String,
-                            ::janus_runtime::__private::serde_json::Value,
-                        >,
-                        CountItemsResponse,
-                    >(
+                ::janus_runtime::__private::support::call_checked::<
+                    ::janus_runtime::__private::serde_json::Map<
+                        ::std::string::String,
+                        ::janus_runtime::__private::serde_json::Value,
+                    >,
+                    CountItemsResponse,
+                >(
+                        self,
+                        &super::__JANUS_SCHEMA,
                         CHANNEL_ID,
                         COUNT_ITEMS,
                         &::janus_runtime::__private::serde_json::Map::new(),
@@ -3527,13 +2705,15 @@ pub mod catalog {
             >,
         > + ::std::marker::Send {
             async move {
-                self.call_typed::<
-                        ::janus_runtime::__private::serde_json::Map<
-                            ::std::string::String,
-                            ::janus_runtime::__private::serde_json::Value,
-                        >,
-                        bool,
-                    >(
+                ::janus_runtime::__private::support::call_checked::<
+                    ::janus_runtime::__private::serde_json::Map<
+                        ::std::string::String,
+                        ::janus_runtime::__private::serde_json::Value,
+                    >,
+                    bool,
+                >(
+                        self,
+                        &super::__JANUS_SCHEMA,
                         CHANNEL_ID,
                         FLAG,
                         &::janus_runtime::__private::serde_json::Map::new(),
@@ -3552,10 +2732,10 @@ pub mod catalog {
             >,
         > + ::std::marker::Send {
             async move {
-                self.call_typed::<
-                        ItemStateArgs,
-                        ItemStateResponse,
-                    >(CHANNEL_ID, ITEM_STATE, &args)
+                ::janus_runtime::__private::support::call_checked::<
+                    ItemStateArgs,
+                    ItemStateResponse,
+                >(self, &super::__JANUS_SCHEMA, CHANNEL_ID, ITEM_STATE, &args)
                     .await
                     .map_err(::janus_runtime::CallError::into_application)
             }
@@ -3569,13 +2749,15 @@ pub mod catalog {
             >,
         > + ::std::marker::Send {
             async move {
-                self.call_typed::<
-                        ::janus_runtime::__private::serde_json::Map<
-                            ::std::string::String,
-                            ::janus_runtime::__private::serde_json::Value,
-                        >,
-                        ::std::vec::Vec<ListTagsResponseItem>,
-                    >(
+                ::janus_runtime::__private::support::call_checked::<
+                    ::janus_runtime::__private::serde_json::Map<
+                        ::std::string::String,
+                        ::janus_runtime::__private::serde_json::Value,
+                    >,
+                    ::std::vec::Vec<ListTagsResponseItem>,
+                >(
+                        self,
+                        &super::__JANUS_SCHEMA,
                         CHANNEL_ID,
                         LIST_TAGS,
                         &::janus_runtime::__private::serde_json::Map::new(),
@@ -3594,10 +2776,10 @@ pub mod catalog {
             >,
         > + ::std::marker::Send {
             async move {
-                self.call_typed::<
-                        PutItemArgs,
-                        PutItemResponse,
-                    >(CHANNEL_ID, PUT_ITEM, &args)
+                ::janus_runtime::__private::support::call_checked::<
+                    PutItemArgs,
+                    PutItemResponse,
+                >(self, &super::__JANUS_SCHEMA, CHANNEL_ID, PUT_ITEM, &args)
                     .await
                     .map_err(::janus_runtime::CallError::into_application)
             }
@@ -3611,13 +2793,15 @@ pub mod catalog {
             >,
         > + ::std::marker::Send {
             async move {
-                self.call_typed::<
-                        ::janus_runtime::__private::serde_json::Map<
-                            ::std::string::String,
-                            ::janus_runtime::__private::serde_json::Value,
-                        >,
-                        f64,
-                    >(
+                ::janus_runtime::__private::support::call_checked::<
+                    ::janus_runtime::__private::serde_json::Map<
+                        ::std::string::String,
+                        ::janus_runtime::__private::serde_json::Value,
+                    >,
+                    f64,
+                >(
+                        self,
+                        &super::__JANUS_SCHEMA,
                         CHANNEL_ID,
                         RATIO,
                         &::janus_runtime::__private::serde_json::Map::new(),
@@ -3635,13 +2819,15 @@ pub mod catalog {
             >,
         > + ::std::marker::Send {
             async move {
-                self.call_typed::<
-                        ::janus_runtime::__private::serde_json::Map<
-                            ::std::string::String,
-                            ::janus_runtime::__private::serde_json::Value,
-                        >,
+                ::janus_runtime::__private::support::call_checked::<
+                    ::janus_runtime::__private::serde_json::Map<
+                        ::std::string::String,
                         ::janus_runtime::__private::serde_json::Value,
-                    >(
+                    >,
+                    ::janus_runtime::__private::serde_json::Value,
+                >(
+                        self,
+                        &super::__JANUS_SCHEMA,
                         CHANNEL_ID,
                         RAW,
                         &::janus_runtime::__private::serde_json::Map::new(),
@@ -3793,24 +2979,7 @@ pub mod catalog {
             request: &str,
             args: &::janus_runtime::__private::serde_json::Value,
         ) -> ::std::result::Result<(), ::janus_runtime::ErrorObject> {
-            match request {
-                ANY_OBJECT => ::janus_runtime::__private::support::check_no_args(args),
-                COUNT_ITEMS => ::janus_runtime::__private::support::check_no_args(args),
-                FLAG => ::janus_runtime::__private::support::check_no_args(args),
-                ITEM_STATE => ItemStateArgs::__janus_check(args, ""),
-                LIST_TAGS => ::janus_runtime::__private::support::check_no_args(args),
-                PUT_ITEM => PutItemArgs::__janus_check(args, ""),
-                RATIO => ::janus_runtime::__private::support::check_no_args(args),
-                RAW => ::janus_runtime::__private::support::check_no_args(args),
-                other => {
-                    ::std::result::Result::Err(
-                        ::janus_runtime::__private::support::unknown_request(
-                            CHANNEL_ID,
-                            other,
-                        ),
-                    )
-                }
-            }
+            super::__JANUS_SCHEMA.validate(CHANNEL_ID, request, args)
         }
         fn call(
             &self,
@@ -3828,7 +2997,8 @@ pub mod catalog {
             match request {
                 ANY_OBJECT => {
                     ::std::boxed::Box::pin(async move {
-                        ::janus_runtime::__private::support::check_no_args(&args)?;
+                        super::__JANUS_SCHEMA
+                            .checked_args(CHANNEL_ID, ANY_OBJECT, args)?;
                         match handler.any_object(&ctx).await {
                             ::std::result::Result::Ok(result) => {
                                 ::janus_runtime::__private::support::encode(
@@ -3844,7 +3014,8 @@ pub mod catalog {
                 }
                 COUNT_ITEMS => {
                     ::std::boxed::Box::pin(async move {
-                        ::janus_runtime::__private::support::check_no_args(&args)?;
+                        super::__JANUS_SCHEMA
+                            .checked_args(CHANNEL_ID, COUNT_ITEMS, args)?;
                         match handler.count_items(&ctx).await {
                             ::std::result::Result::Ok(result) => {
                                 ::janus_runtime::__private::support::encode(
@@ -3860,7 +3031,7 @@ pub mod catalog {
                 }
                 FLAG => {
                     ::std::boxed::Box::pin(async move {
-                        ::janus_runtime::__private::support::check_no_args(&args)?;
+                        super::__JANUS_SCHEMA.checked_args(CHANNEL_ID, FLAG, args)?;
                         match handler.flag(&ctx).await {
                             ::std::result::Result::Ok(result) => {
                                 ::janus_runtime::__private::support::encode(FLAG, &result)
@@ -3873,7 +3044,8 @@ pub mod catalog {
                 }
                 ITEM_STATE => {
                     ::std::boxed::Box::pin(async move {
-                        ItemStateArgs::__janus_check(&args, "")?;
+                        let args = super::__JANUS_SCHEMA
+                            .checked_args(CHANNEL_ID, ITEM_STATE, args)?;
                         let args: ItemStateArgs = ::janus_runtime::__private::support::decode(
                             ITEM_STATE,
                             args,
@@ -3893,7 +3065,7 @@ pub mod catalog {
                 }
                 LIST_TAGS => {
                     ::std::boxed::Box::pin(async move {
-                        ::janus_runtime::__private::support::check_no_args(&args)?;
+                        super::__JANUS_SCHEMA.checked_args(CHANNEL_ID, LIST_TAGS, args)?;
                         match handler.list_tags(&ctx).await {
                             ::std::result::Result::Ok(result) => {
                                 ::janus_runtime::__private::support::encode(
@@ -3909,7 +3081,8 @@ pub mod catalog {
                 }
                 PUT_ITEM => {
                     ::std::boxed::Box::pin(async move {
-                        PutItemArgs::__janus_check(&args, "")?;
+                        let args = super::__JANUS_SCHEMA
+                            .checked_args(CHANNEL_ID, PUT_ITEM, args)?;
                         let args: PutItemArgs = ::janus_runtime::__private::support::decode(
                             PUT_ITEM,
                             args,
@@ -3929,7 +3102,7 @@ pub mod catalog {
                 }
                 RATIO => {
                     ::std::boxed::Box::pin(async move {
-                        ::janus_runtime::__private::support::check_no_args(&args)?;
+                        super::__JANUS_SCHEMA.checked_args(CHANNEL_ID, RATIO, args)?;
                         match handler.ratio(&ctx).await {
                             ::std::result::Result::Ok(result) => {
                                 ::janus_runtime::__private::support::encode(RATIO, &result)
@@ -3942,7 +3115,7 @@ pub mod catalog {
                 }
                 RAW => {
                     ::std::boxed::Box::pin(async move {
-                        ::janus_runtime::__private::support::check_no_args(&args)?;
+                        super::__JANUS_SCHEMA.checked_args(CHANNEL_ID, RAW, args)?;
                         match handler.raw(&ctx).await {
                             ::std::result::Result::Ok(result) => {
                                 ::janus_runtime::__private::support::encode(RAW, &result)
@@ -3966,6 +3139,10 @@ pub mod catalog {
         }
     }
 }
+#[doc(hidden)]
+pub static __JANUS_SCHEMA: ::janus_runtime::__private::support::EmbeddedSchema = ::janus_runtime::__private::support::EmbeddedSchema::new(
+    "{\"channels\":[{\"id\":\"catalog\",\"requests\":[{\"name\":\"any-object\",\"response\":{\"type\":\"object\"}},{\"name\":\"count-items\",\"response\":{\"type\":\"integer\",\"minimum\":0}},{\"name\":\"flag\",\"response\":{\"type\":\"boolean\"}},{\"name\":\"item-state\",\"args\":[{\"name\":\"sku\",\"required\":true,\"schema\":{\"type\":\"string\",\"pattern\":\"^[A-Z]{3}-[0-9]{4}$\"}}],\"response\":{\"type\":\"string\",\"enum\":[\"in-stock\",\"sold-out\",\"discontinued\"]}},{\"name\":\"list-tags\",\"response\":{\"type\":\"array\",\"items\":{\"type\":\"string\",\"minLength\":1}}},{\"name\":\"put-item\",\"args\":[{\"name\":\"attributes\",\"nullable\":true,\"schema\":{\"type\":\"object\"}},{\"name\":\"condition\",\"required\":true,\"schema\":{\"type\":\"string\",\"enum\":[\"new\",\"used\",\"refurbished\"]}},{\"name\":\"count\",\"schema\":{\"type\":\"integer\"}},{\"name\":\"dimensions\",\"nullable\":true,\"schema\":{\"type\":\"object\",\"fields\":[{\"name\":\"height\",\"required\":true,\"schema\":{\"type\":\"number\",\"minimum\":0.0}},{\"name\":\"unit\",\"schema\":{\"type\":\"string\",\"enum\":[\"mm\",\"cm\",\"in\"]}},{\"name\":\"width\",\"required\":true,\"schema\":{\"type\":\"number\",\"minimum\":0.0}}]}},{\"name\":\"discount\",\"schema\":{\"type\":\"number\",\"minimum\":0.0,\"maximum\":1.0}},{\"name\":\"featured\",\"nullable\":true,\"schema\":{\"type\":\"boolean\"}},{\"name\":\"label\",\"schema\":{\"type\":\"string\"}},{\"name\":\"matrix\",\"nullable\":true,\"schema\":{\"type\":\"array\",\"items\":{\"type\":\"array\",\"items\":{\"type\":\"integer\",\"minimum\":-5,\"maximum\":5}}}},{\"name\":\"metadata\",\"nullable\":true,\"schema\":{\"type\":\"object\"}},{\"name\":\"note\",\"nullable\":true,\"schema\":{\"type\":\"string\"}},{\"name\":\"price\",\"required\":true,\"schema\":{\"type\":\"number\",\"minimum\":0.01,\"maximum\":99999.99}},{\"name\":\"quantity\",\"schema\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":10000}},{\"name\":\"sku\",\"required\":true,\"schema\":{\"type\":\"string\",\"pattern\":\"^[A-Z]{3}-[0-9]{4}$\"}},{\"name\":\"tags\",\"nullable\":true,\"schema\":{\"type\":\"array\",\"items\":{\"type\":\"string\",\"maxLength\":16}}},{\"name\":\"title\",\"required\":true,\"schema\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":80}},{\"name\":\"visible\",\"schema\":{\"type\":\"boolean\"}},{\"name\":\"weight\",\"nullable\":true,\"schema\":{\"type\":\"number\"}}],\"response\":{\"type\":\"object\",\"fields\":[{\"name\":\"id\",\"required\":true,\"schema\":{\"type\":\"integer\"}},{\"name\":\"stored\",\"required\":true,\"schema\":{\"type\":\"boolean\"}},{\"name\":\"warnings\",\"nullable\":true,\"schema\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}}}]}},{\"name\":\"ratio\",\"response\":{\"type\":\"number\"}},{\"name\":\"raw\"}]}]}",
+);
 /// All Types (version 2.1.0-beta.1).
 /// Every type and every constraint the generator supports.
 ///

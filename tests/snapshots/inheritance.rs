@@ -39,103 +39,6 @@ pub mod models {
         #[serde(rename = "title")]
         pub title: ::std::string::String,
     }
-    impl Employee {
-        #[doc(hidden)]
-        pub fn __janus_check(
-            value: &::janus_runtime::__private::serde_json::Value,
-            path: &str,
-        ) -> ::std::result::Result<(), ::janus_runtime::ErrorObject> {
-            let object = ::janus_runtime::__private::support::as_object(value, path)?;
-            ::janus_runtime::__private::support::check_members(
-                object,
-                path,
-                &["email", "grade", "id", "name", "title"],
-            )?;
-            match object.get("email") {
-                ::std::option::Option::Some(value) if !value.is_null() => {
-                    let path: &str = &::janus_runtime::__private::support::field_path(
-                        path,
-                        "email",
-                    );
-                    ::janus_runtime::__private::support::check_type(
-                        value,
-                        ::janus_runtime::__private::janus_constraints::JsonType::String,
-                        path,
-                    )?;
-                }
-                _ => {}
-            }
-            match object.get("grade") {
-                ::std::option::Option::Some(value) if !value.is_null() => {
-                    let path: &str = &::janus_runtime::__private::support::field_path(
-                        path,
-                        "grade",
-                    );
-                    Grade::__janus_check(value, path)?;
-                }
-                _ => {}
-            }
-            match object.get("id") {
-                ::std::option::Option::Some(value) => {
-                    let path: &str = &::janus_runtime::__private::support::field_path(
-                        path,
-                        "id",
-                    );
-                    Id::__janus_check(value, path)?;
-                }
-                ::std::option::Option::None => {
-                    return ::std::result::Result::Err(
-                        ::janus_runtime::__private::support::missing(
-                            &::janus_runtime::__private::support::field_path(path, "id"),
-                        ),
-                    );
-                }
-            }
-            match object.get("name") {
-                ::std::option::Option::Some(value) => {
-                    let path: &str = &::janus_runtime::__private::support::field_path(
-                        path,
-                        "name",
-                    );
-                    Name::__janus_check(value, path)?;
-                }
-                ::std::option::Option::None => {
-                    return ::std::result::Result::Err(
-                        ::janus_runtime::__private::support::missing(
-                            &::janus_runtime::__private::support::field_path(
-                                path,
-                                "name",
-                            ),
-                        ),
-                    );
-                }
-            }
-            match object.get("title") {
-                ::std::option::Option::Some(value) => {
-                    let path: &str = &::janus_runtime::__private::support::field_path(
-                        path,
-                        "title",
-                    );
-                    ::janus_runtime::__private::support::check_type(
-                        value,
-                        ::janus_runtime::__private::janus_constraints::JsonType::String,
-                        path,
-                    )?;
-                }
-                ::std::option::Option::None => {
-                    return ::std::result::Result::Err(
-                        ::janus_runtime::__private::support::missing(
-                            &::janus_runtime::__private::support::field_path(
-                                path,
-                                "title",
-                            ),
-                        ),
-                    );
-                }
-            }
-            ::std::result::Result::Ok(())
-        }
-    }
     /// Anything with an id.
     #[derive(
         ::std::fmt::Debug,
@@ -149,33 +52,6 @@ pub mod models {
         /// `id`
         #[serde(rename = "id")]
         pub id: Id,
-    }
-    impl Entity {
-        #[doc(hidden)]
-        pub fn __janus_check(
-            value: &::janus_runtime::__private::serde_json::Value,
-            path: &str,
-        ) -> ::std::result::Result<(), ::janus_runtime::ErrorObject> {
-            let object = ::janus_runtime::__private::support::as_object(value, path)?;
-            ::janus_runtime::__private::support::check_members(object, path, &["id"])?;
-            match object.get("id") {
-                ::std::option::Option::Some(value) => {
-                    let path: &str = &::janus_runtime::__private::support::field_path(
-                        path,
-                        "id",
-                    );
-                    Id::__janus_check(value, path)?;
-                }
-                ::std::option::Option::None => {
-                    return ::std::result::Result::Err(
-                        ::janus_runtime::__private::support::missing(
-                            &::janus_runtime::__private::support::field_path(path, "id"),
-                        ),
-                    );
-                }
-            }
-            ::std::result::Result::Ok(())
-        }
     }
     /// `grade`
     ///
@@ -233,28 +109,6 @@ pub mod models {
         /// The value, unwrapped.
         pub fn into_inner(self) -> i64 {
             self.0
-        }
-        #[doc(hidden)]
-        pub fn __janus_check(
-            value: &::janus_runtime::__private::serde_json::Value,
-            path: &str,
-        ) -> ::std::result::Result<(), ::janus_runtime::ErrorObject> {
-            ::janus_runtime::__private::support::check_type(
-                value,
-                ::janus_runtime::__private::janus_constraints::JsonType::Integer,
-                path,
-            )?;
-            match value.as_i64() {
-                ::std::option::Option::Some(inner) => {
-                    Self::check(inner)
-                        .map_err(|violation| ::janus_runtime::__private::support::invalid(
-                            path,
-                            value,
-                            &violation,
-                        ))
-                }
-                ::std::option::Option::None => ::std::result::Result::Ok(()),
-            }
         }
     }
     impl ::std::ops::Deref for Grade {
@@ -450,28 +304,6 @@ pub mod models {
         pub fn into_inner(self) -> ::std::string::String {
             self.0
         }
-        #[doc(hidden)]
-        pub fn __janus_check(
-            value: &::janus_runtime::__private::serde_json::Value,
-            path: &str,
-        ) -> ::std::result::Result<(), ::janus_runtime::ErrorObject> {
-            ::janus_runtime::__private::support::check_type(
-                value,
-                ::janus_runtime::__private::janus_constraints::JsonType::String,
-                path,
-            )?;
-            match value.as_str() {
-                ::std::option::Option::Some(inner) => {
-                    Self::check(inner)
-                        .map_err(|violation| ::janus_runtime::__private::support::invalid(
-                            path,
-                            value,
-                            &violation,
-                        ))
-                }
-                ::std::option::Option::None => ::std::result::Result::Ok(()),
-            }
-        }
     }
     impl ::std::ops::Deref for Id {
         type Target = str;
@@ -628,28 +460,6 @@ pub mod models {
         pub fn into_inner(self) -> ::std::string::String {
             self.0
         }
-        #[doc(hidden)]
-        pub fn __janus_check(
-            value: &::janus_runtime::__private::serde_json::Value,
-            path: &str,
-        ) -> ::std::result::Result<(), ::janus_runtime::ErrorObject> {
-            ::janus_runtime::__private::support::check_type(
-                value,
-                ::janus_runtime::__private::janus_constraints::JsonType::String,
-                path,
-            )?;
-            match value.as_str() {
-                ::std::option::Option::Some(inner) => {
-                    Self::check(inner)
-                        .map_err(|violation| ::janus_runtime::__private::support::invalid(
-                            path,
-                            value,
-                            &violation,
-                        ))
-                }
-                ::std::option::Option::None => ::std::result::Result::Ok(()),
-            }
-        }
     }
     impl ::std::ops::Deref for Name {
         type Target = str;
@@ -770,70 +580,6 @@ pub mod models {
         #[serde(rename = "name")]
         pub name: Name,
     }
-    impl Person {
-        #[doc(hidden)]
-        pub fn __janus_check(
-            value: &::janus_runtime::__private::serde_json::Value,
-            path: &str,
-        ) -> ::std::result::Result<(), ::janus_runtime::ErrorObject> {
-            let object = ::janus_runtime::__private::support::as_object(value, path)?;
-            ::janus_runtime::__private::support::check_members(
-                object,
-                path,
-                &["email", "id", "name"],
-            )?;
-            match object.get("email") {
-                ::std::option::Option::Some(value) if !value.is_null() => {
-                    let path: &str = &::janus_runtime::__private::support::field_path(
-                        path,
-                        "email",
-                    );
-                    ::janus_runtime::__private::support::check_type(
-                        value,
-                        ::janus_runtime::__private::janus_constraints::JsonType::String,
-                        path,
-                    )?;
-                }
-                _ => {}
-            }
-            match object.get("id") {
-                ::std::option::Option::Some(value) => {
-                    let path: &str = &::janus_runtime::__private::support::field_path(
-                        path,
-                        "id",
-                    );
-                    Id::__janus_check(value, path)?;
-                }
-                ::std::option::Option::None => {
-                    return ::std::result::Result::Err(
-                        ::janus_runtime::__private::support::missing(
-                            &::janus_runtime::__private::support::field_path(path, "id"),
-                        ),
-                    );
-                }
-            }
-            match object.get("name") {
-                ::std::option::Option::Some(value) => {
-                    let path: &str = &::janus_runtime::__private::support::field_path(
-                        path,
-                        "name",
-                    );
-                    Name::__janus_check(value, path)?;
-                }
-                ::std::option::Option::None => {
-                    return ::std::result::Result::Err(
-                        ::janus_runtime::__private::support::missing(
-                            &::janus_runtime::__private::support::field_path(
-                                path,
-                                "name",
-                            ),
-                        ),
-                    );
-                }
-            }
-            ::std::result::Result::Ok(())
-        }
-    }
     /// A team and its sub-teams (recursive).
     #[derive(
         ::std::fmt::Debug,
@@ -869,104 +615,6 @@ pub mod models {
         )]
         pub parent: ::std::option::Option<::std::boxed::Box<TeamNode>>,
     }
-    impl TeamNode {
-        #[doc(hidden)]
-        pub fn __janus_check(
-            value: &::janus_runtime::__private::serde_json::Value,
-            path: &str,
-        ) -> ::std::result::Result<(), ::janus_runtime::ErrorObject> {
-            let object = ::janus_runtime::__private::support::as_object(value, path)?;
-            ::janus_runtime::__private::support::check_members(
-                object,
-                path,
-                &["children", "members", "name", "parent"],
-            )?;
-            match object.get("children") {
-                ::std::option::Option::Some(value) if !value.is_null() => {
-                    let path: &str = &::janus_runtime::__private::support::field_path(
-                        path,
-                        "children",
-                    );
-                    ::janus_runtime::__private::support::check_type(
-                        value,
-                        ::janus_runtime::__private::janus_constraints::JsonType::Array,
-                        path,
-                    )?;
-                    if let ::std::option::Option::Some(items) = value.as_array() {
-                        for (index, value) in ::std::iter::Iterator::enumerate(
-                            items.iter(),
-                        ) {
-                            let path: &str = &::janus_runtime::__private::support::index_path(
-                                path,
-                                index,
-                            );
-                            TeamNode::__janus_check(value, path)?;
-                        }
-                    }
-                }
-                _ => {}
-            }
-            match object.get("members") {
-                ::std::option::Option::Some(value) if !value.is_null() => {
-                    let path: &str = &::janus_runtime::__private::support::field_path(
-                        path,
-                        "members",
-                    );
-                    ::janus_runtime::__private::support::check_type(
-                        value,
-                        ::janus_runtime::__private::janus_constraints::JsonType::Array,
-                        path,
-                    )?;
-                    if let ::std::option::Option::Some(items) = value.as_array() {
-                        for (index, value) in ::std::iter::Iterator::enumerate(
-                            items.iter(),
-                        ) {
-                            let path: &str = &::janus_runtime::__private::support::index_path(
-                                path,
-                                index,
-                            );
-                            Employee::__janus_check(value, path)?;
-                        }
-                    }
-                }
-                _ => {}
-            }
-            match object.get("name") {
-                ::std::option::Option::Some(value) => {
-                    let path: &str = &::janus_runtime::__private::support::field_path(
-                        path,
-                        "name",
-                    );
-                    ::janus_runtime::__private::support::check_type(
-                        value,
-                        ::janus_runtime::__private::janus_constraints::JsonType::String,
-                        path,
-                    )?;
-                }
-                ::std::option::Option::None => {
-                    return ::std::result::Result::Err(
-                        ::janus_runtime::__private::support::missing(
-                            &::janus_runtime::__private::support::field_path(
-                                path,
-                                "name",
-                            ),
-                        ),
-                    );
-                }
-            }
-            match object.get("parent") {
-                ::std::option::Option::Some(value) if !value.is_null() => {
-                    let path: &str = &::janus_runtime::__private::support::field_path(
-                        path,
-                        "parent",
-                    );
-                    TeamNode::__janus_check(value, path)?;
-                }
-                _ => {}
-            }
-            ::std::result::Result::Ok(())
-        }
-    }
 }
 /// People and teams.
 #[allow(clippy::all)]
@@ -999,65 +647,6 @@ pub mod directory {
         /// `members`
         #[serde(rename = "members")]
         pub members: ::std::vec::Vec<super::models::Person>,
-    }
-    impl AddTeamArgs {
-        #[doc(hidden)]
-        pub fn __janus_check(
-            value: &::janus_runtime::__private::serde_json::Value,
-            path: &str,
-        ) -> ::std::result::Result<(), ::janus_runtime::ErrorObject> {
-            let object = ::janus_runtime::__private::support::as_object(value, path)?;
-            ::janus_runtime::__private::support::check_members(
-                object,
-                path,
-                &["lead", "members"],
-            )?;
-            match object.get("lead") {
-                ::std::option::Option::Some(value) if !value.is_null() => {
-                    let path: &str = &::janus_runtime::__private::support::field_path(
-                        path,
-                        "lead",
-                    );
-                    super::models::Employee::__janus_check(value, path)?;
-                }
-                _ => {}
-            }
-            match object.get("members") {
-                ::std::option::Option::Some(value) => {
-                    let path: &str = &::janus_runtime::__private::support::field_path(
-                        path,
-                        "members",
-                    );
-                    ::janus_runtime::__private::support::check_type(
-                        value,
-                        ::janus_runtime::__private::janus_constraints::JsonType::Array,
-                        path,
-                    )?;
-                    if let ::std::option::Option::Some(items) = value.as_array() {
-                        for (index, value) in ::std::iter::Iterator::enumerate(
-                            items.iter(),
-                        ) {
-                            let path: &str = &::janus_runtime::__private::support::index_path(
-                                path,
-                                index,
-                            );
-                            super::models::Person::__janus_check(value, path)?;
-                        }
-                    }
-                }
-                ::std::option::Option::None => {
-                    return ::std::result::Result::Err(
-                        ::janus_runtime::__private::support::missing(
-                            &::janus_runtime::__private::support::field_path(
-                                path,
-                                "members",
-                            ),
-                        ),
-                    );
-                }
-            }
-            ::std::result::Result::Ok(())
-        }
     }
     /// The errors the `add-team` request declares.
     ///
@@ -1150,59 +739,6 @@ pub mod directory {
         #[serde(rename = "team")]
         pub team: super::models::TeamNode,
     }
-    impl AddTeamResponse {
-        #[doc(hidden)]
-        pub fn __janus_check(
-            value: &::janus_runtime::__private::serde_json::Value,
-            path: &str,
-        ) -> ::std::result::Result<(), ::janus_runtime::ErrorObject> {
-            let object = ::janus_runtime::__private::support::as_object(value, path)?;
-            ::janus_runtime::__private::support::check_members(
-                object,
-                path,
-                &["size", "team"],
-            )?;
-            match object.get("size") {
-                ::std::option::Option::Some(value) => {
-                    let path: &str = &::janus_runtime::__private::support::field_path(
-                        path,
-                        "size",
-                    );
-                    Size::__janus_check(value, path)?;
-                }
-                ::std::option::Option::None => {
-                    return ::std::result::Result::Err(
-                        ::janus_runtime::__private::support::missing(
-                            &::janus_runtime::__private::support::field_path(
-                                path,
-                                "size",
-                            ),
-                        ),
-                    );
-                }
-            }
-            match object.get("team") {
-                ::std::option::Option::Some(value) => {
-                    let path: &str = &::janus_runtime::__private::support::field_path(
-                        path,
-                        "team",
-                    );
-                    super::models::TeamNode::__janus_check(value, path)?;
-                }
-                ::std::option::Option::None => {
-                    return ::std::result::Result::Err(
-                        ::janus_runtime::__private::support::missing(
-                            &::janus_runtime::__private::support::field_path(
-                                path,
-                                "team",
-                            ),
-                        ),
-                    );
-                }
-            }
-            ::std::result::Result::Ok(())
-        }
-    }
     /// `size`
     ///
     /// Constraints: at least 0.
@@ -1259,28 +795,6 @@ pub mod directory {
         /// The value, unwrapped.
         pub fn into_inner(self) -> i64 {
             self.0
-        }
-        #[doc(hidden)]
-        pub fn __janus_check(
-            value: &::janus_runtime::__private::serde_json::Value,
-            path: &str,
-        ) -> ::std::result::Result<(), ::janus_runtime::ErrorObject> {
-            ::janus_runtime::__private::support::check_type(
-                value,
-                ::janus_runtime::__private::janus_constraints::JsonType::Integer,
-                path,
-            )?;
-            match value.as_i64() {
-                ::std::option::Option::Some(inner) => {
-                    Self::check(inner)
-                        .map_err(|violation| ::janus_runtime::__private::support::invalid(
-                            path,
-                            value,
-                            &violation,
-                        ))
-                }
-                ::std::option::Option::None => ::std::result::Result::Ok(()),
-            }
         }
     }
     impl ::std::ops::Deref for Size {
@@ -1432,10 +946,10 @@ pub mod directory {
             >,
         > + ::std::marker::Send {
             async move {
-                self.call_typed::<
-                        AddTeamArgs,
-                        AddTeamResponse,
-                    >(CHANNEL_ID, ADD_TEAM, &args)
+                ::janus_runtime::__private::support::call_checked::<
+                    AddTeamArgs,
+                    AddTeamResponse,
+                >(self, &super::__JANUS_SCHEMA, CHANNEL_ID, ADD_TEAM, &args)
                     .await
                     .map_err(::janus_runtime::CallError::into_application)
             }
@@ -1449,13 +963,15 @@ pub mod directory {
             >,
         > + ::std::marker::Send {
             async move {
-                self.call_typed::<
-                        ::janus_runtime::__private::serde_json::Map<
-                            ::std::string::String,
-                            ::janus_runtime::__private::serde_json::Value,
-                        >,
-                        ::std::vec::Vec<super::models::Employee>,
-                    >(
+                ::janus_runtime::__private::support::call_checked::<
+                    ::janus_runtime::__private::serde_json::Map<
+                        ::std::string::String,
+                        ::janus_runtime::__private::serde_json::Value,
+                    >,
+                    ::std::vec::Vec<super::models::Employee>,
+                >(
+                        self,
+                        &super::__JANUS_SCHEMA,
                         CHANNEL_ID,
                         LIST_PEOPLE,
                         &::janus_runtime::__private::serde_json::Map::new(),
@@ -1473,13 +989,15 @@ pub mod directory {
             >,
         > + ::std::marker::Send {
             async move {
-                self.call_typed::<
-                        ::janus_runtime::__private::serde_json::Map<
-                            ::std::string::String,
-                            ::janus_runtime::__private::serde_json::Value,
-                        >,
-                        super::models::TeamNode,
-                    >(
+                ::janus_runtime::__private::support::call_checked::<
+                    ::janus_runtime::__private::serde_json::Map<
+                        ::std::string::String,
+                        ::janus_runtime::__private::serde_json::Value,
+                    >,
+                    super::models::TeamNode,
+                >(
+                        self,
+                        &super::__JANUS_SCHEMA,
                         CHANNEL_ID,
                         ORG_CHART,
                         &::janus_runtime::__private::serde_json::Map::new(),
@@ -1574,19 +1092,7 @@ pub mod directory {
             request: &str,
             args: &::janus_runtime::__private::serde_json::Value,
         ) -> ::std::result::Result<(), ::janus_runtime::ErrorObject> {
-            match request {
-                ADD_TEAM => AddTeamArgs::__janus_check(args, ""),
-                LIST_PEOPLE => ::janus_runtime::__private::support::check_no_args(args),
-                ORG_CHART => ::janus_runtime::__private::support::check_no_args(args),
-                other => {
-                    ::std::result::Result::Err(
-                        ::janus_runtime::__private::support::unknown_request(
-                            CHANNEL_ID,
-                            other,
-                        ),
-                    )
-                }
-            }
+            super::__JANUS_SCHEMA.validate(CHANNEL_ID, request, args)
         }
         fn call(
             &self,
@@ -1604,7 +1110,8 @@ pub mod directory {
             match request {
                 ADD_TEAM => {
                     ::std::boxed::Box::pin(async move {
-                        AddTeamArgs::__janus_check(&args, "")?;
+                        let args = super::__JANUS_SCHEMA
+                            .checked_args(CHANNEL_ID, ADD_TEAM, args)?;
                         let args: AddTeamArgs = ::janus_runtime::__private::support::decode(
                             ADD_TEAM,
                             args,
@@ -1624,7 +1131,8 @@ pub mod directory {
                 }
                 LIST_PEOPLE => {
                     ::std::boxed::Box::pin(async move {
-                        ::janus_runtime::__private::support::check_no_args(&args)?;
+                        super::__JANUS_SCHEMA
+                            .checked_args(CHANNEL_ID, LIST_PEOPLE, args)?;
                         match handler.list_people(&ctx).await {
                             ::std::result::Result::Ok(result) => {
                                 ::janus_runtime::__private::support::encode(
@@ -1640,7 +1148,7 @@ pub mod directory {
                 }
                 ORG_CHART => {
                     ::std::boxed::Box::pin(async move {
-                        ::janus_runtime::__private::support::check_no_args(&args)?;
+                        super::__JANUS_SCHEMA.checked_args(CHANNEL_ID, ORG_CHART, args)?;
                         match handler.org_chart(&ctx).await {
                             ::std::result::Result::Ok(result) => {
                                 ::janus_runtime::__private::support::encode(
@@ -1696,13 +1204,15 @@ pub mod health {
             >,
         > + ::std::marker::Send {
             async move {
-                self.call_typed::<
-                        ::janus_runtime::__private::serde_json::Map<
-                            ::std::string::String,
-                            ::janus_runtime::__private::serde_json::Value,
-                        >,
+                ::janus_runtime::__private::support::call_checked::<
+                    ::janus_runtime::__private::serde_json::Map<
+                        ::std::string::String,
                         ::janus_runtime::__private::serde_json::Value,
-                    >(
+                    >,
+                    ::janus_runtime::__private::serde_json::Value,
+                >(
+                        self,
+                        &super::__JANUS_SCHEMA,
                         CHANNEL_ID,
                         STATUS,
                         &::janus_runtime::__private::serde_json::Map::new(),
@@ -1772,17 +1282,7 @@ pub mod health {
             request: &str,
             args: &::janus_runtime::__private::serde_json::Value,
         ) -> ::std::result::Result<(), ::janus_runtime::ErrorObject> {
-            match request {
-                STATUS => ::janus_runtime::__private::support::check_no_args(args),
-                other => {
-                    ::std::result::Result::Err(
-                        ::janus_runtime::__private::support::unknown_request(
-                            CHANNEL_ID,
-                            other,
-                        ),
-                    )
-                }
-            }
+            super::__JANUS_SCHEMA.validate(CHANNEL_ID, request, args)
         }
         fn call(
             &self,
@@ -1800,7 +1300,7 @@ pub mod health {
             match request {
                 STATUS => {
                     ::std::boxed::Box::pin(async move {
-                        ::janus_runtime::__private::support::check_no_args(&args)?;
+                        super::__JANUS_SCHEMA.checked_args(CHANNEL_ID, STATUS, args)?;
                         match handler.status(&ctx).await {
                             ::std::result::Result::Ok(result) => {
                                 ::janus_runtime::__private::support::encode(STATUS, &result)
@@ -1824,6 +1324,10 @@ pub mod health {
         }
     }
 }
+#[doc(hidden)]
+pub static __JANUS_SCHEMA: ::janus_runtime::__private::support::EmbeddedSchema = ::janus_runtime::__private::support::EmbeddedSchema::new(
+    "{\"channels\":[{\"id\":\"directory\",\"requests\":[{\"name\":\"add-team\",\"args\":[{\"name\":\"lead\",\"nullable\":true,\"schema\":{\"type\":\"model\",\"name\":\"Employee\"}},{\"name\":\"members\",\"required\":true,\"schema\":{\"type\":\"array\",\"items\":{\"type\":\"model\",\"name\":\"Person\"}}}],\"response\":{\"type\":\"object\",\"fields\":[{\"name\":\"size\",\"required\":true,\"schema\":{\"type\":\"integer\",\"minimum\":0}},{\"name\":\"team\",\"required\":true,\"schema\":{\"type\":\"model\",\"name\":\"TeamNode\"}}]}},{\"name\":\"list-people\",\"response\":{\"type\":\"array\",\"items\":{\"type\":\"model\",\"name\":\"Employee\"}}},{\"name\":\"org-chart\",\"response\":{\"type\":\"model\",\"name\":\"TeamNode\"}}]},{\"id\":\"health\",\"requests\":[{\"name\":\"status\"}]}],\"models\":[{\"name\":\"Employee\",\"fields\":[{\"name\":\"email\",\"nullable\":true,\"schema\":{\"type\":\"string\"}},{\"name\":\"grade\",\"nullable\":true,\"schema\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":10}},{\"name\":\"id\",\"required\":true,\"schema\":{\"type\":\"string\",\"pattern\":\"^[a-z0-9-]+$\"}},{\"name\":\"name\",\"required\":true,\"schema\":{\"type\":\"string\",\"minLength\":1}},{\"name\":\"title\",\"required\":true,\"schema\":{\"type\":\"string\"}}]},{\"name\":\"Entity\",\"fields\":[{\"name\":\"id\",\"required\":true,\"schema\":{\"type\":\"string\",\"pattern\":\"^[a-z0-9-]+$\"}}]},{\"name\":\"Person\",\"fields\":[{\"name\":\"email\",\"nullable\":true,\"schema\":{\"type\":\"string\"}},{\"name\":\"id\",\"required\":true,\"schema\":{\"type\":\"string\",\"pattern\":\"^[a-z0-9-]+$\"}},{\"name\":\"name\",\"required\":true,\"schema\":{\"type\":\"string\",\"minLength\":1}}]},{\"name\":\"TeamNode\",\"fields\":[{\"name\":\"children\",\"nullable\":true,\"schema\":{\"type\":\"array\",\"items\":{\"type\":\"model\",\"name\":\"TeamNode\"}}},{\"name\":\"members\",\"nullable\":true,\"schema\":{\"type\":\"array\",\"items\":{\"type\":\"model\",\"name\":\"Employee\"}}},{\"name\":\"name\",\"required\":true,\"schema\":{\"type\":\"string\"}},{\"name\":\"parent\",\"nullable\":true,\"schema\":{\"type\":\"model\",\"name\":\"TeamNode\"}}]}]}",
+);
 /// Directory (version 0.3.0).
 /// extends, arrays of models, a recursive model, and requests without args.
 ///

@@ -30,45 +30,6 @@ pub mod models {
         )]
         pub r#type: ::std::option::Option<::std::string::String>,
     }
-    impl Match {
-        #[doc(hidden)]
-        pub fn __janus_check(
-            value: &::janus_runtime::__private::serde_json::Value,
-            path: &str,
-        ) -> ::std::result::Result<(), ::janus_runtime::ErrorObject> {
-            let object = ::janus_runtime::__private::support::as_object(value, path)?;
-            ::janus_runtime::__private::support::check_members(
-                object,
-                path,
-                &["status", "type"],
-            )?;
-            match object.get("status") {
-                ::std::option::Option::Some(value) if !value.is_null() => {
-                    let path: &str = &::janus_runtime::__private::support::field_path(
-                        path,
-                        "status",
-                    );
-                    MatchStatus::__janus_check(value, path)?;
-                }
-                _ => {}
-            }
-            match object.get("type") {
-                ::std::option::Option::Some(value) if !value.is_null() => {
-                    let path: &str = &::janus_runtime::__private::support::field_path(
-                        path,
-                        "type",
-                    );
-                    ::janus_runtime::__private::support::check_type(
-                        value,
-                        ::janus_runtime::__private::janus_constraints::JsonType::String,
-                        path,
-                    )?;
-                }
-                _ => {}
-            }
-            ::std::result::Result::Ok(())
-        }
-    }
     impl ::std::default::Default for Match {
         fn default() -> Self {
             Self {
@@ -102,31 +63,6 @@ pub mod models {
             match self {
                 Self::Won => "won",
                 Self::Lost => "lost",
-            }
-        }
-        #[doc(hidden)]
-        pub fn __janus_check(
-            value: &::janus_runtime::__private::serde_json::Value,
-            path: &str,
-        ) -> ::std::result::Result<(), ::janus_runtime::ErrorObject> {
-            ::janus_runtime::__private::support::check_type(
-                value,
-                ::janus_runtime::__private::janus_constraints::JsonType::String,
-                path,
-            )?;
-            match value.as_str() {
-                ::std::option::Option::Some(text) => {
-                    ::janus_runtime::__private::janus_constraints::check_enum_str(
-                            text,
-                            &["won", "lost"],
-                        )
-                        .map_err(|violation| ::janus_runtime::__private::support::invalid(
-                            path,
-                            value,
-                            &violation,
-                        ))
-                }
-                ::std::option::Option::None => ::std::result::Result::Ok(()),
             }
         }
     }
@@ -200,31 +136,6 @@ pub mod models {
         )]
         pub status: ::std::option::Option<StatusStatus>,
     }
-    impl Status {
-        #[doc(hidden)]
-        pub fn __janus_check(
-            value: &::janus_runtime::__private::serde_json::Value,
-            path: &str,
-        ) -> ::std::result::Result<(), ::janus_runtime::ErrorObject> {
-            let object = ::janus_runtime::__private::support::as_object(value, path)?;
-            ::janus_runtime::__private::support::check_members(
-                object,
-                path,
-                &["status"],
-            )?;
-            match object.get("status") {
-                ::std::option::Option::Some(value) if !value.is_null() => {
-                    let path: &str = &::janus_runtime::__private::support::field_path(
-                        path,
-                        "status",
-                    );
-                    StatusStatus::__janus_check(value, path)?;
-                }
-                _ => {}
-            }
-            ::std::result::Result::Ok(())
-        }
-    }
     impl ::std::default::Default for Status {
         fn default() -> Self {
             Self {
@@ -257,31 +168,6 @@ pub mod models {
             match self {
                 Self::A => "a",
                 Self::B => "b",
-            }
-        }
-        #[doc(hidden)]
-        pub fn __janus_check(
-            value: &::janus_runtime::__private::serde_json::Value,
-            path: &str,
-        ) -> ::std::result::Result<(), ::janus_runtime::ErrorObject> {
-            ::janus_runtime::__private::support::check_type(
-                value,
-                ::janus_runtime::__private::janus_constraints::JsonType::String,
-                path,
-            )?;
-            match value.as_str() {
-                ::std::option::Option::Some(text) => {
-                    ::janus_runtime::__private::janus_constraints::check_enum_str(
-                            text,
-                            &["a", "b"],
-                        )
-                        .map_err(|violation| ::janus_runtime::__private::support::invalid(
-                            path,
-                            value,
-                            &violation,
-                        ))
-                }
-                ::std::option::Option::None => ::std::result::Result::Ok(()),
             }
         }
     }
@@ -363,31 +249,6 @@ pub mod r#async {
         )]
         pub r#match: ::std::option::Option<super::models::Match>,
     }
-    impl AwaitArgs {
-        #[doc(hidden)]
-        pub fn __janus_check(
-            value: &::janus_runtime::__private::serde_json::Value,
-            path: &str,
-        ) -> ::std::result::Result<(), ::janus_runtime::ErrorObject> {
-            let object = ::janus_runtime::__private::support::as_object(value, path)?;
-            ::janus_runtime::__private::support::check_members(
-                object,
-                path,
-                &["match"],
-            )?;
-            match object.get("match") {
-                ::std::option::Option::Some(value) if !value.is_null() => {
-                    let path: &str = &::janus_runtime::__private::support::field_path(
-                        path,
-                        "match",
-                    );
-                    super::models::Match::__janus_check(value, path)?;
-                }
-                _ => {}
-            }
-            ::std::result::Result::Ok(())
-        }
-    }
     impl ::std::default::Default for AwaitArgs {
         fn default() -> Self {
             Self {
@@ -419,10 +280,10 @@ pub mod r#async {
             >,
         > + ::std::marker::Send {
             async move {
-                self.call_typed::<
-                        AwaitArgs,
-                        ::janus_runtime::__private::serde_json::Value,
-                    >(CHANNEL_ID, AWAIT, &args)
+                ::janus_runtime::__private::support::call_checked::<
+                    AwaitArgs,
+                    ::janus_runtime::__private::serde_json::Value,
+                >(self, &super::__JANUS_SCHEMA, CHANNEL_ID, AWAIT, &args)
                     .await
                     .map_err(::janus_runtime::CallError::into_application)
             }
@@ -489,17 +350,7 @@ pub mod r#async {
             request: &str,
             args: &::janus_runtime::__private::serde_json::Value,
         ) -> ::std::result::Result<(), ::janus_runtime::ErrorObject> {
-            match request {
-                AWAIT => AwaitArgs::__janus_check(args, ""),
-                other => {
-                    ::std::result::Result::Err(
-                        ::janus_runtime::__private::support::unknown_request(
-                            CHANNEL_ID,
-                            other,
-                        ),
-                    )
-                }
-            }
+            super::__JANUS_SCHEMA.validate(CHANNEL_ID, request, args)
         }
         fn call(
             &self,
@@ -517,7 +368,8 @@ pub mod r#async {
             match request {
                 AWAIT => {
                     ::std::boxed::Box::pin(async move {
-                        AwaitArgs::__janus_check(&args, "")?;
+                        let args = super::__JANUS_SCHEMA
+                            .checked_args(CHANNEL_ID, AWAIT, args)?;
                         let args: AwaitArgs = ::janus_runtime::__private::support::decode(
                             AWAIT,
                             args,
@@ -608,28 +460,6 @@ pub mod models_channel {
         /// The value, unwrapped.
         pub fn into_inner(self) -> i64 {
             self.0
-        }
-        #[doc(hidden)]
-        pub fn __janus_check(
-            value: &::janus_runtime::__private::serde_json::Value,
-            path: &str,
-        ) -> ::std::result::Result<(), ::janus_runtime::ErrorObject> {
-            ::janus_runtime::__private::support::check_type(
-                value,
-                ::janus_runtime::__private::janus_constraints::JsonType::Integer,
-                path,
-            )?;
-            match value.as_i64() {
-                ::std::option::Option::Some(inner) => {
-                    Self::check(inner)
-                        .map_err(|violation| ::janus_runtime::__private::support::invalid(
-                            path,
-                            value,
-                            &violation,
-                        ))
-                }
-                ::std::option::Option::None => ::std::result::Result::Ok(()),
-            }
         }
     }
     impl ::std::ops::Deref for CafU00e9 {
@@ -799,28 +629,6 @@ pub mod models_channel {
         pub fn into_inner(self) -> ::std::string::String {
             self.0
         }
-        #[doc(hidden)]
-        pub fn __janus_check(
-            value: &::janus_runtime::__private::serde_json::Value,
-            path: &str,
-        ) -> ::std::result::Result<(), ::janus_runtime::ErrorObject> {
-            ::janus_runtime::__private::support::check_type(
-                value,
-                ::janus_runtime::__private::janus_constraints::JsonType::String,
-                path,
-            )?;
-            match value.as_str() {
-                ::std::option::Option::Some(inner) => {
-                    Self::check(inner)
-                        .map_err(|violation| ::janus_runtime::__private::support::invalid(
-                            path,
-                            value,
-                            &violation,
-                        ))
-                }
-                ::std::option::Option::None => ::std::result::Result::Ok(()),
-            }
-        }
     }
     impl ::std::ops::Deref for Self_ {
         type Target = str;
@@ -959,31 +767,6 @@ pub mod models_channel {
                 Self::HttpServer => "HTTPServer",
             }
         }
-        #[doc(hidden)]
-        pub fn __janus_check(
-            value: &::janus_runtime::__private::serde_json::Value,
-            path: &str,
-        ) -> ::std::result::Result<(), ::janus_runtime::ErrorObject> {
-            ::janus_runtime::__private::support::check_type(
-                value,
-                ::janus_runtime::__private::janus_constraints::JsonType::String,
-                path,
-            )?;
-            match value.as_str() {
-                ::std::option::Option::Some(text) => {
-                    ::janus_runtime::__private::janus_constraints::check_enum_str(
-                            text,
-                            &["in-progress", "2nd", "self", "gen", "HTTPServer"],
-                        )
-                        .map_err(|violation| ::janus_runtime::__private::support::invalid(
-                            path,
-                            value,
-                            &violation,
-                        ))
-                }
-                ::std::option::Option::None => ::std::result::Result::Ok(()),
-            }
-        }
     }
     impl ::std::fmt::Display for Type {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
@@ -1093,89 +876,6 @@ pub mod models_channel {
         )]
         pub user_id: ::std::option::Option<::std::string::String>,
     }
-    impl TypeArgs {
-        #[doc(hidden)]
-        pub fn __janus_check(
-            value: &::janus_runtime::__private::serde_json::Value,
-            path: &str,
-        ) -> ::std::result::Result<(), ::janus_runtime::ErrorObject> {
-            let object = ::janus_runtime::__private::support::as_object(value, path)?;
-            ::janus_runtime::__private::support::check_members(
-                object,
-                path,
-                &["2fa", "async", "café", "self", "type", "userID"],
-            )?;
-            match object.get("2fa") {
-                ::std::option::Option::Some(value) if !value.is_null() => {
-                    let path: &str = &::janus_runtime::__private::support::field_path(
-                        path,
-                        "2fa",
-                    );
-                    _2fa::__janus_check(value, path)?;
-                }
-                _ => {}
-            }
-            match object.get("async") {
-                ::std::option::Option::Some(value) if !value.is_null() => {
-                    let path: &str = &::janus_runtime::__private::support::field_path(
-                        path,
-                        "async",
-                    );
-                    ::janus_runtime::__private::support::check_type(
-                        value,
-                        ::janus_runtime::__private::janus_constraints::JsonType::Boolean,
-                        path,
-                    )?;
-                }
-                _ => {}
-            }
-            match object.get("café") {
-                ::std::option::Option::Some(value) if !value.is_null() => {
-                    let path: &str = &::janus_runtime::__private::support::field_path(
-                        path,
-                        "café",
-                    );
-                    CafU00e9::__janus_check(value, path)?;
-                }
-                _ => {}
-            }
-            match object.get("self") {
-                ::std::option::Option::Some(value) if !value.is_null() => {
-                    let path: &str = &::janus_runtime::__private::support::field_path(
-                        path,
-                        "self",
-                    );
-                    Self_::__janus_check(value, path)?;
-                }
-                _ => {}
-            }
-            match object.get("type") {
-                ::std::option::Option::Some(value) if !value.is_null() => {
-                    let path: &str = &::janus_runtime::__private::support::field_path(
-                        path,
-                        "type",
-                    );
-                    Type::__janus_check(value, path)?;
-                }
-                _ => {}
-            }
-            match object.get("userID") {
-                ::std::option::Option::Some(value) if !value.is_null() => {
-                    let path: &str = &::janus_runtime::__private::support::field_path(
-                        path,
-                        "userID",
-                    );
-                    ::janus_runtime::__private::support::check_type(
-                        value,
-                        ::janus_runtime::__private::janus_constraints::JsonType::String,
-                        path,
-                    )?;
-                }
-                _ => {}
-            }
-            ::std::result::Result::Ok(())
-        }
-    }
     impl ::std::default::Default for TypeArgs {
         fn default() -> Self {
             Self {
@@ -1271,28 +971,6 @@ pub mod models_channel {
         /// The value, unwrapped.
         pub fn into_inner(self) -> ::std::string::String {
             self.0
-        }
-        #[doc(hidden)]
-        pub fn __janus_check(
-            value: &::janus_runtime::__private::serde_json::Value,
-            path: &str,
-        ) -> ::std::result::Result<(), ::janus_runtime::ErrorObject> {
-            ::janus_runtime::__private::support::check_type(
-                value,
-                ::janus_runtime::__private::janus_constraints::JsonType::String,
-                path,
-            )?;
-            match value.as_str() {
-                ::std::option::Option::Some(inner) => {
-                    Self::check(inner)
-                        .map_err(|violation| ::janus_runtime::__private::support::invalid(
-                            path,
-                            value,
-                            &violation,
-                        ))
-                }
-                ::std::option::Option::None => ::std::result::Result::Ok(()),
-            }
         }
     }
     impl ::std::ops::Deref for _2fa {
@@ -1414,10 +1092,10 @@ pub mod models_channel {
             >,
         > + ::std::marker::Send {
             async move {
-                self.call_typed::<
-                        TypeArgs,
-                        ::janus_runtime::__private::serde_json::Value,
-                    >(CHANNEL_ID, TYPE, &args)
+                ::janus_runtime::__private::support::call_checked::<
+                    TypeArgs,
+                    ::janus_runtime::__private::serde_json::Value,
+                >(self, &super::__JANUS_SCHEMA, CHANNEL_ID, TYPE, &args)
                     .await
                     .map_err(::janus_runtime::CallError::into_application)
             }
@@ -1484,17 +1162,7 @@ pub mod models_channel {
             request: &str,
             args: &::janus_runtime::__private::serde_json::Value,
         ) -> ::std::result::Result<(), ::janus_runtime::ErrorObject> {
-            match request {
-                TYPE => TypeArgs::__janus_check(args, ""),
-                other => {
-                    ::std::result::Result::Err(
-                        ::janus_runtime::__private::support::unknown_request(
-                            CHANNEL_ID,
-                            other,
-                        ),
-                    )
-                }
-            }
+            super::__JANUS_SCHEMA.validate(CHANNEL_ID, request, args)
         }
         fn call(
             &self,
@@ -1512,7 +1180,8 @@ pub mod models_channel {
             match request {
                 TYPE => {
                     ::std::boxed::Box::pin(async move {
-                        TypeArgs::__janus_check(&args, "")?;
+                        let args = super::__JANUS_SCHEMA
+                            .checked_args(CHANNEL_ID, TYPE, args)?;
                         let args: TypeArgs = ::janus_runtime::__private::support::decode(
                             TYPE,
                             args,
@@ -1571,50 +1240,6 @@ pub mod user_service {
         /// `username`
         #[serde(rename = "username")]
         pub username: CreateUserUsername,
-    }
-    impl CreateUserArgs {
-        #[doc(hidden)]
-        pub fn __janus_check(
-            value: &::janus_runtime::__private::serde_json::Value,
-            path: &str,
-        ) -> ::std::result::Result<(), ::janus_runtime::ErrorObject> {
-            let object = ::janus_runtime::__private::support::as_object(value, path)?;
-            ::janus_runtime::__private::support::check_members(
-                object,
-                path,
-                &["create-user-args", "username"],
-            )?;
-            match object.get("create-user-args") {
-                ::std::option::Option::Some(value) if !value.is_null() => {
-                    let path: &str = &::janus_runtime::__private::support::field_path(
-                        path,
-                        "create-user-args",
-                    );
-                    CreateUserCreateUserArgs::__janus_check(value, path)?;
-                }
-                _ => {}
-            }
-            match object.get("username") {
-                ::std::option::Option::Some(value) => {
-                    let path: &str = &::janus_runtime::__private::support::field_path(
-                        path,
-                        "username",
-                    );
-                    CreateUserUsername::__janus_check(value, path)?;
-                }
-                ::std::option::Option::None => {
-                    return ::std::result::Result::Err(
-                        ::janus_runtime::__private::support::missing(
-                            &::janus_runtime::__private::support::field_path(
-                                path,
-                                "username",
-                            ),
-                        ),
-                    );
-                }
-            }
-            ::std::result::Result::Ok(())
-        }
     }
     /// `create-user-args`
     ///
@@ -1675,28 +1300,6 @@ pub mod user_service {
         /// The value, unwrapped.
         pub fn into_inner(self) -> ::std::string::String {
             self.0
-        }
-        #[doc(hidden)]
-        pub fn __janus_check(
-            value: &::janus_runtime::__private::serde_json::Value,
-            path: &str,
-        ) -> ::std::result::Result<(), ::janus_runtime::ErrorObject> {
-            ::janus_runtime::__private::support::check_type(
-                value,
-                ::janus_runtime::__private::janus_constraints::JsonType::String,
-                path,
-            )?;
-            match value.as_str() {
-                ::std::option::Option::Some(inner) => {
-                    Self::check(inner)
-                        .map_err(|violation| ::janus_runtime::__private::support::invalid(
-                            path,
-                            value,
-                            &violation,
-                        ))
-                }
-                ::std::option::Option::None => ::std::result::Result::Ok(()),
-            }
         }
     }
     impl ::std::ops::Deref for CreateUserCreateUserArgs {
@@ -1855,28 +1458,6 @@ pub mod user_service {
         pub fn into_inner(self) -> ::std::string::String {
             self.0
         }
-        #[doc(hidden)]
-        pub fn __janus_check(
-            value: &::janus_runtime::__private::serde_json::Value,
-            path: &str,
-        ) -> ::std::result::Result<(), ::janus_runtime::ErrorObject> {
-            ::janus_runtime::__private::support::check_type(
-                value,
-                ::janus_runtime::__private::janus_constraints::JsonType::String,
-                path,
-            )?;
-            match value.as_str() {
-                ::std::option::Option::Some(inner) => {
-                    Self::check(inner)
-                        .map_err(|violation| ::janus_runtime::__private::support::invalid(
-                            path,
-                            value,
-                            &violation,
-                        ))
-                }
-                ::std::option::Option::None => ::std::result::Result::Ok(()),
-            }
-        }
     }
     impl ::std::ops::Deref for CreateUserUsername {
         type Target = str;
@@ -1995,50 +1576,6 @@ pub mod user_service {
         #[serde(rename = "username")]
         pub username: UpdateUserUsername,
     }
-    impl UpdateUserArgs {
-        #[doc(hidden)]
-        pub fn __janus_check(
-            value: &::janus_runtime::__private::serde_json::Value,
-            path: &str,
-        ) -> ::std::result::Result<(), ::janus_runtime::ErrorObject> {
-            let object = ::janus_runtime::__private::support::as_object(value, path)?;
-            ::janus_runtime::__private::support::check_members(
-                object,
-                path,
-                &["status", "username"],
-            )?;
-            match object.get("status") {
-                ::std::option::Option::Some(value) if !value.is_null() => {
-                    let path: &str = &::janus_runtime::__private::support::field_path(
-                        path,
-                        "status",
-                    );
-                    UpdateUserStatus::__janus_check(value, path)?;
-                }
-                _ => {}
-            }
-            match object.get("username") {
-                ::std::option::Option::Some(value) => {
-                    let path: &str = &::janus_runtime::__private::support::field_path(
-                        path,
-                        "username",
-                    );
-                    UpdateUserUsername::__janus_check(value, path)?;
-                }
-                ::std::option::Option::None => {
-                    return ::std::result::Result::Err(
-                        ::janus_runtime::__private::support::missing(
-                            &::janus_runtime::__private::support::field_path(
-                                path,
-                                "username",
-                            ),
-                        ),
-                    );
-                }
-            }
-            ::std::result::Result::Ok(())
-        }
-    }
     /// Result of the `update-user` request.
     #[derive(
         ::std::fmt::Debug,
@@ -2056,31 +1593,6 @@ pub mod user_service {
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub status: ::std::option::Option<UpdateUserResponseStatus>,
-    }
-    impl UpdateUserResponse {
-        #[doc(hidden)]
-        pub fn __janus_check(
-            value: &::janus_runtime::__private::serde_json::Value,
-            path: &str,
-        ) -> ::std::result::Result<(), ::janus_runtime::ErrorObject> {
-            let object = ::janus_runtime::__private::support::as_object(value, path)?;
-            ::janus_runtime::__private::support::check_members(
-                object,
-                path,
-                &["status"],
-            )?;
-            match object.get("status") {
-                ::std::option::Option::Some(value) if !value.is_null() => {
-                    let path: &str = &::janus_runtime::__private::support::field_path(
-                        path,
-                        "status",
-                    );
-                    UpdateUserResponseStatus::__janus_check(value, path)?;
-                }
-                _ => {}
-            }
-            ::std::result::Result::Ok(())
-        }
     }
     impl ::std::default::Default for UpdateUserResponse {
         fn default() -> Self {
@@ -2114,31 +1626,6 @@ pub mod user_service {
             match self {
                 Self::Ok => "ok",
                 Self::Failed => "failed",
-            }
-        }
-        #[doc(hidden)]
-        pub fn __janus_check(
-            value: &::janus_runtime::__private::serde_json::Value,
-            path: &str,
-        ) -> ::std::result::Result<(), ::janus_runtime::ErrorObject> {
-            ::janus_runtime::__private::support::check_type(
-                value,
-                ::janus_runtime::__private::janus_constraints::JsonType::String,
-                path,
-            )?;
-            match value.as_str() {
-                ::std::option::Option::Some(text) => {
-                    ::janus_runtime::__private::janus_constraints::check_enum_str(
-                            text,
-                            &["ok", "failed"],
-                        )
-                        .map_err(|violation| ::janus_runtime::__private::support::invalid(
-                            path,
-                            value,
-                            &violation,
-                        ))
-                }
-                ::std::option::Option::None => ::std::result::Result::Ok(()),
             }
         }
     }
@@ -2220,31 +1707,6 @@ pub mod user_service {
             match self {
                 Self::On => "on",
                 Self::Off => "off",
-            }
-        }
-        #[doc(hidden)]
-        pub fn __janus_check(
-            value: &::janus_runtime::__private::serde_json::Value,
-            path: &str,
-        ) -> ::std::result::Result<(), ::janus_runtime::ErrorObject> {
-            ::janus_runtime::__private::support::check_type(
-                value,
-                ::janus_runtime::__private::janus_constraints::JsonType::String,
-                path,
-            )?;
-            match value.as_str() {
-                ::std::option::Option::Some(text) => {
-                    ::janus_runtime::__private::janus_constraints::check_enum_str(
-                            text,
-                            &["on", "off"],
-                        )
-                        .map_err(|violation| ::janus_runtime::__private::support::invalid(
-                            path,
-                            value,
-                            &violation,
-                        ))
-                }
-                ::std::option::Option::None => ::std::result::Result::Ok(()),
             }
         }
     }
@@ -2359,28 +1821,6 @@ pub mod user_service {
         /// The value, unwrapped.
         pub fn into_inner(self) -> ::std::string::String {
             self.0
-        }
-        #[doc(hidden)]
-        pub fn __janus_check(
-            value: &::janus_runtime::__private::serde_json::Value,
-            path: &str,
-        ) -> ::std::result::Result<(), ::janus_runtime::ErrorObject> {
-            ::janus_runtime::__private::support::check_type(
-                value,
-                ::janus_runtime::__private::janus_constraints::JsonType::String,
-                path,
-            )?;
-            match value.as_str() {
-                ::std::option::Option::Some(inner) => {
-                    Self::check(inner)
-                        .map_err(|violation| ::janus_runtime::__private::support::invalid(
-                            path,
-                            value,
-                            &violation,
-                        ))
-                }
-                ::std::option::Option::None => ::std::result::Result::Ok(()),
-            }
         }
     }
     impl ::std::ops::Deref for UpdateUserUsername {
@@ -2521,13 +1961,15 @@ pub mod user_service {
             >,
         > + ::std::marker::Send {
             async move {
-                self.call_typed::<
-                        ::janus_runtime::__private::serde_json::Map<
-                            ::std::string::String,
-                            ::janus_runtime::__private::serde_json::Value,
-                        >,
+                ::janus_runtime::__private::support::call_checked::<
+                    ::janus_runtime::__private::serde_json::Map<
+                        ::std::string::String,
                         ::janus_runtime::__private::serde_json::Value,
-                    >(
+                    >,
+                    ::janus_runtime::__private::serde_json::Value,
+                >(
+                        self,
+                        &super::__JANUS_SCHEMA,
                         CHANNEL_ID,
                         CHANNEL_ID_REQUEST,
                         &::janus_runtime::__private::serde_json::Map::new(),
@@ -2546,10 +1988,10 @@ pub mod user_service {
             >,
         > + ::std::marker::Send {
             async move {
-                self.call_typed::<
-                        CreateUserArgs,
-                        ::janus_runtime::__private::serde_json::Value,
-                    >(CHANNEL_ID, CREATE_USER, &args)
+                ::janus_runtime::__private::support::call_checked::<
+                    CreateUserArgs,
+                    ::janus_runtime::__private::serde_json::Value,
+                >(self, &super::__JANUS_SCHEMA, CHANNEL_ID, CREATE_USER, &args)
                     .await
                     .map_err(::janus_runtime::CallError::into_application)
             }
@@ -2564,10 +2006,10 @@ pub mod user_service {
             >,
         > + ::std::marker::Send {
             async move {
-                self.call_typed::<
-                        UpdateUserArgs,
-                        UpdateUserResponse,
-                    >(CHANNEL_ID, UPDATE_USER, &args)
+                ::janus_runtime::__private::support::call_checked::<
+                    UpdateUserArgs,
+                    UpdateUserResponse,
+                >(self, &super::__JANUS_SCHEMA, CHANNEL_ID, UPDATE_USER, &args)
                     .await
                     .map_err(::janus_runtime::CallError::into_application)
             }
@@ -2659,21 +2101,7 @@ pub mod user_service {
             request: &str,
             args: &::janus_runtime::__private::serde_json::Value,
         ) -> ::std::result::Result<(), ::janus_runtime::ErrorObject> {
-            match request {
-                CHANNEL_ID_REQUEST => {
-                    ::janus_runtime::__private::support::check_no_args(args)
-                }
-                CREATE_USER => CreateUserArgs::__janus_check(args, ""),
-                UPDATE_USER => UpdateUserArgs::__janus_check(args, ""),
-                other => {
-                    ::std::result::Result::Err(
-                        ::janus_runtime::__private::support::unknown_request(
-                            CHANNEL_ID,
-                            other,
-                        ),
-                    )
-                }
-            }
+            super::__JANUS_SCHEMA.validate(CHANNEL_ID, request, args)
         }
         fn call(
             &self,
@@ -2691,7 +2119,8 @@ pub mod user_service {
             match request {
                 CHANNEL_ID_REQUEST => {
                     ::std::boxed::Box::pin(async move {
-                        ::janus_runtime::__private::support::check_no_args(&args)?;
+                        super::__JANUS_SCHEMA
+                            .checked_args(CHANNEL_ID, CHANNEL_ID_REQUEST, args)?;
                         match handler.channel_id(&ctx).await {
                             ::std::result::Result::Ok(result) => {
                                 ::janus_runtime::__private::support::encode(
@@ -2707,7 +2136,8 @@ pub mod user_service {
                 }
                 CREATE_USER => {
                     ::std::boxed::Box::pin(async move {
-                        CreateUserArgs::__janus_check(&args, "")?;
+                        let args = super::__JANUS_SCHEMA
+                            .checked_args(CHANNEL_ID, CREATE_USER, args)?;
                         let args: CreateUserArgs = ::janus_runtime::__private::support::decode(
                             CREATE_USER,
                             args,
@@ -2727,7 +2157,8 @@ pub mod user_service {
                 }
                 UPDATE_USER => {
                     ::std::boxed::Box::pin(async move {
-                        UpdateUserArgs::__janus_check(&args, "")?;
+                        let args = super::__JANUS_SCHEMA
+                            .checked_args(CHANNEL_ID, UPDATE_USER, args)?;
                         let args: UpdateUserArgs = ::janus_runtime::__private::support::decode(
                             UPDATE_USER,
                             args,
@@ -2758,6 +2189,10 @@ pub mod user_service {
         }
     }
 }
+#[doc(hidden)]
+pub static __JANUS_SCHEMA: ::janus_runtime::__private::support::EmbeddedSchema = ::janus_runtime::__private::support::EmbeddedSchema::new(
+    "{\"channels\":[{\"id\":\"async\",\"requests\":[{\"name\":\"await\",\"args\":[{\"name\":\"match\",\"nullable\":true,\"schema\":{\"type\":\"model\",\"name\":\"match\"}}]}]},{\"id\":\"models\",\"requests\":[{\"name\":\"type\",\"args\":[{\"name\":\"2fa\",\"nullable\":true,\"schema\":{\"type\":\"string\",\"pattern\":\"^[0-9]{6}$\"}},{\"name\":\"async\",\"nullable\":true,\"schema\":{\"type\":\"boolean\"}},{\"name\":\"café\",\"nullable\":true,\"schema\":{\"type\":\"integer\",\"minimum\":1}},{\"name\":\"self\",\"nullable\":true,\"schema\":{\"type\":\"string\",\"maxLength\":4}},{\"name\":\"type\",\"nullable\":true,\"schema\":{\"type\":\"string\",\"enum\":[\"in-progress\",\"2nd\",\"self\",\"gen\",\"HTTPServer\"]}},{\"name\":\"userID\",\"nullable\":true,\"schema\":{\"type\":\"string\"}}]}]},{\"id\":\"user-service\",\"requests\":[{\"name\":\"channel-id\"},{\"name\":\"create-user\",\"args\":[{\"name\":\"create-user-args\",\"nullable\":true,\"schema\":{\"type\":\"string\",\"maxLength\":8}},{\"name\":\"username\",\"required\":true,\"schema\":{\"type\":\"string\",\"minLength\":3}}]},{\"name\":\"update-user\",\"args\":[{\"name\":\"status\",\"nullable\":true,\"schema\":{\"type\":\"string\",\"enum\":[\"on\",\"off\"]}},{\"name\":\"username\",\"required\":true,\"schema\":{\"type\":\"string\",\"minLength\":3}}],\"response\":{\"type\":\"object\",\"fields\":[{\"name\":\"status\",\"nullable\":true,\"schema\":{\"type\":\"string\",\"enum\":[\"ok\",\"failed\"]}}]}}]}],\"models\":[{\"name\":\"Status\",\"fields\":[{\"name\":\"status\",\"nullable\":true,\"schema\":{\"type\":\"string\",\"enum\":[\"a\",\"b\"]}}]},{\"name\":\"match\",\"fields\":[{\"name\":\"status\",\"nullable\":true,\"schema\":{\"type\":\"string\",\"enum\":[\"won\",\"lost\"]}},{\"name\":\"type\",\"nullable\":true,\"schema\":{\"type\":\"string\"}}]}]}",
+);
 /// Awkward Names (version 1.0.0).
 /// Names that need sanitising, keywords, and collisions the generator resolves.
 ///

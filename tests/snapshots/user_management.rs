@@ -62,28 +62,6 @@ pub mod models {
         pub fn into_inner(self) -> i64 {
             self.0
         }
-        #[doc(hidden)]
-        pub fn __janus_check(
-            value: &::janus_runtime::__private::serde_json::Value,
-            path: &str,
-        ) -> ::std::result::Result<(), ::janus_runtime::ErrorObject> {
-            ::janus_runtime::__private::support::check_type(
-                value,
-                ::janus_runtime::__private::janus_constraints::JsonType::Integer,
-                path,
-            )?;
-            match value.as_i64() {
-                ::std::option::Option::Some(inner) => {
-                    Self::check(inner)
-                        .map_err(|violation| ::janus_runtime::__private::support::invalid(
-                            path,
-                            value,
-                            &violation,
-                        ))
-                }
-                ::std::option::Option::None => ::std::result::Result::Ok(()),
-            }
-        }
     }
     impl ::std::ops::Deref for Age {
         type Target = i64;
@@ -219,100 +197,6 @@ pub mod models {
         #[serde(rename = "userId")]
         pub user_id: ::std::string::String,
     }
-    impl CreateUserResponse {
-        #[doc(hidden)]
-        pub fn __janus_check(
-            value: &::janus_runtime::__private::serde_json::Value,
-            path: &str,
-        ) -> ::std::result::Result<(), ::janus_runtime::ErrorObject> {
-            let object = ::janus_runtime::__private::support::as_object(value, path)?;
-            ::janus_runtime::__private::support::check_members(
-                object,
-                path,
-                &["createdAt", "message", "status", "userId"],
-            )?;
-            match object.get("createdAt") {
-                ::std::option::Option::Some(value) if !value.is_null() => {
-                    let path: &str = &::janus_runtime::__private::support::field_path(
-                        path,
-                        "createdAt",
-                    );
-                    ::janus_runtime::__private::support::check_type(
-                        value,
-                        ::janus_runtime::__private::janus_constraints::JsonType::String,
-                        path,
-                    )?;
-                }
-                _ => {}
-            }
-            match object.get("message") {
-                ::std::option::Option::Some(value) => {
-                    let path: &str = &::janus_runtime::__private::support::field_path(
-                        path,
-                        "message",
-                    );
-                    ::janus_runtime::__private::support::check_type(
-                        value,
-                        ::janus_runtime::__private::janus_constraints::JsonType::String,
-                        path,
-                    )?;
-                }
-                ::std::option::Option::None => {
-                    return ::std::result::Result::Err(
-                        ::janus_runtime::__private::support::missing(
-                            &::janus_runtime::__private::support::field_path(
-                                path,
-                                "message",
-                            ),
-                        ),
-                    );
-                }
-            }
-            match object.get("status") {
-                ::std::option::Option::Some(value) => {
-                    let path: &str = &::janus_runtime::__private::support::field_path(
-                        path,
-                        "status",
-                    );
-                    Status::__janus_check(value, path)?;
-                }
-                ::std::option::Option::None => {
-                    return ::std::result::Result::Err(
-                        ::janus_runtime::__private::support::missing(
-                            &::janus_runtime::__private::support::field_path(
-                                path,
-                                "status",
-                            ),
-                        ),
-                    );
-                }
-            }
-            match object.get("userId") {
-                ::std::option::Option::Some(value) => {
-                    let path: &str = &::janus_runtime::__private::support::field_path(
-                        path,
-                        "userId",
-                    );
-                    ::janus_runtime::__private::support::check_type(
-                        value,
-                        ::janus_runtime::__private::janus_constraints::JsonType::String,
-                        path,
-                    )?;
-                }
-                ::std::option::Option::None => {
-                    return ::std::result::Result::Err(
-                        ::janus_runtime::__private::support::missing(
-                            &::janus_runtime::__private::support::field_path(
-                                path,
-                                "userId",
-                            ),
-                        ),
-                    );
-                }
-            }
-            ::std::result::Result::Ok(())
-        }
-    }
     /// User's first name
     ///
     /// Constraints: at most 100 characters.
@@ -372,28 +256,6 @@ pub mod models {
         /// The value, unwrapped.
         pub fn into_inner(self) -> ::std::string::String {
             self.0
-        }
-        #[doc(hidden)]
-        pub fn __janus_check(
-            value: &::janus_runtime::__private::serde_json::Value,
-            path: &str,
-        ) -> ::std::result::Result<(), ::janus_runtime::ErrorObject> {
-            ::janus_runtime::__private::support::check_type(
-                value,
-                ::janus_runtime::__private::janus_constraints::JsonType::String,
-                path,
-            )?;
-            match value.as_str() {
-                ::std::option::Option::Some(inner) => {
-                    Self::check(inner)
-                        .map_err(|violation| ::janus_runtime::__private::support::invalid(
-                            path,
-                            value,
-                            &violation,
-                        ))
-                }
-                ::std::option::Option::None => ::std::result::Result::Ok(()),
-            }
         }
     }
     impl ::std::ops::Deref for FirstName {
@@ -551,28 +413,6 @@ pub mod models {
         pub fn into_inner(self) -> ::std::string::String {
             self.0
         }
-        #[doc(hidden)]
-        pub fn __janus_check(
-            value: &::janus_runtime::__private::serde_json::Value,
-            path: &str,
-        ) -> ::std::result::Result<(), ::janus_runtime::ErrorObject> {
-            ::janus_runtime::__private::support::check_type(
-                value,
-                ::janus_runtime::__private::janus_constraints::JsonType::String,
-                path,
-            )?;
-            match value.as_str() {
-                ::std::option::Option::Some(inner) => {
-                    Self::check(inner)
-                        .map_err(|violation| ::janus_runtime::__private::support::invalid(
-                            path,
-                            value,
-                            &violation,
-                        ))
-                }
-                ::std::option::Option::None => ::std::result::Result::Ok(()),
-            }
-        }
     }
     impl ::std::ops::Deref for LastName {
         type Target = str;
@@ -699,31 +539,6 @@ pub mod models {
                 Self::Failed => "failed",
             }
         }
-        #[doc(hidden)]
-        pub fn __janus_check(
-            value: &::janus_runtime::__private::serde_json::Value,
-            path: &str,
-        ) -> ::std::result::Result<(), ::janus_runtime::ErrorObject> {
-            ::janus_runtime::__private::support::check_type(
-                value,
-                ::janus_runtime::__private::janus_constraints::JsonType::String,
-                path,
-            )?;
-            match value.as_str() {
-                ::std::option::Option::Some(text) => {
-                    ::janus_runtime::__private::janus_constraints::check_enum_str(
-                            text,
-                            &["created", "pending", "failed"],
-                        )
-                        .map_err(|violation| ::janus_runtime::__private::support::invalid(
-                            path,
-                            value,
-                            &violation,
-                        ))
-                }
-                ::std::option::Option::None => ::std::result::Result::Ok(()),
-            }
-        }
     }
     impl ::std::fmt::Display for Status {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
@@ -822,65 +637,6 @@ pub mod models {
             >,
         >,
     }
-    impl UserProfile {
-        #[doc(hidden)]
-        pub fn __janus_check(
-            value: &::janus_runtime::__private::serde_json::Value,
-            path: &str,
-        ) -> ::std::result::Result<(), ::janus_runtime::ErrorObject> {
-            let object = ::janus_runtime::__private::support::as_object(value, path)?;
-            ::janus_runtime::__private::support::check_members(
-                object,
-                path,
-                &["age", "firstName", "lastName", "preferences"],
-            )?;
-            match object.get("age") {
-                ::std::option::Option::Some(value) if !value.is_null() => {
-                    let path: &str = &::janus_runtime::__private::support::field_path(
-                        path,
-                        "age",
-                    );
-                    Age::__janus_check(value, path)?;
-                }
-                _ => {}
-            }
-            match object.get("firstName") {
-                ::std::option::Option::Some(value) if !value.is_null() => {
-                    let path: &str = &::janus_runtime::__private::support::field_path(
-                        path,
-                        "firstName",
-                    );
-                    FirstName::__janus_check(value, path)?;
-                }
-                _ => {}
-            }
-            match object.get("lastName") {
-                ::std::option::Option::Some(value) if !value.is_null() => {
-                    let path: &str = &::janus_runtime::__private::support::field_path(
-                        path,
-                        "lastName",
-                    );
-                    LastName::__janus_check(value, path)?;
-                }
-                _ => {}
-            }
-            match object.get("preferences") {
-                ::std::option::Option::Some(value) if !value.is_null() => {
-                    let path: &str = &::janus_runtime::__private::support::field_path(
-                        path,
-                        "preferences",
-                    );
-                    ::janus_runtime::__private::support::check_type(
-                        value,
-                        ::janus_runtime::__private::janus_constraints::JsonType::Object,
-                        path,
-                    )?;
-                }
-                _ => {}
-            }
-            ::std::result::Result::Ok(())
-        }
-    }
     impl ::std::default::Default for UserProfile {
         fn default() -> Self {
             Self {
@@ -930,77 +686,6 @@ pub mod user_service {
         #[doc(hidden)]
         fn __janus_default_role() -> Role {
             ::std::default::Default::default()
-        }
-        #[doc(hidden)]
-        pub fn __janus_check(
-            value: &::janus_runtime::__private::serde_json::Value,
-            path: &str,
-        ) -> ::std::result::Result<(), ::janus_runtime::ErrorObject> {
-            let object = ::janus_runtime::__private::support::as_object(value, path)?;
-            ::janus_runtime::__private::support::check_members(
-                object,
-                path,
-                &["email", "profile", "role", "username"],
-            )?;
-            match object.get("email") {
-                ::std::option::Option::Some(value) => {
-                    let path: &str = &::janus_runtime::__private::support::field_path(
-                        path,
-                        "email",
-                    );
-                    Email::__janus_check(value, path)?;
-                }
-                ::std::option::Option::None => {
-                    return ::std::result::Result::Err(
-                        ::janus_runtime::__private::support::missing(
-                            &::janus_runtime::__private::support::field_path(
-                                path,
-                                "email",
-                            ),
-                        ),
-                    );
-                }
-            }
-            match object.get("profile") {
-                ::std::option::Option::Some(value) if !value.is_null() => {
-                    let path: &str = &::janus_runtime::__private::support::field_path(
-                        path,
-                        "profile",
-                    );
-                    super::models::UserProfile::__janus_check(value, path)?;
-                }
-                _ => {}
-            }
-            match object.get("role") {
-                ::std::option::Option::Some(value) => {
-                    let path: &str = &::janus_runtime::__private::support::field_path(
-                        path,
-                        "role",
-                    );
-                    Role::__janus_check(value, path)?;
-                }
-                _ => {}
-            }
-            match object.get("username") {
-                ::std::option::Option::Some(value) => {
-                    let path: &str = &::janus_runtime::__private::support::field_path(
-                        path,
-                        "username",
-                    );
-                    Username::__janus_check(value, path)?;
-                }
-                ::std::option::Option::None => {
-                    return ::std::result::Result::Err(
-                        ::janus_runtime::__private::support::missing(
-                            &::janus_runtime::__private::support::field_path(
-                                path,
-                                "username",
-                            ),
-                        ),
-                    );
-                }
-            }
-            ::std::result::Result::Ok(())
         }
     }
     /// The errors the `create-user` request declares.
@@ -1182,28 +867,6 @@ pub mod user_service {
         pub fn into_inner(self) -> ::std::string::String {
             self.0
         }
-        #[doc(hidden)]
-        pub fn __janus_check(
-            value: &::janus_runtime::__private::serde_json::Value,
-            path: &str,
-        ) -> ::std::result::Result<(), ::janus_runtime::ErrorObject> {
-            ::janus_runtime::__private::support::check_type(
-                value,
-                ::janus_runtime::__private::janus_constraints::JsonType::String,
-                path,
-            )?;
-            match value.as_str() {
-                ::std::option::Option::Some(inner) => {
-                    Self::check(inner)
-                        .map_err(|violation| ::janus_runtime::__private::support::invalid(
-                            path,
-                            value,
-                            &violation,
-                        ))
-                }
-                ::std::option::Option::None => ::std::result::Result::Ok(()),
-            }
-        }
     }
     impl ::std::ops::Deref for Email {
         type Target = str;
@@ -1336,31 +999,6 @@ pub mod user_service {
                 Self::Moderator => "moderator",
                 Self::User => "user",
                 Self::Guest => "guest",
-            }
-        }
-        #[doc(hidden)]
-        pub fn __janus_check(
-            value: &::janus_runtime::__private::serde_json::Value,
-            path: &str,
-        ) -> ::std::result::Result<(), ::janus_runtime::ErrorObject> {
-            ::janus_runtime::__private::support::check_type(
-                value,
-                ::janus_runtime::__private::janus_constraints::JsonType::String,
-                path,
-            )?;
-            match value.as_str() {
-                ::std::option::Option::Some(text) => {
-                    ::janus_runtime::__private::janus_constraints::check_enum_str(
-                            text,
-                            &["admin", "moderator", "user", "guest"],
-                        )
-                        .map_err(|violation| ::janus_runtime::__private::support::invalid(
-                            path,
-                            value,
-                            &violation,
-                        ))
-                }
-                ::std::option::Option::None => ::std::result::Result::Ok(()),
             }
         }
     }
@@ -1510,28 +1148,6 @@ pub mod user_service {
         pub fn into_inner(self) -> ::std::string::String {
             self.0
         }
-        #[doc(hidden)]
-        pub fn __janus_check(
-            value: &::janus_runtime::__private::serde_json::Value,
-            path: &str,
-        ) -> ::std::result::Result<(), ::janus_runtime::ErrorObject> {
-            ::janus_runtime::__private::support::check_type(
-                value,
-                ::janus_runtime::__private::janus_constraints::JsonType::String,
-                path,
-            )?;
-            match value.as_str() {
-                ::std::option::Option::Some(inner) => {
-                    Self::check(inner)
-                        .map_err(|violation| ::janus_runtime::__private::support::invalid(
-                            path,
-                            value,
-                            &violation,
-                        ))
-                }
-                ::std::option::Option::None => ::std::result::Result::Ok(()),
-            }
-        }
     }
     impl ::std::ops::Deref for Username {
         type Target = str;
@@ -1652,10 +1268,10 @@ pub mod user_service {
             >,
         > + ::std::marker::Send {
             async move {
-                self.call_typed::<
-                        CreateUserArgs,
-                        super::models::CreateUserResponse,
-                    >(CHANNEL_ID, CREATE_USER, &args)
+                ::janus_runtime::__private::support::call_checked::<
+                    CreateUserArgs,
+                    super::models::CreateUserResponse,
+                >(self, &super::__JANUS_SCHEMA, CHANNEL_ID, CREATE_USER, &args)
                     .await
                     .map_err(::janus_runtime::CallError::into_application)
             }
@@ -1722,17 +1338,7 @@ pub mod user_service {
             request: &str,
             args: &::janus_runtime::__private::serde_json::Value,
         ) -> ::std::result::Result<(), ::janus_runtime::ErrorObject> {
-            match request {
-                CREATE_USER => CreateUserArgs::__janus_check(args, ""),
-                other => {
-                    ::std::result::Result::Err(
-                        ::janus_runtime::__private::support::unknown_request(
-                            CHANNEL_ID,
-                            other,
-                        ),
-                    )
-                }
-            }
+            super::__JANUS_SCHEMA.validate(CHANNEL_ID, request, args)
         }
         fn call(
             &self,
@@ -1750,7 +1356,8 @@ pub mod user_service {
             match request {
                 CREATE_USER => {
                     ::std::boxed::Box::pin(async move {
-                        CreateUserArgs::__janus_check(&args, "")?;
+                        let args = super::__JANUS_SCHEMA
+                            .checked_args(CHANNEL_ID, CREATE_USER, args)?;
                         let args: CreateUserArgs = ::janus_runtime::__private::support::decode(
                             CREATE_USER,
                             args,
@@ -1781,6 +1388,10 @@ pub mod user_service {
         }
     }
 }
+#[doc(hidden)]
+pub static __JANUS_SCHEMA: ::janus_runtime::__private::support::EmbeddedSchema = ::janus_runtime::__private::support::EmbeddedSchema::new(
+    "{\"channels\":[{\"id\":\"user-service\",\"requests\":[{\"name\":\"create-user\",\"args\":[{\"name\":\"email\",\"required\":true,\"schema\":{\"type\":\"string\",\"pattern\":\"^[\\\\w\\\\.-]+@[\\\\w\\\\.-]+\\\\.[a-zA-Z]{2,}$\"}},{\"name\":\"profile\",\"nullable\":true,\"schema\":{\"type\":\"model\",\"name\":\"UserProfile\"}},{\"name\":\"role\",\"schema\":{\"type\":\"string\",\"enum\":[\"admin\",\"moderator\",\"user\",\"guest\"]}},{\"name\":\"username\",\"required\":true,\"schema\":{\"type\":\"string\",\"minLength\":3,\"maxLength\":50,\"pattern\":\"^[a-zA-Z0-9_]{3,50}$\"}}],\"response\":{\"type\":\"model\",\"name\":\"CreateUserResponse\"}}]}],\"models\":[{\"name\":\"CreateUserResponse\",\"fields\":[{\"name\":\"createdAt\",\"nullable\":true,\"schema\":{\"type\":\"string\"}},{\"name\":\"message\",\"required\":true,\"schema\":{\"type\":\"string\"}},{\"name\":\"status\",\"required\":true,\"schema\":{\"type\":\"string\",\"enum\":[\"created\",\"pending\",\"failed\"]}},{\"name\":\"userId\",\"required\":true,\"schema\":{\"type\":\"string\"}}]},{\"name\":\"UserProfile\",\"fields\":[{\"name\":\"age\",\"nullable\":true,\"schema\":{\"type\":\"integer\",\"minimum\":13,\"maximum\":120}},{\"name\":\"firstName\",\"nullable\":true,\"schema\":{\"type\":\"string\",\"maxLength\":100}},{\"name\":\"lastName\",\"nullable\":true,\"schema\":{\"type\":\"string\",\"maxLength\":100}},{\"name\":\"preferences\",\"nullable\":true,\"schema\":{\"type\":\"object\"}}]}]}",
+);
 /// User Management API (version 1.0.0).
 /// Comprehensive user management operations
 ///

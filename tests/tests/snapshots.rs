@@ -96,13 +96,3 @@ fn snapshots_compile_with_deny_warnings() {
         t.pass(wrapper);
     }
 }
-
-/// The generator refuses exactly the request names the server answers itself.
-#[test]
-fn generator_and_server_reserve_the_same_request_names() {
-    let mut generator: Vec<&str> = janus_codegen::RESERVED_REQUESTS.to_vec();
-    let mut server: Vec<&str> = janus_runtime::RESERVED_REQUESTS.to_vec();
-    generator.sort();
-    server.sort();
-    assert_eq!(generator, server);
-}

@@ -25,14 +25,7 @@ use crate::service::{BoxFuture, Service};
 use crate::wire::{self, Request};
 
 /// Request names the server answers itself; a manifest may not define them.
-pub const RESERVED_REQUESTS: [&str; 6] = [
-    "ping",
-    "echo",
-    "get_info",
-    "manifest",
-    "validate",
-    "slow_process",
-];
+pub use janus_constraints::names::RESERVED_REQUESTS;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Builtin {
