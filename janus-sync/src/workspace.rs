@@ -1,0 +1,536 @@
+//! A workspace directory: its file tree and the application of commits.
+//!
+//! Every access goes through a [`cap_std::fs::Dir`] opened on the root, so
+//! resolution never leaves the workspace (`..` and symlinks that point out
+//! are refused by the kernel-backed sandbox). On top of that, a commit is
+//! validated in full before anything is applied: every path passes
+//! [`crate::paths`], no existing component of any path may be a symlink
+//! (plans never write, rename or delete through or onto a symlink), sizes are
+//! within [`CommitLimits`], and expected SHA-256s match the current files.
+//! Files are written atomically; commits to one workspace are serialised.
+
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::UNIX_EPOCH;
+
+use cap_std::ambient_authority;
+use cap_std::fs::{Dir, OpenOptions, PermissionsExt};
+use sha2::{Digest, Sha256};
+
+use crate::paths::{self, PathError};
+use crate::proto::{Entry, FileTree, Kind, Op, SyncPlan};
+
+/// Limits on one commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommitLimits {
+    /// Plans per commit (default 1,024).
+    pub max_plans: usize,
+    /// Operations per plan (default 100,000).
+    pub max_operations_per_plan: usize,
+    /// Bytes of one written file (default 64 MiB).
+    pub max_file_bytes: u64,
+    /// Bytes written by one commit (default 1 GiB).
+    pub max_commit_bytes: u64,
+}
+
+impl Default for CommitLimits {
+    fn default() -> Self {
+        CommitLimits {
+            max_plans: 1024,
+            max_operations_per_plan: 100_000,
+            max_file_bytes: 64 << 20,
+            max_commit_bytes: 1 << 30,
+        }
+    }
+}
+
+/// Where in a commit something happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpRef {
+    /// Index of the plan in the commit.
+    pub plan: usize,
+    /// Index of the operation in the plan.
+    pub operation: usize,
+}
+
+impl std::fmt::Display for OpRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "plan {}, operation {}", self.plan, self.operation)
+    }
+}
+
+/// Why a commit was refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CommitError {
+    /// The commit breaks a rule; nothing was changed.
+    #[error("commit refused, nothing changed: {at} ({op} '{path}'): {why}")]
+    Refused {
+        /// The offending operation.
+        at: OpRef,
+        /// Its name.
+        op: &'static str,
+        /// The offending path.
+        path: String,
+        /// What is wrong.
+        why: String,
+    },
+    /// An expected SHA-256 does not match the current file; nothing was changed.
+    #[error("commit refused, nothing changed: conflict at {at} ({op} '{path}'): {why}")]
+    Conflict {
+        /// The operation.
+        at: OpRef,
+        /// Its name.
+        op: &'static str,
+        /// The path.
+        path: String,
+        /// What differs.
+        why: String,
+    },
+    /// A limit of the commit as a whole or a plan that does not decode.
+    #[error("commit refused, nothing changed: {0}")]
+    Invalid(String),
+    /// An I/O error after `applied` operations had been applied.
+    #[error(
+        "commit failed at {at} ({op} '{path}') after {applied} operation(s) were applied: {source}"
+    )]
+    Partial {
+        /// The operations applied before the failure, in order.
+        applied: usize,
+        /// The failing operation.
+        at: OpRef,
+        /// Its name.
+        op: &'static str,
+        /// Its path.
+        path: String,
+        /// The error.
+        source: io::Error,
+    },
+}
+
+/// What a successful commit did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CommitReport {
+    /// Operations applied.
+    pub operations: usize,
+    /// Bytes of file content written.
+    pub bytes_written: u64,
+}
+
+/// A workspace root, opened as a capability.
+#[derive(Debug)]
+pub struct Workspace {
+    root: PathBuf,
+    dir: Dir,
+    commit_lock: Mutex<()>,
+}
+
+fn sha256_of(mut r: impl Read) -> io::Result<[u8; 32]> {
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = r.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(h.finalize().into())
+}
+
+/// The SHA-256 of `bytes`.
+pub fn sha256(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
+}
+
+fn mtime_millis(m: &cap_std::fs::Metadata) -> i64 {
+    m.modified()
+        .ok()
+        .map(|t| t.into_std())
+        .and_then(|t| match t.duration_since(UNIX_EPOCH) {
+            Ok(d) => i64::try_from(d.as_millis()).ok(),
+            Err(e) => i64::try_from(e.duration().as_millis()).ok().map(|v| -v),
+        })
+        .unwrap_or(0)
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+impl Workspace {
+    /// Opens the directory `root` as a workspace.
+    pub fn open(root: &Path) -> io::Result<Workspace> {
+        let dir = Dir::open_ambient_dir(root, ambient_authority())?;
+        Ok(Workspace {
+            root: root.to_path_buf(),
+            dir,
+            commit_lock: Mutex::new(()),
+        })
+    }
+
+    /// The root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Every entry beneath the root, sorted by path; symlinks are reported
+    /// with their target, never followed.
+    pub fn file_tree(&self) -> io::Result<FileTree> {
+        let mut entries = Vec::new();
+        walk(&self.dir, "", &mut entries)?;
+        Ok(FileTree { entries })
+    }
+
+    /// Validates every plan, then applies them in order.
+    pub fn commit(
+        &self,
+        plans: &[SyncPlan],
+        limits: &CommitLimits,
+    ) -> Result<CommitReport, CommitError> {
+        let _guard = self
+            .commit_lock
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        self.validate(plans, limits)?;
+        self.apply(plans)
+    }
+
+    /// Refuses a path if any existing prefix of it is a symlink or any
+    /// existing proper prefix is not a directory.
+    fn check_existing(&self, path: &str) -> Result<Option<cap_std::fs::Metadata>, String> {
+        let parts = paths::components(path).map_err(|e: PathError| e.to_string())?;
+        let mut prefix = String::new();
+        for (i, part) in parts.iter().enumerate() {
+            if i > 0 {
+                prefix.push('/');
+            }
+            prefix.push_str(part);
+            match self.dir.symlink_metadata(&prefix) {
+                Ok(m) if m.file_type().is_symlink() => {
+                    return Err(format!(
+                        "'{prefix}' is a symlink; plans never go through or onto symlinks"
+                    ));
+                }
+                Ok(m) if i + 1 == parts.len() => return Ok(Some(m)),
+                Ok(m) if !m.is_dir() => return Err(format!("'{prefix}' is not a directory")),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(format!("'{prefix}': {e}")),
+            }
+        }
+        Ok(None)
+    }
+
+    fn check_expected(
+        &self,
+        at: OpRef,
+        op: &'static str,
+        path: &str,
+        meta: Option<&cap_std::fs::Metadata>,
+        expected: Option<&Vec<u8>>,
+    ) -> Result<(), CommitError> {
+        let Some(expected) = expected else {
+            return Ok(());
+        };
+        let conflict = |why: String| CommitError::Conflict {
+            at,
+            op,
+            path: path.to_string(),
+            why,
+        };
+        if expected.len() != 32 {
+            return Err(CommitError::Refused {
+                at,
+                op,
+                path: path.to_string(),
+                why: format!("expected_sha256 has {} bytes, not 32", expected.len()),
+            });
+        }
+        match meta {
+            None => Err(conflict("expected an existing file, there is none".into())),
+            Some(m) if !m.is_file() => Err(conflict("expected a file, found a directory".into())),
+            Some(_) => {
+                let actual = self
+                    .dir
+                    .open(path)
+                    .and_then(sha256_of)
+                    .map_err(|e| conflict(format!("cannot hash the current file: {e}")))?;
+                if actual[..] == expected[..] {
+                    Ok(())
+                } else {
+                    Err(conflict(format!(
+                        "current SHA-256 {} differs from the expected {}",
+                        hex(&actual),
+                        hex(expected)
+                    )))
+                }
+            }
+        }
+    }
+
+    fn validate(&self, plans: &[SyncPlan], limits: &CommitLimits) -> Result<(), CommitError> {
+        if plans.len() > limits.max_plans {
+            return Err(CommitError::Invalid(format!(
+                "{} plans exceed the limit of {}",
+                plans.len(),
+                limits.max_plans
+            )));
+        }
+        let mut total: u64 = 0;
+        for (p, plan) in plans.iter().enumerate() {
+            if plan.operations.len() > limits.max_operations_per_plan {
+                return Err(CommitError::Invalid(format!(
+                    "plan {p}: {} operations exceed the limit of {}",
+                    plan.operations.len(),
+                    limits.max_operations_per_plan
+                )));
+            }
+            for (o, operation) in plan.operations.iter().enumerate() {
+                let at = OpRef {
+                    plan: p,
+                    operation: o,
+                };
+                let Some(op) = &operation.op else {
+                    return Err(CommitError::Refused {
+                        at,
+                        op: "none",
+                        path: String::new(),
+                        why: "operation without a kind".into(),
+                    });
+                };
+                let name = op.name();
+                let refuse = |path: &str, why: String| CommitError::Refused {
+                    at,
+                    op: name,
+                    path: path.to_string(),
+                    why,
+                };
+                match op {
+                    Op::MakeDir(m) => {
+                        if let Some(meta) = self
+                            .check_existing(&m.path)
+                            .map_err(|w| refuse(&m.path, w))?
+                            && !meta.is_dir()
+                        {
+                            return Err(refuse(&m.path, "exists and is not a directory".into()));
+                        }
+                    }
+                    Op::WriteFile(w) => {
+                        let meta = self
+                            .check_existing(&w.path)
+                            .map_err(|e| refuse(&w.path, e))?;
+                        if meta.as_ref().is_some_and(|m| m.is_dir()) {
+                            return Err(refuse(&w.path, "is a directory".into()));
+                        }
+                        let len = w.content.len() as u64;
+                        if len > limits.max_file_bytes {
+                            return Err(refuse(
+                                &w.path,
+                                format!(
+                                    "{len} bytes exceed the per-file limit of {}",
+                                    limits.max_file_bytes
+                                ),
+                            ));
+                        }
+                        total += len;
+                        if total > limits.max_commit_bytes {
+                            return Err(refuse(
+                                &w.path,
+                                format!(
+                                    "the commit's content exceeds {} bytes",
+                                    limits.max_commit_bytes
+                                ),
+                            ));
+                        }
+                        if w.mode & !0o777 != 0 {
+                            return Err(refuse(
+                                &w.path,
+                                format!("mode {:o} is more than permission bits", w.mode),
+                            ));
+                        }
+                        self.check_expected(
+                            at,
+                            name,
+                            &w.path,
+                            meta.as_ref(),
+                            w.expected_sha256.as_ref(),
+                        )?;
+                    }
+                    Op::Delete(d) => {
+                        let meta = self
+                            .check_existing(&d.path)
+                            .map_err(|e| refuse(&d.path, e))?;
+                        self.check_expected(
+                            at,
+                            name,
+                            &d.path,
+                            meta.as_ref(),
+                            d.expected_sha256.as_ref(),
+                        )?;
+                    }
+                    Op::Rename(r) => {
+                        self.check_existing(&r.from)
+                            .map_err(|e| refuse(&r.from, e))?;
+                        if self
+                            .check_existing(&r.to)
+                            .map_err(|e| refuse(&r.to, e))?
+                            .is_some()
+                        {
+                            return Err(refuse(&r.to, "the target exists".into()));
+                        }
+                        if r.to.starts_with(&format!("{}/", r.from)) {
+                            return Err(refuse(
+                                &r.to,
+                                "cannot move a directory into itself".into(),
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn apply(&self, plans: &[SyncPlan]) -> Result<CommitReport, CommitError> {
+        let mut report = CommitReport::default();
+        for (p, plan) in plans.iter().enumerate() {
+            for (o, operation) in plan.operations.iter().enumerate() {
+                let Some(op) = &operation.op else { continue };
+                let path = match op {
+                    Op::MakeDir(m) => &m.path,
+                    Op::WriteFile(w) => &w.path,
+                    Op::Delete(d) => &d.path,
+                    Op::Rename(r) => &r.from,
+                };
+                self.apply_one(op, &mut report)
+                    .map_err(|source| CommitError::Partial {
+                        applied: report.operations,
+                        at: OpRef {
+                            plan: p,
+                            operation: o,
+                        },
+                        op: op.name(),
+                        path: path.clone(),
+                        source,
+                    })?;
+                report.operations += 1;
+            }
+        }
+        Ok(report)
+    }
+
+    fn apply_one(&self, op: &Op, report: &mut CommitReport) -> io::Result<()> {
+        // Re-check at apply time: an earlier operation of the same commit
+        // (a rename) may have moved a symlink onto this path.
+        let recheck = |path: &str| {
+            self.check_existing(path)
+                .map_err(|why| io::Error::new(io::ErrorKind::PermissionDenied, why))
+        };
+        match op {
+            Op::MakeDir(m) => {
+                recheck(&m.path)?;
+                self.dir.create_dir_all(&m.path)
+            }
+            Op::WriteFile(w) => {
+                recheck(&w.path)?;
+                self.write_atomically(
+                    &w.path,
+                    &w.content,
+                    if w.mode == 0 { 0o644 } else { w.mode },
+                )?;
+                report.bytes_written += w.content.len() as u64;
+                Ok(())
+            }
+            Op::Delete(d) => match recheck(&d.path)? {
+                None => Err(io::Error::new(io::ErrorKind::NotFound, "nothing to delete")),
+                Some(m) if m.is_dir() => self.dir.remove_dir(&d.path),
+                Some(_) => self.dir.remove_file(&d.path),
+            },
+            Op::Rename(r) => {
+                if recheck(&r.from)?.is_none() {
+                    return Err(io::Error::new(io::ErrorKind::NotFound, "nothing to rename"));
+                }
+                if recheck(&r.to)?.is_some() {
+                    return Err(io::Error::new(
+                        io::ErrorKind::AlreadyExists,
+                        "the target exists",
+                    ));
+                }
+                self.dir.rename(&r.from, &self.dir, &r.to)
+            }
+        }
+    }
+
+    /// Writes `content` to a temporary file in the target's directory,
+    /// fsyncs it and renames it over the target.
+    fn write_atomically(&self, path: &str, content: &[u8], mode: u32) -> io::Result<()> {
+        let (parent, name) = paths::split_parent(path);
+        let owned;
+        let dir = if parent.is_empty() {
+            &self.dir
+        } else {
+            owned = self.dir.open_dir(parent)?;
+            &owned
+        };
+        let mut rnd = [0u8; 8];
+        crate::auth::random_bytes(&mut rnd).map_err(io::Error::other)?;
+        let tmp = format!(".janus-sync-{}.tmp", hex(&rnd));
+        let mut f = dir.open_with(&tmp, OpenOptions::new().write(true).create_new(true))?;
+        let written = f
+            .write_all(content)
+            .and_then(|_| f.set_permissions(cap_std::fs::Permissions::from_mode(mode)))
+            .and_then(|_| f.sync_all())
+            .and_then(|_| dir.rename(&tmp, dir, name));
+        if written.is_err() {
+            let _ = dir.remove_file(&tmp);
+        }
+        written
+    }
+}
+
+fn walk(dir: &Dir, prefix: &str, out: &mut Vec<Entry>) -> io::Result<()> {
+    let mut names: Vec<(String, cap_std::fs::FileType)> = Vec::new();
+    for e in dir.entries()? {
+        let e = e?;
+        let Ok(name) = e.file_name().into_string() else {
+            continue; // not UTF-8: cannot be named in the protocol
+        };
+        names.push((name, e.file_type()?));
+    }
+    names.sort_by(|a, b| a.0.cmp(&b.0));
+    for (name, ft) in names {
+        let path = if prefix.is_empty() {
+            name.clone()
+        } else {
+            format!("{prefix}/{name}")
+        };
+        let meta = dir.symlink_metadata(&name)?;
+        let mut entry = Entry {
+            path: path.clone(),
+            kind: Kind::Unspecified as i32,
+            size: 0,
+            mtime_millis: mtime_millis(&meta),
+            mode: meta.permissions().mode() & 0o7777,
+            sha256: Vec::new(),
+            link_target: String::new(),
+        };
+        if ft.is_symlink() {
+            let target = dir.read_link_contents(&name)?;
+            entry.kind = Kind::Symlink as i32;
+            entry.link_target = target.to_string_lossy().into_owned();
+            entry.size = entry.link_target.len() as u64;
+            out.push(entry);
+        } else if ft.is_dir() {
+            entry.kind = Kind::Dir as i32;
+            out.push(entry);
+            walk(&dir.open_dir(&name)?, &path, out)?;
+        } else if ft.is_file() {
+            entry.kind = Kind::File as i32;
+            entry.size = meta.len();
+            entry.sha256 = sha256_of(dir.open(&name)?)?.to_vec();
+            out.push(entry);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,517 @@
+//! The jANu protocol over real sockets and real directories.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+
+use bytes::{BufMut, Bytes, BytesMut};
+use janus_sync::proto::{Delete, Kind, MakeDir, Op, Operation, Rename, SyncPlan, WriteFile};
+use janus_sync::workspace::sha256;
+use janus_sync::{
+    ClientError, Counters, Message, SyncAddr, SyncClient, SyncServer, WorkspaceKey, codes,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+struct Fixture {
+    _tmp: tempfile::TempDir,
+    ws: PathBuf,
+    sentinel: PathBuf,
+    key: WorkspaceKey,
+    server: SyncServer,
+}
+
+impl Fixture {
+    async fn new() -> Fixture {
+        let tmp = tempfile::tempdir().unwrap();
+        let ws = tmp.path().join("ws");
+        let sentinel = tmp.path().join("sentinel");
+        std::fs::create_dir(&ws).unwrap();
+        std::fs::create_dir(&sentinel).unwrap();
+        std::fs::write(sentinel.join("secret"), b"untouched").unwrap();
+        std::fs::write(ws.join("present.txt"), b"old").unwrap();
+        let key = WorkspaceKey::generate().unwrap();
+        let server = SyncServer::builder()
+            .listen("127.0.0.1:0".parse().unwrap())
+            .listen(SyncAddr::Unix(tmp.path().join("sync.sock")))
+            .workspace("main", &ws, key.clone())
+            .start()
+            .await
+            .unwrap();
+        Fixture {
+            _tmp: tmp,
+            ws,
+            sentinel,
+            key,
+            server,
+        }
+    }
+
+    fn tcp(&self) -> &SyncAddr {
+        &self.server.local_addrs()[0]
+    }
+
+    fn unix(&self) -> &SyncAddr {
+        &self.server.local_addrs()[1]
+    }
+
+    async fn client(&self) -> SyncClient {
+        SyncClient::open(self.tcp(), "main", &self.key)
+            .await
+            .unwrap()
+    }
+
+    fn assert_sentinel_untouched(&self) {
+        assert_eq!(
+            snapshot(&self.sentinel),
+            BTreeMap::from([("secret".to_string(), b"untouched".to_vec())])
+        );
+    }
+
+    /// Proves the server still serves a well-behaved client.
+    async fn assert_still_serving(&self) {
+        let mut c = self.client().await;
+        assert!(c.system_time_millis().await.unwrap() > 0);
+    }
+}
+
+fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
+        let mut entries: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap())
+            .collect();
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            let p = e.path();
+            let rel = p.strip_prefix(base).unwrap().to_string_lossy().into_owned();
+            let ft = e.file_type().unwrap();
+            if ft.is_symlink() {
+                out.insert(
+                    rel,
+                    format!("-> {}", std::fs::read_link(&p).unwrap().display()).into_bytes(),
+                );
+            } else if ft.is_dir() {
+                out.insert(format!("{rel}/"), Vec::new());
+                walk(base, &p, out);
+            } else {
+                out.insert(rel, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    walk(dir, dir, &mut out);
+    out
+}
+
+fn plan(ops: Vec<Op>) -> SyncPlan {
+    SyncPlan {
+        operations: ops
+            .into_iter()
+            .map(|op| Operation { op: Some(op) })
+            .collect(),
+    }
+}
+
+fn write(path: &str, content: &[u8]) -> Op {
+    Op::WriteFile(WriteFile {
+        path: path.into(),
+        content: content.to_vec(),
+        expected_sha256: None,
+        mode: 0,
+    })
+}
+
+fn delete(path: &str) -> Op {
+    Op::Delete(Delete {
+        path: path.into(),
+        expected_sha256: None,
+    })
+}
+
+fn rename(from: &str, to: &str) -> Op {
+    Op::Rename(Rename {
+        from: from.into(),
+        to: to.into(),
+    })
+}
+
+/// Sends raw bytes on a fresh connection and proves the server closes it.
+async fn assert_closed_after(addr: &SyncAddr, bytes: &[u8]) {
+    let mut s = janus_sync::SyncStream::connect(addr).await.unwrap();
+    s.write_all(bytes).await.unwrap();
+    // End our side, as a peer that sent a truncated message and stopped would.
+    s.shutdown().await.unwrap();
+    let mut rest = Vec::new();
+    // The server closes; reading to EOF terminates (a reset counts as closed).
+    // The timeout only turns a hang into a failure.
+    let read =
+        tokio::time::timeout(std::time::Duration::from_secs(30), s.read_to_end(&mut rest)).await;
+    assert!(
+        read.is_ok(),
+        "the server kept the connection open after {bytes:?}"
+    );
+}
+
+fn header(ty: i32, len: i64) -> BytesMut {
+    let mut b = BytesMut::new();
+    b.put_slice(b"jANu");
+    b.put_i32(ty);
+    b.put_i64(len);
+    b
+}
+
+#[tokio::test]
+async fn time_and_tree_over_tcp_and_unix() {
+    let f = Fixture::new().await;
+    std::fs::create_dir_all(f.ws.join("a/b")).unwrap();
+    std::fs::create_dir(f.ws.join("empty")).unwrap();
+    std::fs::write(f.ws.join("a/b/deep.bin"), b"deep").unwrap();
+    symlink("/etc", f.ws.join("out")).unwrap();
+    symlink(&f.sentinel, f.ws.join("a/sentinel-link")).unwrap();
+    for addr in [f.tcp(), f.unix()] {
+        let mut c = SyncClient::open(addr, "main", &f.key).await.unwrap();
+        let before = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64;
+        let t = c.system_time_millis().await.unwrap();
+        assert!(t >= before - 1, "{t} < {before}");
+        let tree = c.file_tree().await.unwrap();
+        let got: Vec<(String, Kind)> = tree
+            .entries
+            .iter()
+            .map(|e| (e.path.clone(), e.kind()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("a".into(), Kind::Dir),
+                ("a/b".into(), Kind::Dir),
+                ("a/b/deep.bin".into(), Kind::File),
+                ("a/sentinel-link".into(), Kind::Symlink),
+                ("empty".into(), Kind::Dir),
+                ("out".into(), Kind::Symlink),
+                ("present.txt".into(), Kind::File),
+            ]
+        );
+        let deep = &tree.entries[2];
+        assert_eq!(deep.sha256, sha256(b"deep").to_vec());
+        assert_eq!(deep.size, 4);
+        assert_eq!(tree.entries[5].link_target, "/etc");
+        // Symlinks are never followed: nothing of the sentinel or /etc shows up.
+        assert!(
+            !tree
+                .entries
+                .iter()
+                .any(|e| e.path.contains("secret") || e.path.starts_with("out/"))
+        );
+    }
+}
+
+#[tokio::test]
+async fn version_negotiation() {
+    let f = Fixture::new().await;
+    let mut c = SyncClient::connect(f.tcp()).await.unwrap();
+    assert_eq!(c.hello(&[3, 1, 2]).await.unwrap(), 1);
+
+    let mut c = SyncClient::connect(f.tcp()).await.unwrap();
+    assert!(matches!(
+        c.hello(&[2, 3]).await,
+        Err(ClientError::NoCommonVersion(_))
+    ));
+    assert!(c.recv().await.is_err(), "rejected client is closed");
+
+    // A client that picks a version the server did not offer is closed.
+    let mut c = SyncClient::connect(f.tcp()).await.unwrap();
+    c.send(Message::Hello(vec![1])).await.unwrap();
+    assert_eq!(c.recv().await.unwrap(), Message::Hello(vec![1]));
+    c.send(Message::Hello(vec![2])).await.unwrap();
+    assert!(matches!(
+        c.recv().await,
+        Err(ClientError::Closed | ClientError::Codec(_))
+    ));
+    f.assert_still_serving().await;
+}
+
+#[tokio::test]
+async fn auth_right_wrong_unknown_and_replayed() {
+    let f = Fixture::new().await;
+    f.client().await;
+    let wrong = WorkspaceKey::generate().unwrap();
+    let e = SyncClient::open(f.tcp(), "main", &wrong).await.unwrap_err();
+    assert!(matches!(e, ClientError::Denied(_)), "{e}");
+    let e2 = SyncClient::open(f.tcp(), "nope", &f.key).await.unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        e2.to_string(),
+        "an unknown workspace looks like a wrong key"
+    );
+
+    // Replay: record an answer to one challenge, send it to a new one.
+    let mut c = SyncClient::connect(f.tcp()).await.unwrap();
+    c.hello(&[1]).await.unwrap();
+    c.send(Message::Auth(Bytes::from_static(b"main")))
+        .await
+        .unwrap();
+    let Message::Auth(old_challenge) = c.recv().await.unwrap() else {
+        panic!()
+    };
+    let recorded = f.key.answer(&old_challenge).unwrap();
+    drop(c);
+    let mut c = SyncClient::connect(f.tcp()).await.unwrap();
+    c.hello(&[1]).await.unwrap();
+    c.send(Message::Auth(Bytes::from_static(b"main")))
+        .await
+        .unwrap();
+    let Message::Auth(new_challenge) = c.recv().await.unwrap() else {
+        panic!()
+    };
+    assert_ne!(old_challenge, new_challenge);
+    c.send(Message::ok(recorded)).await.unwrap();
+    assert!(matches!(
+        c.recv().await.unwrap(),
+        Message::Response {
+            code: codes::DENIED,
+            ..
+        }
+    ));
+    assert!(c.recv().await.is_err(), "denied client is closed");
+
+    assert_eq!(Counters::get(&f.server.counters().auth_denied), 3);
+    assert_eq!(Counters::get(&f.server.counters().auth_accepted), 1);
+    f.assert_still_serving().await;
+}
+
+#[tokio::test]
+async fn protocol_abuse_closes_only_that_connection() {
+    let f = Fixture::new().await;
+    // A client that stays connected through all the abuse.
+    let mut good = f.client().await;
+    let mut hello = header(0x1000, 4);
+    hello.put_i32(1);
+    let cases: Vec<Vec<u8>> = vec![
+        b"jAN".to_vec(),                    // truncated header
+        b"HTTP/1.1 GET /\r\n\r\n".to_vec(), // bad magic
+        header(0x1000, -1).to_vec(),        // negative length
+        header(0x1000, 1 << 40).to_vec(),   // oversized length
+        header(0x7777, 0).to_vec(),         // unknown type
+        header(0x1801, 0).to_vec(),         // time before Hello
+        [hello.to_vec(), hello.to_vec(), header(0x2001, 0).to_vec()].concat(), // tree before Auth
+        {
+            // Response whose msg len exceeds the body, instead of a Hello.
+            let mut b = header(0xA001, 10);
+            b.put_i32(1);
+            b.put_i32(100);
+            b.put_slice(b"xy");
+            b.to_vec()
+        },
+    ];
+    let n = cases.len() as u64;
+    for bytes in cases {
+        assert_closed_after(f.tcp(), &bytes).await;
+        assert_closed_after(f.unix(), &bytes).await;
+    }
+    assert!(good.system_time_millis().await.is_ok());
+    // A message not allowed after auth closes that connection only.
+    good.send(Message::Hello(vec![1])).await.unwrap();
+    assert!(good.recv().await.is_err());
+    f.assert_still_serving().await;
+    // Every abusive connection was counted (truncated header ends as a
+    // truncation, all others as violations) plus the late Hello.
+    assert_eq!(
+        Counters::get(&f.server.counters().protocol_errors),
+        2 * n + 1
+    );
+}
+
+#[tokio::test]
+async fn commit_create_overwrite_delete_rename() {
+    let f = Fixture::new().await;
+    let mut c = f.client().await;
+    let summary = c
+        .commit(&[
+            plan(vec![
+                Op::MakeDir(MakeDir { path: "d/e".into() }),
+                write("d/e/new.txt", b"new"),
+                Op::WriteFile(WriteFile {
+                    path: "present.txt".into(),
+                    content: b"newer".to_vec(),
+                    expected_sha256: Some(sha256(b"old").to_vec()),
+                    mode: 0o600,
+                }),
+            ]),
+            plan(vec![rename("d/e/new.txt", "moved.txt"), delete("d/e")]),
+        ])
+        .await
+        .unwrap();
+    assert!(summary.contains("applied 5 operation(s)"), "{summary}");
+    assert_eq!(
+        snapshot(&f.ws),
+        BTreeMap::from([
+            ("d/".to_string(), vec![]),
+            ("moved.txt".to_string(), b"new".to_vec()),
+            ("present.txt".to_string(), b"newer".to_vec()),
+        ])
+    );
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(f.ws.join("present.txt"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o600
+    );
+}
+
+/// Every traversal attempt is refused whole: a valid first operation is not applied either.
+#[tokio::test]
+async fn traversal_attempts_are_refused_whole() {
+    let f = Fixture::new().await;
+    symlink(&f.sentinel, f.ws.join("escape")).unwrap();
+    symlink(f.sentinel.join("secret"), f.ws.join("secret-link")).unwrap();
+    let before = snapshot(&f.ws);
+    let long = vec!["a"; 2100].join("/");
+    let attempts: Vec<(Op, &str)> = vec![
+        (write("../x", b"x"), "'..' component"),
+        (write("/etc/passwd", b"x"), "absolute path"),
+        (write("a/../../x", b"x"), "'..' component"),
+        (write("a\0b", b"x"), "NUL"),
+        (write(&long, b"x"), "exceeds"),
+        (write("escape/secret", b"x"), "'escape' is a symlink"),
+        (write("escape/new", b"x"), "'escape' is a symlink"),
+        (write("secret-link", b"x"), "'secret-link' is a symlink"),
+        (
+            Op::MakeDir(MakeDir {
+                path: "escape/d".into(),
+            }),
+            "symlink",
+        ),
+        (delete("escape/secret"), "symlink"),
+        (delete("secret-link"), "symlink"),
+        (rename("escape/secret", "stolen"), "symlink"),
+        (rename("present.txt", "escape/planted"), "symlink"),
+        (rename("present.txt", "../planted"), "'..' component"),
+    ];
+    let mut c = f.client().await;
+    for (i, (op, why)) in attempts.into_iter().enumerate() {
+        let plans = [
+            plan(vec![write("first.txt", b"must not appear")]),
+            plan(vec![delete("present.txt"), op]),
+        ];
+        match c.commit(&plans).await {
+            Err(ClientError::Server { code, log }) => {
+                assert_eq!(code, codes::REFUSED, "attempt {i}: {log}");
+                assert!(log.contains("plan 1, operation 1"), "attempt {i}: {log}");
+                assert!(log.contains(why), "attempt {i}: {log}");
+            }
+            other => panic!("attempt {i} not refused: {other:?}"),
+        }
+        assert_eq!(snapshot(&f.ws), before, "attempt {i} changed the workspace");
+        f.assert_sentinel_untouched();
+    }
+    f.assert_still_serving().await;
+}
+
+#[tokio::test]
+async fn conflicts_and_limits_refuse_the_commit() {
+    let f = Fixture::new().await;
+    let before = snapshot(&f.ws);
+    let mut c = f.client().await;
+    let stale = Op::WriteFile(WriteFile {
+        path: "present.txt".into(),
+        content: b"mine".to_vec(),
+        expected_sha256: Some(sha256(b"something else").to_vec()),
+        mode: 0,
+    });
+    let Err(ClientError::Server { code, log }) =
+        c.commit(&[plan(vec![write("a.txt", b"a"), stale])]).await
+    else {
+        panic!("conflict not refused")
+    };
+    assert_eq!(code, codes::CONFLICT);
+    assert!(
+        log.contains("conflict at plan 0, operation 1") && log.contains("present.txt"),
+        "{log}"
+    );
+    let gone = Op::Delete(Delete {
+        path: "missing.txt".into(),
+        expected_sha256: Some(sha256(b"x").to_vec()),
+    });
+    let Err(ClientError::Server { code, .. }) = c.commit(&[plan(vec![gone])]).await else {
+        panic!()
+    };
+    assert_eq!(code, codes::CONFLICT);
+    // A plan that is not protobuf.
+    c.send(Message::CommitSyncPlan(vec![Bytes::from_static(
+        b"\xff\xff\xff",
+    )]))
+    .await
+    .unwrap();
+    assert!(matches!(
+        c.recv().await.unwrap(),
+        Message::Response {
+            code: codes::BAD_REQUEST,
+            ..
+        }
+    ));
+    assert_eq!(snapshot(&f.ws), before);
+    assert!(
+        c.system_time_millis().await.is_ok(),
+        "refusals keep the connection"
+    );
+}
+
+#[tokio::test]
+async fn two_committers_at_once_are_serialised() {
+    let f = Fixture::new().await;
+    // Both expect the current content; exactly one may win.
+    let mut a = f.client().await;
+    let mut b = f.client().await;
+    let op = |content: &'static [u8]| {
+        plan(vec![Op::WriteFile(WriteFile {
+            path: "present.txt".into(),
+            content: content.to_vec(),
+            expected_sha256: Some(sha256(b"old").to_vec()),
+            mode: 0,
+        })])
+    };
+    let (pa, pb) = (op(b"from a"), op(b"from b"));
+    let (ra, rb) = tokio::join!(
+        a.commit(std::slice::from_ref(&pa)),
+        b.commit(std::slice::from_ref(&pb))
+    );
+    let content = std::fs::read(f.ws.join("present.txt")).unwrap();
+    match (ra, rb) {
+        (
+            Ok(_),
+            Err(ClientError::Server {
+                code: codes::CONFLICT,
+                ..
+            }),
+        ) => assert_eq!(content, b"from a"),
+        (
+            Err(ClientError::Server {
+                code: codes::CONFLICT,
+                ..
+            }),
+            Ok(_),
+        ) => assert_eq!(content, b"from b"),
+        other => panic!("expected one winner and one conflict: {other:?}"),
+    }
+    assert_eq!(Counters::get(&f.server.counters().commits_applied), 1);
+}
+
+#[tokio::test]
+async fn shutdown_removes_the_unix_socket() {
+    let f = Fixture::new().await;
+    let SyncAddr::Unix(path) = f.unix().clone() else {
+        panic!()
+    };
+    let mut idle = f.client().await;
+    assert!(path.exists());
+    let Fixture { server, _tmp, .. } = f;
+    server.shutdown().await;
+    assert!(!path.exists());
+    assert!(idle.recv().await.is_err(), "open connections are closed");
+}
