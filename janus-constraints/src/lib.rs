@@ -423,11 +423,45 @@ pub fn unknown_property(name: &str, expected: &[&str]) -> Violation {
                 .join(", ")
         )
     };
+    let hint = closest(name, expected)
+        .map(|close| format!(" (did you mean {}?)", show_str(close)))
+        .unwrap_or_default();
     Violation::new(
         keyword::ADDITIONAL_PROPERTIES,
         Value::Bool(false),
-        format!("unknown member {}; {expected_list}", show_str(name)),
+        format!("unknown member {}{hint}; {expected_list}", show_str(name)),
     )
+}
+
+/// The candidate `name` is most plausibly a misspelling of: the nearest by
+/// edit distance (ignoring ASCII case), if it is near enough — at most 2
+/// edits, or a third of the candidate's length for long names.
+pub fn closest<'a>(name: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    let name: Vec<char> = name.to_ascii_lowercase().chars().collect();
+    candidates
+        .iter()
+        .map(|c| {
+            let candidate: Vec<char> = c.to_ascii_lowercase().chars().collect();
+            (edit_distance(&name, &candidate), *c)
+        })
+        .filter(|(distance, c)| *distance <= 2.max(c.chars().count() / 3))
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, c)| c)
+}
+
+/// Levenshtein distance: insertions, deletions and substitutions.
+fn edit_distance(a: &[char], b: &[char]) -> usize {
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = diagonal + usize::from(ca != cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
+        }
+    }
+    row[b.len()]
 }
 
 /// The error of a validating constructor: which type refused the value, and why.
@@ -642,12 +676,27 @@ mod tests {
     }
 
     #[test]
+    fn the_closest_name_is_a_plausible_misspelling_only() {
+        let names = ["username", "email", "firstName", "age"];
+        assert_eq!(closest("usrname", &names), Some("username"));
+        assert_eq!(closest("FirstName", &names), Some("firstName"));
+        assert_eq!(closest("first_name", &names), Some("firstName"));
+        assert_eq!(closest("emial", &names), Some("email"));
+        assert_eq!(closest("nickname", &names), None);
+        assert_eq!(closest("x", &[]), None);
+    }
+
+    #[test]
     fn unknown_members_list_the_expected_ones() {
         let v = unknown_property("usrname", &["username", "email"]);
         assert_eq!(v.keyword(), "additionalProperties");
         assert_eq!(
             v.message(),
-            "unknown member `usrname`; expected one of `username`, `email`"
+            "unknown member `usrname` (did you mean `username`?); expected one of `username`, `email`"
+        );
+        assert_eq!(
+            unknown_property("colour", &["size", "weight"]).message(),
+            "unknown member `colour`; expected one of `size`, `weight`"
         );
         assert_eq!(
             unknown_property("x", &[]).message(),

@@ -152,7 +152,7 @@ async fn every_constraint_violation_is_a_32602_naming_field_and_constraint() {
             with("usrname", json!("x")),
             "usrname",
             "additionalProperties",
-            "unknown member `usrname`; expected one of",
+            "unknown member `usrname` (did you mean `username`?); expected one of",
         ),
         (
             with("profile", json!({"age": 12})),
