@@ -124,41 +124,12 @@ pub fn run(cli: Cli) -> ExitCode {
 /// SIGHUP). Interrupted, the work is dropped, so its client removes its reply
 /// socket, and the process exits 130.
 async fn interruptible<F: Future<Output = Result<(), Failure>>>(work: F) -> Result<(), Failure> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut signals = Vec::new();
-    for kind in [
-        SignalKind::interrupt(),
-        SignalKind::terminate(),
-        SignalKind::hangup(),
-    ] {
-        match signal(kind) {
-            Ok(s) => signals.push(s),
-            Err(e) => {
-                return Err(Failure::new(
-                    Exit::Failure,
-                    format!("cannot handle signals: {e}"),
-                ));
-            }
-        }
-    }
-    let interrupted = any_signal(signals);
+    let interrupted = janus_runtime::shutdown_signal()
+        .map_err(|e| Failure::new(Exit::Failure, format!("cannot handle signals: {e}")))?;
     tokio::select! {
         outcome = work => outcome,
         () = interrupted => Err(Failure::new(Exit::Interrupted, "interrupted")),
     }
-}
-
-/// Completes when any of the signals arrives.
-async fn any_signal(mut signals: Vec<tokio::signal::unix::Signal>) {
-    std::future::poll_fn(|cx| {
-        for s in &mut signals {
-            if s.poll_recv(cx).is_ready() {
-                return std::task::Poll::Ready(());
-            }
-        }
-        std::task::Poll::Pending
-    })
-    .await
 }
 
 fn with_runtime<F: Future<Output = Result<(), Failure>>>(work: F) -> Result<(), Failure> {

@@ -21,6 +21,7 @@ pub mod error;
 pub mod security;
 mod server;
 pub mod service;
+mod signal;
 mod transport;
 pub mod wire;
 
@@ -33,6 +34,7 @@ pub use server::{
     ServerHandle, ServerStats,
 };
 pub use service::{BoxFuture, Service};
+pub use signal::{ShutdownSignal, shutdown_signal};
 
 pub use janus_constraints as constraints;
 
