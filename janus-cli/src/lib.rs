@@ -141,37 +141,8 @@ fn interrupted_failure() -> Failure {
 /// Completes when the user interrupts the process (Ctrl-C, SIGTERM,
 /// SIGHUP); the handlers are installed before this returns.
 fn interruption() -> Result<impl Future<Output = ()>, Failure> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut signals = Vec::new();
-    for kind in [
-        SignalKind::interrupt(),
-        SignalKind::terminate(),
-        SignalKind::hangup(),
-    ] {
-        match signal(kind) {
-            Ok(s) => signals.push(s),
-            Err(e) => {
-                return Err(Failure::new(
-                    Exit::Failure,
-                    format!("cannot handle signals: {e}"),
-                ));
-            }
-        }
-    }
-    Ok(any_signal(signals))
-}
-
-/// Completes when any of the signals arrives.
-async fn any_signal(mut signals: Vec<tokio::signal::unix::Signal>) {
-    std::future::poll_fn(|cx| {
-        for s in &mut signals {
-            if s.poll_recv(cx).is_ready() {
-                return std::task::Poll::Ready(());
-            }
-        }
-        std::task::Poll::Pending
-    })
-    .await
+    janus_runtime::shutdown_signal()
+        .map_err(|e| Failure::new(Exit::Failure, format!("cannot handle signals: {e}")))
 }
 
 fn with_runtime<F: Future<Output = Result<(), Failure>>>(work: F) -> Result<(), Failure> {

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use janus_codegen::model::Validator;
 use janus_runtime::Server;
-use tokio::signal::unix::{SignalKind, signal};
 
 use crate::cli::{Color, ServeArgs};
 use crate::diagnostics::plural;
@@ -40,10 +39,9 @@ pub async fn run(args: ServeArgs, color: Color) -> Result<(), Failure> {
     }
     let handle = server.handle();
 
-    let mut interrupt = signal(SignalKind::interrupt())
-        .map_err(|e| Failure::new(Exit::Failure, format!("cannot handle Ctrl-C: {e}")))?;
-    let mut terminate = signal(SignalKind::terminate())
-        .map_err(|e| Failure::new(Exit::Failure, format!("cannot handle SIGTERM: {e}")))?;
+    let serving = server
+        .serve_until_signal()
+        .map_err(|e| Failure::new(Exit::Failure, format!("cannot handle signals: {e}")))?;
     let m = validator.manifest();
     let channels: Vec<String> = m
         .channels
@@ -57,20 +55,12 @@ pub async fn run(args: ServeArgs, color: Color) -> Result<(), Failure> {
         channels.join(", ")
     ));
 
-    server
-        .serve_with_shutdown(async move {
-            tokio::select! {
-                _ = interrupt.recv() => {}
-                _ = terminate.recv() => {}
-            }
-        })
-        .await
-        .map_err(|e| {
-            Failure::new(
-                Exit::Transport,
-                format!("serving on {} failed: {e}", args.socket.display()),
-            )
-        })?;
+    serving.await.map_err(|e| {
+        Failure::new(
+            Exit::Transport,
+            format!("serving on {} failed: {e}", args.socket.display()),
+        )
+    })?;
     let stats = handle.stats();
     say(&format!(
         "janus serve: stopped after {} ({} answered with an error); removed {}",

@@ -10,7 +10,7 @@
 //! cargo run -p janus-runtime --example demo_server -- /tmp/janus-demo.sock
 //! ```
 //!
-//! Prints `listening on <path>` once ready; stops on SIGINT or SIGTERM,
+//! Prints `listening on <path>` once ready; stops on SIGINT, SIGTERM or SIGHUP,
 //! letting running requests finish and removing its socket file.
 
 use std::time::Duration;
@@ -18,7 +18,6 @@ use std::time::Duration;
 use janus_runtime::constraints::{self, JsonType};
 use janus_runtime::{BoxFuture, ErrorCode, ErrorObject, RequestContext, Server, Service};
 use serde_json::{Value, json};
-use tokio::signal::unix::{SignalKind, signal};
 
 /// The `demo` channel.
 struct Demo;
@@ -125,16 +124,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .shutdown_grace(Duration::from_secs(5))
         .bind(&path)?
         .channel(Demo);
-    let mut interrupt = signal(SignalKind::interrupt())?;
-    let mut terminate = signal(SignalKind::terminate())?;
+    // Stops on SIGINT, SIGTERM or SIGHUP, answering what is in flight and
+    // removing the socket file.
+    let serving = server.serve_until_signal()?;
     println!("listening on {path}");
-    server
-        .serve_with_shutdown(async move {
-            tokio::select! {
-                _ = interrupt.recv() => {}
-                _ = terminate.recv() => {}
-            }
-        })
-        .await?;
+    serving.await?;
     Ok(())
 }

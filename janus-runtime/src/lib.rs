@@ -22,6 +22,7 @@ pub mod error;
 pub mod security;
 mod server;
 pub mod service;
+mod signal;
 mod transport;
 pub mod wire;
 
@@ -34,6 +35,7 @@ pub use server::{
     ServerHandle, ServerStats,
 };
 pub use service::{BoxFuture, Service};
+pub use signal::{ShutdownSignal, shutdown_signal};
 
 pub use janus_constraints as constraints;
 

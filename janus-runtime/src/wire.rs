@@ -377,6 +377,15 @@ fn parse_request(bytes: &[u8], max_args_bytes: usize) -> Result<Request, Rejecti
                     id_ref,
                 ));
             }
+            Err(_) if json_kind(raw) == "a number" => {
+                return Err(fail(
+                    invalid_request(format!(
+                        "`timeout` is {}, out of range; it must be between {MIN_TIMEOUT_SECS} and {MAX_TIMEOUT_SECS} seconds",
+                        raw.get()
+                    )),
+                    id_ref,
+                ));
+            }
             Err(_) => {
                 return Err(fail(
                     invalid_request(format!(
@@ -439,7 +448,23 @@ fn parse_request(bytes: &[u8], max_args_bytes: usize) -> Result<Request, Rejecti
                         id_ref,
                     ));
                 }
-                Err(e) => return Err(fail(parse_error(&e), id_ref)),
+                // The whole datagram already parsed as JSON, so what fails
+                // here is a value JSON allows but a number cannot hold
+                // (`1e400`): a bad argument, not a bad datagram.
+                Err(e) => {
+                    return Err(fail(
+                        ErrorObject::new(
+                            ErrorCode::InvalidParams,
+                            format!(
+                                "`args` holds a value that cannot be read: {} at line {} column {} of `args`",
+                                strip_position(&e.to_string()),
+                                e.line(),
+                                e.column()
+                            ),
+                        ),
+                        id_ref,
+                    ));
+                }
             }
         }
     };

@@ -1,6 +1,7 @@
 //! The demo server example, run as a process: it prints one line when ready,
 //! answers `demo.add`, `demo.sleep` and the built-ins, and exits cleanly on
-//! SIGINT or SIGTERM, removing its socket file.
+//! SIGINT, SIGTERM or SIGHUP, removing its socket file even if its mode was
+//! changed while it ran.
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -105,6 +106,8 @@ async fn run_and_stop(signal: Signal) {
         _ = std::future::ready(()) => {}
     }
     assert_eq!(client.request("ping").send().await.unwrap()["pong"], true);
+    // Someone changes the socket's mode while it runs: still ours to remove.
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o666)).unwrap();
     kill_process(Pid::from_child(child), signal).unwrap();
     assert_eq!(slow.await.unwrap(), json!({"slept_ms": 300}));
     let mut child = guard.0.take().unwrap();
@@ -124,4 +127,9 @@ async fn demo_server_stops_on_sigterm() {
 #[tokio::test]
 async fn demo_server_stops_on_sigint() {
     run_and_stop(Signal::INT).await;
+}
+
+#[tokio::test]
+async fn demo_server_stops_on_sighup() {
+    run_and_stop(Signal::HUP).await;
 }

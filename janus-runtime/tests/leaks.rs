@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::{Event, Harness};
-use janus_runtime::Client;
+use janus_runtime::{Client, RequestOutcome, RequestRecord};
 use serde_json::json;
 use tokio::task::JoinSet;
 
@@ -22,8 +22,22 @@ fn socket_files(dir: &Path) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thousands_of_calls_leave_nothing_behind() {
-    let mut h =
-        Harness::start_with(|b| b.max_handler_timeout(Duration::from_secs(1)), |s, _| s).await;
+    // What became of each request, as the server reports it: (request, error code).
+    let (records_tx, mut records) = tokio::sync::mpsc::unbounded_channel();
+    let mut h = Harness::start_with(
+        |b| {
+            b.max_handler_timeout(Duration::from_secs(1))
+                .observe(move |r: &RequestRecord| {
+                    let code = match &r.outcome {
+                        RequestOutcome::Error(e) => Some(e.code),
+                        _ => None,
+                    };
+                    let _ = records_tx.send((r.request.clone().unwrap_or_default(), code));
+                })
+        },
+        |s, _| s,
+    )
+    .await;
 
     // 1. Short-lived clients: 20 clients x 100 calls, each client dropped after use.
     for c in 0..20 {
@@ -74,12 +88,13 @@ async fn thousands_of_calls_leave_nothing_behind() {
     );
 
     // 4. Clients dropped with calls in flight (tasks aborted mid-call).
+    // `hang` is only called here, so its events are this step's alone.
     let mut tasks = JoinSet::new();
     for _ in 0..10 {
         let doomed = h.client().await;
         for _ in 0..20 {
             let d = doomed.clone();
-            tasks.spawn(async move { d.call("test", "forever", json!({})).await });
+            tasks.spawn(async move { d.call("test", "hang", json!({})).await });
         }
     }
     // Wait until all 200 handlers have started, then abort every caller.
@@ -87,9 +102,9 @@ async fn thousands_of_calls_leave_nothing_behind() {
     while started < 200 {
         if let Event::Started(name) = tokio::time::timeout(Duration::from_secs(10), h.events.recv())
             .await
+            .expect("the hanging handlers start")
             .unwrap()
-            .unwrap()
-            && name == "forever"
+            && name == "hang"
         {
             started += 1;
         }
@@ -125,33 +140,44 @@ async fn thousands_of_calls_leave_nothing_behind() {
     expected.sort();
     assert_eq!(socket_files(&h.allowed), expected);
 
-    // Every abandoned handler that reached the server (some calls gave up
-    // before there was room to send them) is cancelled at its timeout (1 s).
-    let mut quiet = 0;
-    for _ in 0..2000 {
-        quiet = if h.handle.stats().in_flight == 0 {
-            quiet + 1
-        } else {
-            0
-        };
-        if quiet == 20 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    let timeouts = h.handle.stats().handler_timeouts;
-    assert!(
-        timeouts >= 500,
-        "the orphaned and cancelled handlers time out: {timeouts}"
-    );
-    // Late answers (to timed-out, cancelled and orphaned calls) were read,
-    // counted and dropped as they arrived.
+    // Late answers (to timed-out, cancelled and orphaned calls) are read,
+    // counted and dropped as they arrive; a new call is answered.
     assert_eq!(
         client
             .call("test", "add", json!({"a": 2, "b": 2}))
             .await
             .unwrap(),
         json!({"sum": 4})
+    );
+    // The server reads its queue in order, so every datagram sent before that
+    // call has been received: wait for the outcome of each one.
+    let received = h.handle.stats().received;
+    let mut abandoned = std::collections::BTreeMap::<String, u64>::new();
+    for _ in 0..received {
+        let (request, code) = tokio::time::timeout(Duration::from_secs(30), records.recv())
+            .await
+            .expect("every request has an outcome within its 1 s timeout")
+            .unwrap();
+        if matches!(request.as_str(), "sleep" | "forever" | "hang") {
+            // Each of them outlives its deadline: all are cancelled at it.
+            assert_eq!(code, Some(-32006), "{request}");
+            *abandoned.entry(request).or_default() += 1;
+        }
+    }
+    assert_eq!(abandoned.get("hang"), Some(&200), "{abandoned:?}");
+    assert!(
+        abandoned.get("sleep").is_some_and(|&n| n <= 300),
+        "{abandoned:?}"
+    );
+    assert!(
+        abandoned.get("forever").is_some_and(|&n| n <= 300),
+        "{abandoned:?}"
+    );
+    let timeouts = h.handle.stats().handler_timeouts;
+    assert_eq!(
+        timeouts,
+        abandoned.values().sum::<u64>(),
+        "exactly the abandoned handlers time out: {abandoned:?}"
     );
     let stats = client.stats();
     assert_eq!(stats.pending, 0, "{stats:?}");

@@ -98,6 +98,8 @@ pub struct Serve {
     /// The socket it serves on.
     pub socket: PathBuf,
     lines: Arc<Mutex<Vec<String>>>,
+    /// The thread reading stdout; it ends at EOF, when the process is gone.
+    drain: Option<std::thread::JoinHandle<()>>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -127,7 +129,7 @@ impl Serve {
         let stdout = child.stdout.take().expect("piped stdout");
         let lines = Arc::new(Mutex::new(Vec::new()));
         let (ready_tx, ready_rx) = mpsc::channel();
-        {
+        let drain = {
             // Drain stdout all along, so that logging never blocks the server.
             let lines = lines.clone();
             std::thread::spawn(move || {
@@ -141,8 +143,8 @@ impl Serve {
                     }
                     lines.lock().expect("lines").push(line);
                 }
-            });
-        }
+            })
+        };
         if ready_rx.recv_timeout(Duration::from_secs(30)).is_err() {
             let _ = child.kill();
             let out = child.wait_with_output().expect("janus serve output");
@@ -156,6 +158,7 @@ impl Serve {
             child: Some(child),
             socket: socket.to_owned(),
             lines,
+            drain: Some(drain),
             _dir: None,
         }
     }
@@ -175,19 +178,13 @@ impl Serve {
         )
         .expect("SIGINT sent");
         let out = child.wait_with_output().expect("janus serve exits");
-        // The drain thread ends at EOF; give it a moment to push the last lines.
-        for _ in 0..100 {
-            if self
-                .lines
-                .lock()
-                .expect("lines")
-                .iter()
-                .any(|l| l.contains("stopped after"))
-            {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        // The process has exited, so stdout is at EOF: once the drain
+        // thread ends, every line is in.
+        self.drain
+            .take()
+            .expect("drain thread")
+            .join()
+            .expect("drain thread finished");
         let lines = self.lines.lock().expect("lines").clone();
         (
             out.status,

@@ -35,21 +35,36 @@ const SNDBUF_OVERHEAD: usize = 32;
 const MAX_BACKOFF: Duration = Duration::from_millis(5);
 
 /// A server socket file we created: its identity, so we only ever remove our own.
+///
+/// The identity survives `chmod`/`chown` of the file (which change its
+/// ctime): it is the inode plus its birth time, which a new file reusing the
+/// inode number does not share. On a file system that reports no birth time
+/// the inode alone identifies the file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct FileId {
-    dev: u64,
+    dev: (u32, u32),
     ino: u64,
-    /// Inode numbers are reused at once; the change time tells a new file apart.
-    ctime: (i64, i64),
+    birth: Option<(i64, u32)>,
 }
 
 impl FileId {
-    fn of(meta: &fs::Metadata) -> Self {
-        FileId {
-            dev: meta.dev(),
-            ino: meta.ino(),
-            ctime: (meta.ctime(), meta.ctime_nsec()),
-        }
+    /// The identity of the file at `path` itself (a symlink is not followed).
+    fn of(path: &Path) -> io::Result<Self> {
+        use rustix::fs::{AtFlags, CWD, StatxFlags, statx};
+        let st = statx(
+            CWD,
+            path,
+            AtFlags::SYMLINK_NOFOLLOW,
+            StatxFlags::INO | StatxFlags::BTIME,
+        )?;
+        let birth = StatxFlags::from_bits_retain(st.stx_mask)
+            .contains(StatxFlags::BTIME)
+            .then_some((st.stx_btime.tv_sec, st.stx_btime.tv_nsec));
+        Ok(FileId {
+            dev: (st.stx_dev_major, st.stx_dev_minor),
+            ino: st.stx_ino,
+            birth,
+        })
     }
 }
 
@@ -82,7 +97,7 @@ pub(crate) fn bind_server_socket(path: &Path, mode: u32) -> io::Result<(StdUnixD
     let socket = StdUnixDatagram::bind(path)?;
     let identify = || -> io::Result<FileId> {
         fs::set_permissions(path, fs::Permissions::from_mode(mode))?;
-        Ok(FileId::of(&fs::symlink_metadata(path)?))
+        FileId::of(path)
     };
     match identify() {
         Ok(id) => Ok((socket, id)),
@@ -107,8 +122,8 @@ fn socket_is_live(path: &Path) -> io::Result<bool> {
 
 /// Removes the socket file at `path` if it is still the one we created.
 pub(crate) fn remove_own_socket(path: &Path, id: FileId) {
-    match fs::symlink_metadata(path) {
-        Ok(meta) if FileId::of(&meta) == id => {
+    match FileId::of(path) {
+        Ok(found) if found == id => {
             if let Err(e) = fs::remove_file(path) {
                 tracing::warn!(path = %path.display(), error = %e, "could not remove socket file");
             }
@@ -581,6 +596,21 @@ mod tests {
         assert!(path.exists());
         remove_own_socket(&path, other_id);
         assert!(!path.exists());
+    }
+
+    #[test]
+    fn our_socket_is_removed_even_after_its_mode_and_owner_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sock");
+        let (_sock, id) = bind_server_socket(&path, 0o600).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o666)).unwrap();
+        let uid = rustix::process::getuid();
+        rustix::fs::chown(&path, Some(uid), None).unwrap();
+        remove_own_socket(&path, id);
+        assert!(
+            !path.exists(),
+            "a chmod does not make our socket someone else's"
+        );
     }
 
     #[test]

@@ -405,6 +405,25 @@ fn rejects_malformed_requests_with_the_right_code() {
             "INVALID_PARAMS",
             true,
         ),
+        // Valid JSON whose number no float can hold: a bad argument.
+        (
+            format!(r#"{{"id":"a1","request":"ping","args":{{"n":1e400}},{ok_tail}}}"#),
+            -32602,
+            "INVALID_PARAMS",
+            true,
+        ),
+        (
+            format!(r#"{{"id":"a1","request":"ping","args":{{"n":[-1e400]}},{ok_tail}}}"#),
+            -32602,
+            "INVALID_PARAMS",
+            true,
+        ),
+        (
+            format!(r#"{{"id":"a1","request":"ping","timeout":1e400,{ok_tail}}}"#),
+            -32600,
+            "INVALID_REQUEST",
+            true,
+        ),
     ];
     for (input, code, error_type, echoes_id) in cases {
         let rejection = Request::decode(input.as_bytes()).expect_err(&input);
@@ -504,4 +523,22 @@ fn sniffs_top_level_strings_from_cut_json() {
         .as_deref(),
         Some("abc")
     );
+}
+
+#[test]
+fn out_of_range_numbers_outside_args_are_ignored_or_named() {
+    // An unknown key is ignored whatever number it holds.
+    let r = Request::decode(
+        br#"{"id":"a1","request":"ping","extra":1e400,"timestamp":"2025-08-06T12:34:56.789Z"}"#,
+    )
+    .unwrap();
+    assert_eq!(r.request, "ping");
+    // The out-of-range argument is reported with its position inside `args`.
+    let e = Request::decode(
+        br#"{"id":"a1","request":"ping","args":{"n":1e400},"timestamp":"2025-08-06T12:34:56.789Z"}"#,
+    )
+    .unwrap_err();
+    let details = e.error.details().unwrap();
+    assert!(details.contains("number out of range"), "{details}");
+    assert!(details.contains("of `args`"), "{details}");
 }

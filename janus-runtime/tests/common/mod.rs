@@ -88,7 +88,7 @@ impl Service for TestService {
 
     fn requests(&self) -> Vec<String> {
         [
-            "add", "sleep", "panic", "forever", "whoami", "record", "big", "greet",
+            "add", "sleep", "panic", "forever", "hang", "whoami", "record", "big", "greet",
         ]
         .map(String::from)
         .to_vec()
@@ -121,7 +121,9 @@ impl Service for TestService {
                     Ok(json!({"slept_ms": ms}))
                 }
                 "panic" => panic!("the test handler panics on purpose"),
-                "forever" => std::future::pending().await,
+                // Two names for a handler that never ends, so a test can tell
+                // apart the ones it started in different steps.
+                "forever" | "hang" => std::future::pending().await,
                 "whoami" => Ok(json!({
                     "pid": ctx.peer().map(|p| p.pid),
                     "uid": ctx.peer().map(|p| p.uid),

@@ -1,4 +1,5 @@
-//! Serves the `user-service` channel until interrupted:
+//! Serves the `user-service` channel until SIGINT (Ctrl-C), SIGTERM or
+//! SIGHUP, then removes its socket file:
 //!
 //! ```text
 //! cargo run -p user-management-example --bin server -- /tmp/users.sock
@@ -16,11 +17,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .nth(1)
         .unwrap_or_else(|| "/tmp/janus-users.sock".to_owned());
     let server = Server::bind(&path)?.channel(UserServiceServer::new(Users::default()));
+    let serving = server.serve_until_signal()?;
     println!("listening on {path} (Ctrl-C to stop)");
-    server
-        .serve_with_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    serving.await?;
     Ok(())
 }
