@@ -69,6 +69,7 @@ pub struct ClientBuilder {
     max_pending: usize,
     max_message_size: usize,
     retry: RetryPolicy,
+    form: wire::Form,
 }
 
 impl Default for ClientBuilder {
@@ -79,6 +80,7 @@ impl Default for ClientBuilder {
             max_pending: 1000,
             max_message_size: dgram::OS_DATAGRAM_LIMIT,
             retry: RetryPolicy::default(),
+            form: wire::Form::V2,
         }
     }
 }
@@ -121,6 +123,21 @@ impl ClientBuilder {
     /// How sends that never reached the server are retried.
     pub fn retry(mut self, policy: RetryPolicy) -> Self {
         self.retry = policy;
+        self
+    }
+
+    /// The dialect requests are sent in (default [`Dialect::V2`](wire::Dialect::V2));
+    /// answers are understood in every dialect whatever this says. A v1
+    /// server requires each call to name its channel.
+    pub fn dialect(mut self, dialect: wire::Dialect) -> Self {
+        self.form.dialect = dialect;
+        self
+    }
+
+    /// Whether requests travel inside the base64 envelope
+    /// `{"type":"command","payload":...}` (default no).
+    pub fn envelope(mut self, enveloped: bool) -> Self {
+        self.form.enveloped = enveloped;
         self
     }
 
@@ -177,6 +194,7 @@ impl ClientBuilder {
                 max_pending: self.max_pending,
                 max_message: send_limit.min(self.max_message_size),
                 retry: self.retry,
+                form: self.form,
             }),
             timeout: self.timeout,
         })
@@ -224,6 +242,7 @@ struct Inner {
     max_pending: usize,
     max_message: usize,
     retry: RetryPolicy,
+    form: wire::Form,
 }
 
 impl Drop for Inner {
@@ -307,7 +326,7 @@ impl Shared {
             }
             return;
         }
-        let raw: RawResponse = match serde_json::from_slice(bytes) {
+        let raw = match RawResponse::decode(bytes) {
             Ok(raw) => raw,
             Err(e) => {
                 tracing::debug!(error = %e, "ignoring a datagram that is not a response");
@@ -339,7 +358,8 @@ impl Shared {
 
 /// The id of the call an answer is for, read from an answer cut short.
 fn sniff_request_id(bytes: &[u8]) -> Option<u128> {
-    let id = wire::sniff_top_level_string(bytes, "request_id")?;
+    let id = wire::sniff_top_level_string(bytes, "request_id")
+        .or_else(|| wire::sniff_top_level_string(bytes, "commandId"))?;
     Uuid::parse_str(&id).ok().map(|u| u.as_u128())
 }
 
@@ -497,6 +517,7 @@ impl Client {
                 reply_to: reply.then_some(self.inner.reply_text.as_str()),
                 timeout: announced_timeout(timeout).as_secs_f64(),
                 timestamp: &wire::timestamp_now(),
+                form: self.inner.form,
             },
             args,
         )

@@ -384,6 +384,13 @@ struct RawErrorObject {
     /// Legacy (seed 001): details beside the message.
     #[serde(default)]
     details: Option<Value>,
+    /// v1 (seed 003): `field`, `value`, `constraints` beside the message.
+    #[serde(default)]
+    field: Option<Value>,
+    #[serde(default)]
+    value: Option<Value>,
+    #[serde(default)]
+    constraints: Option<Value>,
 }
 
 impl TryFrom<RawErrorObject> for ErrorObject {
@@ -396,7 +403,7 @@ impl TryFrom<RawErrorObject> for ErrorObject {
                 None => return Err(format!("error code {n} is not a 32-bit integer")),
             },
             Value::String(name) => (
-                ErrorCode::from_error_type(name)
+                crate::wire::dialect::code_for_string(name)
                     .unwrap_or(ErrorCode::ServerError)
                     .code(),
                 Some(name.clone()),
@@ -418,6 +425,18 @@ impl TryFrom<RawErrorObject> for ErrorObject {
             && err.details().is_none()
         {
             err = err.with_data_entry("details", details);
+        }
+        let beside = [
+            ("field", raw.field),
+            ("value", raw.value),
+            ("constraints", raw.constraints),
+        ];
+        for (key, value) in beside {
+            if let Some(value) = value
+                && err.data.as_ref().and_then(|d| d.get(key)).is_none()
+            {
+                err = err.with_data_entry(key, value);
+            }
         }
         if let Some(name) = legacy_type
             && err.error_type().is_none()

@@ -19,6 +19,10 @@ use uuid::Uuid;
 use crate::error::{ErrorCode, ErrorObject, error_type};
 use crate::security;
 
+pub mod dialect;
+
+pub use dialect::{Correlation, Dialect, Form};
+
 /// Smallest accepted `timeout`, in seconds.
 pub const MIN_TIMEOUT_SECS: f64 = 0.1;
 /// Largest accepted `timeout`, in seconds.
@@ -70,6 +74,12 @@ impl Request {
 
     /// Encodes the request in the order we emit.
     pub fn encode(&self) -> Result<Vec<u8>, serde_json::Error> {
+        self.encode_in(Form::V2)
+    }
+
+    /// Encodes the request in `form`: a v2 request, or a `SocketCommand`,
+    /// optionally enveloped.
+    pub fn encode_in(&self, form: Form) -> Result<Vec<u8>, serde_json::Error> {
         let mut out = Vec::with_capacity(256);
         let timestamp = match &self.timestamp {
             Value::String(s) => Cow::Borrowed(s.as_str()),
@@ -84,6 +94,7 @@ impl Request {
                 reply_to: self.reply_to.as_deref(),
                 timeout: self.timeout.unwrap_or(DEFAULT_TIMEOUT_SECS),
                 timestamp: &timestamp,
+                form,
             },
             self.args.as_ref(),
         )?;
@@ -92,13 +103,25 @@ impl Request {
 
     /// Decodes a datagram leniently (see the module docs), with the default
     /// argument size limit.
-    pub fn decode(bytes: &[u8]) -> Result<Request, Rejection> {
+    pub fn decode(bytes: &[u8]) -> Result<Request, Box<Rejection>> {
         Self::decode_with_limit(bytes, MAX_ARGS_BYTES)
     }
 
     /// Decodes a datagram, refusing `args` larger than `max_args_bytes`.
-    pub fn decode_with_limit(bytes: &[u8], max_args_bytes: usize) -> Result<Request, Rejection> {
-        parse_request(bytes, max_args_bytes)
+    pub fn decode_with_limit(
+        bytes: &[u8],
+        max_args_bytes: usize,
+    ) -> Result<Request, Box<Rejection>> {
+        parse_request(bytes, max_args_bytes, false).map(|(request, _)| request)
+    }
+
+    /// Decodes a message in any dialect, enveloped or not (see
+    /// [`dialect`]): the request, and the form to answer it in.
+    pub fn decode_any(
+        bytes: &[u8],
+        max_args_bytes: usize,
+    ) -> Result<(Request, Form), Box<Rejection>> {
+        parse_request(bytes, max_args_bytes, false)
     }
 }
 
@@ -112,6 +135,21 @@ pub struct Rejection {
     pub reply_to: Option<String>,
     /// What was wrong.
     pub error: ErrorObject,
+    /// The request's `channelId` when it could be read.
+    pub channel_id: Option<String>,
+    /// The form to answer in, as far as it could be read.
+    pub form: Form,
+}
+
+impl Rejection {
+    /// Who the error answer goes to, and in which form.
+    pub fn correlation(&self) -> Correlation {
+        Correlation {
+            request_id: self.request_id.clone(),
+            channel_id: self.channel_id.clone(),
+            form: self.form,
+        }
+    }
 }
 
 /// The header of a request we send; arguments are passed separately so they
@@ -123,6 +161,7 @@ pub(crate) struct OutgoingRequest<'a> {
     pub reply_to: Option<&'a str>,
     pub timeout: f64,
     pub timestamp: &'a str,
+    pub form: Form,
 }
 
 #[derive(Serialize)]
@@ -140,12 +179,62 @@ struct OutgoingRequestJson<'a, A: ?Sized> {
     timestamp: &'a str,
 }
 
-/// Appends the JSON of a request to `out`.
+#[derive(Serialize)]
+struct SocketCommandJson<'a, A: ?Sized> {
+    id: &'a str,
+    #[serde(rename = "channelId", skip_serializing_if = "Option::is_none")]
+    channel_id: Option<&'a str>,
+    command: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reply_to: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    args: Option<&'a A>,
+    timeout: f64,
+    timestamp: Value,
+}
+
+/// Appends the JSON of a request, in `header.form`, to `out`.
 pub(crate) fn encode_request<A: Serialize + ?Sized>(
     out: &mut Vec<u8>,
     header: &OutgoingRequest<'_>,
     args: Option<&A>,
 ) -> Result<(), serde_json::Error> {
+    if header.form.enveloped {
+        let mut inner = Vec::with_capacity(256);
+        encode_bare_request(&mut inner, header, args)?;
+        out.extend_from_slice(&dialect::seal_envelope("command", &inner));
+        return Ok(());
+    }
+    encode_bare_request(out, header, args)
+}
+
+fn encode_bare_request<A: Serialize + ?Sized>(
+    out: &mut Vec<u8>,
+    header: &OutgoingRequest<'_>,
+    args: Option<&A>,
+) -> Result<(), serde_json::Error> {
+    if header.form.dialect.is_v1() {
+        let timestamp = match header.form.dialect {
+            Dialect::V1Epoch => chrono::DateTime::parse_from_rfc3339(header.timestamp)
+                .ok()
+                .and_then(|t| serde_json::Number::from_f64(t.timestamp_millis() as f64 / 1000.0))
+                .map(Value::Number)
+                .unwrap_or_else(dialect::epoch_now),
+            _ => Value::String(header.timestamp.to_owned()),
+        };
+        return serde_json::to_writer(
+            out,
+            &SocketCommandJson {
+                id: header.id,
+                channel_id: header.channel_id,
+                command: header.request,
+                reply_to: header.reply_to,
+                args,
+                timeout: header.timeout,
+                timestamp,
+            },
+        );
+    }
     serde_json::to_writer(
         out,
         &OutgoingRequestJson {
@@ -181,6 +270,10 @@ struct RawRequestFields<'a> {
     timeout: Option<&'a RawValue>,
     #[serde(borrow, default)]
     timestamp: Option<&'a RawValue>,
+    #[serde(borrow, default, rename = "type")]
+    kind: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    payload: Option<&'a RawValue>,
 }
 
 fn raw_string(raw: &RawValue) -> Option<String> {
@@ -229,11 +322,23 @@ pub(crate) fn check_datagram(bytes: &[u8]) -> Result<&str, ErrorObject> {
     })
 }
 
-fn parse_request(bytes: &[u8], max_args_bytes: usize) -> Result<Request, Rejection> {
-    let reject = |error| Rejection {
-        request_id: None,
-        reply_to: None,
-        error,
+fn parse_request(
+    bytes: &[u8],
+    max_args_bytes: usize,
+    enveloped: bool,
+) -> Result<(Request, Form), Box<Rejection>> {
+    let plain = Form {
+        dialect: Dialect::V2,
+        enveloped,
+    };
+    let reject = |error| {
+        Box::new(Rejection {
+            request_id: None,
+            reply_to: None,
+            error,
+            channel_id: None,
+            form: plain,
+        })
     };
     let text = check_datagram(bytes).map_err(reject)?;
     let first = text.trim_start().as_bytes().first().copied();
@@ -262,23 +367,51 @@ fn parse_request(bytes: &[u8], max_args_bytes: usize) -> Result<Request, Rejecti
         })
     })?;
 
+    // The envelope: `type` and `payload`, and no `id` of its own.
+    if fields.id.is_none() && (fields.payload.is_some() || fields.kind.is_some()) {
+        return open_request_envelope(&fields, max_args_bytes, enveloped).map_err(|mut r| {
+            r.form.enveloped = true;
+            r
+        });
+    }
+    // The dialect, from the fields present.
+    let dialect = if fields.command.is_some() && fields.request.is_none() && fields.method.is_none()
+    {
+        match fields.timestamp.map(|t| t.get().as_bytes().first()) {
+            Some(Some(b'-' | b'0'..=b'9')) => Dialect::V1Epoch,
+            _ => Dialect::V1,
+        }
+    } else {
+        Dialect::V2
+    };
+    let form = Form { dialect, enveloped };
+    let channel_hint = fields.channel_id.and_then(raw_string);
+
     // reply_to first: every later error needs somewhere to go.
     let reply_to = match fields.reply_to {
         None => None,
         Some(raw) => match raw_string(raw) {
             Some(s) => Some(s),
             None => {
-                return Err(reject(invalid_request(format!(
-                    "`reply_to` must be a string (a socket path), found {}",
-                    json_kind(raw)
-                ))));
+                return Err(Box::new(Rejection {
+                    form,
+                    channel_id: channel_hint,
+                    ..*reject(invalid_request(format!(
+                        "`reply_to` must be a string (a socket path), found {}",
+                        json_kind(raw)
+                    )))
+                }));
             }
         },
     };
-    let fail = |error: ErrorObject, request_id: Option<&str>| Rejection {
-        request_id: request_id.map(str::to_owned),
-        reply_to: reply_to.clone(),
-        error,
+    let fail = |error: ErrorObject, request_id: Option<&str>| {
+        Box::new(Rejection {
+            request_id: request_id.map(str::to_owned),
+            reply_to: reply_to.clone(),
+            error,
+            channel_id: channel_hint.clone(),
+            form,
+        })
     };
 
     let id = match fields.id {
@@ -303,23 +436,36 @@ fn parse_request(bytes: &[u8], max_args_bytes: usize) -> Result<Request, Rejecti
     }
     let id_ref = Some(id.as_str());
 
-    let string_field = |raw: Option<&RawValue>, key: &str| -> Result<Option<String>, Rejection> {
-        match raw {
-            None => Ok(None),
-            Some(raw) => raw_string(raw).map(Some).ok_or_else(|| {
-                fail(
-                    invalid_request(format!(
-                        "`{key}` must be a string, found {}",
-                        json_kind(raw)
-                    )),
-                    id_ref,
-                )
-            }),
-        }
-    };
+    let string_field =
+        |raw: Option<&RawValue>, key: &str| -> Result<Option<String>, Box<Rejection>> {
+            match raw {
+                None => Ok(None),
+                Some(raw) => raw_string(raw).map(Some).ok_or_else(|| {
+                    fail(
+                        invalid_request(format!(
+                            "`{key}` must be a string, found {}",
+                            json_kind(raw)
+                        )),
+                        id_ref,
+                    )
+                }),
+            }
+        };
     let method = string_field(fields.method, "method")?;
     let request = string_field(fields.request, "request")?;
     let command = string_field(fields.command, "command")?;
+    if let (Some(r), Some(c)) = (&request, &command)
+        && r != c
+    {
+        return Err(fail(
+            invalid_request(format!(
+                "`command` ({}) and `request` ({}) name different requests",
+                janus_constraints::show_str(c),
+                janus_constraints::show_str(r)
+            )),
+            id_ref,
+        ));
+    }
     let request = match (request.or(command), method) {
         (None, None) => {
             return Err(fail(
@@ -346,6 +492,14 @@ fn parse_request(bytes: &[u8], max_args_bytes: usize) -> Result<Request, Rejecti
         return Err(fail(security::name_error(why), id_ref));
     }
     let channel_id = string_field(fields.channel_id, "channelId")?;
+    if dialect.is_v1() && channel_id.is_none() {
+        return Err(fail(
+            invalid_request(format!(
+                "a {dialect} `SocketCommand` (named by `command`) requires `channelId`"
+            )),
+            id_ref,
+        ));
+    }
     if let Some(channel) = &channel_id
         && let Err(why) = security::check_name("channel", channel)
     {
@@ -469,15 +623,75 @@ fn parse_request(bytes: &[u8], max_args_bytes: usize) -> Result<Request, Rejecti
         }
     };
 
-    Ok(Request {
-        id,
-        channel_id,
-        request,
-        reply_to,
-        args,
-        timeout,
-        timestamp,
-    })
+    Ok((
+        Request {
+            id,
+            channel_id,
+            request,
+            reply_to,
+            args,
+            timeout,
+            timestamp,
+        },
+        form,
+    ))
+}
+
+/// Opens `{"type":"command","payload":"<base64>"}` and decodes what it holds.
+fn open_request_envelope(
+    fields: &RawRequestFields<'_>,
+    max_args_bytes: usize,
+    already_enveloped: bool,
+) -> Result<(Request, Form), Box<Rejection>> {
+    let reject = |details: String| {
+        Box::new(Rejection {
+            request_id: None,
+            reply_to: None,
+            error: invalid_request(details),
+            channel_id: None,
+            form: Form {
+                dialect: Dialect::V2,
+                enveloped: true,
+            },
+        })
+    };
+    if already_enveloped {
+        return Err(reject(
+            "an envelope's payload is itself an envelope; only one level is allowed".into(),
+        ));
+    }
+    match fields.kind.map(|k| (raw_string(k), k)) {
+        Some((Some(kind), _)) if kind == "command" => {}
+        Some((Some(kind), _)) => {
+            return Err(reject(format!(
+                "the envelope's `type` is {}; a request's envelope has `\"type\":\"command\"`",
+                janus_constraints::show_str(&kind)
+            )));
+        }
+        Some((None, raw)) => {
+            return Err(reject(format!(
+                "the envelope's `type` must be a string, found {}",
+                json_kind(raw)
+            )));
+        }
+        None => {
+            return Err(reject(
+                "the envelope has no `type` (and the request no `id`)".into(),
+            ));
+        }
+    }
+    let payload = match fields.payload.map(|p| (raw_string(p), p)) {
+        Some((Some(p), _)) => p,
+        Some((None, raw)) => {
+            return Err(reject(format!(
+                "the envelope's `payload` must be a base64 string, found {}",
+                json_kind(raw)
+            )));
+        }
+        None => return Err(reject("the envelope has no `payload`".into())),
+    };
+    let inner = dialect::open_envelope(&payload).map_err(reject)?;
+    parse_request(&inner, max_args_bytes, true)
 }
 
 fn parse_error(e: &serde_json::Error) -> ErrorObject {
@@ -603,7 +817,7 @@ impl Response {
     /// Decodes a response leniently: `result`/`error` may be absent, ids of
     /// any case, legacy `commandId` for `request_id`, legacy error objects.
     pub fn decode(bytes: &[u8]) -> Result<Response, serde_json::Error> {
-        let raw: RawResponse = serde_json::from_slice(bytes)?;
+        let raw = RawResponse::decode(bytes)?;
         let result = match &raw.result {
             Some(r) => Some(serde_json::from_str(r.get())?),
             None => None,
@@ -652,9 +866,36 @@ pub(crate) struct RawResponse {
     pub id: Option<String>,
     #[serde(default)]
     pub timestamp: Option<Value>,
+    /// The envelope's `type`, when the response is enveloped.
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    /// The envelope's base64 `payload`.
+    #[serde(default)]
+    pub payload: Option<String>,
 }
 
 impl RawResponse {
+    /// Decodes a response in any dialect, opening the envelope
+    /// `{"type":"response","payload":"<base64>"}` when it is one.
+    pub(crate) fn decode(bytes: &[u8]) -> Result<RawResponse, serde_json::Error> {
+        let raw: RawResponse = serde_json::from_slice(bytes)?;
+        if raw.request_id.is_some() || raw.kind.as_deref() != Some("response") {
+            return Ok(raw);
+        }
+        let Some(payload) = &raw.payload else {
+            return Ok(raw);
+        };
+        let inner = dialect::open_envelope(payload)
+            .map_err(<serde_json::Error as serde::de::Error>::custom)?;
+        let inner: RawResponse = serde_json::from_slice(&inner)?;
+        if inner.payload.is_some() && inner.request_id.is_none() {
+            return Err(<serde_json::Error as serde::de::Error>::custom(
+                "an envelope inside an envelope",
+            ));
+        }
+        Ok(inner)
+    }
+
     fn is_success(&self) -> bool {
         self.error.is_none() && self.success != Some(false)
     }

@@ -17,7 +17,7 @@ use super::{Control, ServerConfig};
 use crate::error::{ErrorCode, ErrorObject, error_type};
 use crate::security::{self, is_inside};
 use crate::transport::datagram::{self as dgram, Received, SendError, Sender, UnverifiedReply};
-use crate::wire::{self, Request};
+use crate::wire::{self, Correlation, Request};
 
 /// How long an answer to a request that could not be read may wait for room
 /// in the receiver's queue.
@@ -153,32 +153,38 @@ impl Endpoint {
             );
             // Only the sender's own address can be trusted: reply_to was not read.
             match self.sender_addr(&meta.sender) {
-                Some(to) => {
-                    self.send_error_later(to, request_id, error, received_at + ERROR_REPLY_WAIT)
-                }
+                Some(to) => self.send_error_later(
+                    to,
+                    Correlation::v2(request_id),
+                    error,
+                    received_at + ERROR_REPLY_WAIT,
+                ),
                 None => self.stats().dropped(DropReason::Unanswerable),
             }
             return;
         }
 
-        let request = match Request::decode_with_limit(bytes, self.max_args) {
-            Ok(request) => request,
+        let (request, form) = match Request::decode_any(bytes, self.max_args) {
+            Ok(decoded) => decoded,
             Err(rejection) => {
                 let deadline = received_at + ERROR_REPLY_WAIT;
                 let seen = seen(rejection.request_id.as_deref(), None);
+                let corr = rejection.correlation();
                 match self.resolve(rejection.reply_to.as_deref(), &meta.sender, uid, true) {
                     Reply::To(to) => {
                         self.report(seen, RequestOutcome::Error(rejection.error.clone()));
-                        self.send_error_later(to, rejection.request_id, rejection.error, deadline)
+                        self.send_error_later(to, corr, rejection.error, deadline)
                     }
                     reply => {
                         self.report(seen, refusal_outcome(&reply));
-                        self.refuse(reply, rejection.request_id, deadline)
+                        self.refuse(reply, corr, deadline)
                     }
                 }
                 return;
             }
         };
+        // The answer goes back in the form the request came in.
+        let corr = Correlation::of(&request, form);
 
         let deadline = received_at
             + request
@@ -192,7 +198,7 @@ impl Endpoint {
             Reply::Nowhere => None,
             other => {
                 self.report(seen, refusal_outcome(&other));
-                self.refuse(other, Some(request.id), deadline);
+                self.refuse(other, corr, deadline);
                 return;
             }
         };
@@ -201,17 +207,11 @@ impl Endpoint {
                 ErrorObject::new(ErrorCode::ServiceUnavailable, "the server is shutting down");
             self.report(seen, RequestOutcome::Error(error.clone()));
             match to {
-                Some(to) => self.send_error_later(
-                    to,
-                    Some(request.id),
-                    error,
-                    received_at + ERROR_REPLY_WAIT,
-                ),
+                Some(to) => self.send_error_later(to, corr, error, received_at + ERROR_REPLY_WAIT),
                 None => self.stats().dropped(DropReason::NotificationFailed),
             }
             return;
         }
-        let request_id = request.id.clone();
         let job = match self
             .dispatcher
             .admit(request, meta.credentials, received_at)
@@ -220,7 +220,7 @@ impl Endpoint {
             Err(error) => {
                 self.report(seen, RequestOutcome::Error(error.clone()));
                 match to {
-                    Some(to) => self.send_error_later(to, Some(request_id), error, deadline),
+                    Some(to) => self.send_error_later(to, corr, error, deadline),
                     None => self.stats().dropped(DropReason::NotificationFailed),
                 }
                 return;
@@ -237,14 +237,14 @@ impl Endpoint {
             Ok(running) => running,
             Err(error) => {
                 self.report(seen, RequestOutcome::Error(error.clone()));
-                self.answer_now(to, Some(&request_id), Err(error), deadline);
+                self.answer_now(to, &corr, Err(error), deadline);
                 return;
             }
         };
         if let Some(outcome) = self.dispatcher.poll_now(&mut running) {
             drop(running);
             self.report(seen, outcome_of(&outcome));
-            self.answer_now(to, Some(&request_id), outcome, deadline);
+            self.answer_now(to, &corr, outcome, deadline);
             return;
         }
         let this = self.clone();
@@ -253,9 +253,8 @@ impl Endpoint {
             this.report(seen, outcome_of(&outcome));
             match to {
                 Some(to) => {
-                    let (bytes, is_error) = this.encode(Some(&request_id), &outcome);
-                    this.deliver(&to, bytes, is_error, Some(&request_id), deadline)
-                        .await;
+                    let (bytes, is_error) = this.encode(&corr, &outcome);
+                    this.deliver(&to, bytes, is_error, &corr, deadline).await;
                 }
                 None => this.notified(outcome),
             }
@@ -283,7 +282,7 @@ impl Endpoint {
     fn answer_now(
         self: &Arc<Self>,
         to: Option<ReplyAddr>,
-        request_id: Option<&str>,
+        corr: &Correlation,
         outcome: Result<Output, ErrorObject>,
         deadline: Instant,
     ) {
@@ -291,7 +290,7 @@ impl Endpoint {
             self.notified(outcome);
             return;
         };
-        let (bytes, is_error) = self.encode(request_id, &outcome);
+        let (bytes, is_error) = self.encode(corr, &outcome);
         if bytes.len() <= self.max_message {
             match dgram::try_send_to(&self.socket, &bytes, &to.addr) {
                 Ok(true) => {
@@ -306,10 +305,9 @@ impl Endpoint {
             }
         }
         let this = self.clone();
-        let request_id = request_id.map(str::to_owned);
+        let corr = corr.clone();
         self.dispatcher.spawn(async move {
-            this.deliver(&to, bytes, is_error, request_id.as_deref(), deadline)
-                .await;
+            this.deliver(&to, bytes, is_error, &corr, deadline).await;
         });
     }
 
@@ -416,13 +414,13 @@ impl Endpoint {
             .any(|dir| is_inside(real, dir))
     }
 
-    fn refuse(self: &Arc<Self>, reply: Reply, request_id: Option<String>, deadline: Instant) {
+    fn refuse(self: &Arc<Self>, reply: Reply, corr: Correlation, deadline: Instant) {
         match reply {
             Reply::Refuse {
                 error,
                 to: Some(to),
                 ..
-            } => self.send_error_later(to, request_id, error, deadline),
+            } => self.send_error_later(to, corr, error, deadline),
             Reply::Refuse { error, drop, .. } => {
                 tracing::debug!(error = %error, "request refused with nowhere to answer");
                 self.stats().dropped(drop);
@@ -436,35 +434,30 @@ impl Endpoint {
     fn send_error_later(
         self: &Arc<Self>,
         to: ReplyAddr,
-        request_id: Option<String>,
+        corr: Correlation,
         error: ErrorObject,
         deadline: Instant,
     ) {
         let this = self.clone();
         self.dispatcher.spawn(async move {
-            let (bytes, _) = this.encode(request_id.as_deref(), &Err(error));
-            this.deliver(&to, bytes, true, request_id.as_deref(), deadline)
-                .await;
+            let (bytes, _) = this.encode(&corr, &Err(error));
+            this.deliver(&to, bytes, true, &corr, deadline).await;
         });
     }
 
     /// The answer's bytes, and whether it is an error; an answer too large
     /// for a datagram becomes a `-32005 MESSAGE_TOO_LARGE` error.
-    fn encode(
-        &self,
-        request_id: Option<&str>,
-        outcome: &Result<Output, ErrorObject>,
-    ) -> (Vec<u8>, bool) {
+    fn encode(&self, corr: &Correlation, outcome: &Result<Output, ErrorObject>) -> (Vec<u8>, bool) {
         let mut buf = Vec::with_capacity(256);
-        self.dispatcher.encode(&mut buf, request_id, outcome);
+        self.dispatcher.encode(&mut buf, corr, outcome);
         if buf.len() > self.max_message {
             let size = buf.len();
-            return (self.too_large(request_id, size), true);
+            return (self.too_large(corr, size), true);
         }
         (buf, outcome.is_err())
     }
 
-    fn too_large(&self, request_id: Option<&str>, size: usize) -> Vec<u8> {
+    fn too_large(&self, corr: &Correlation, size: usize) -> Vec<u8> {
         let error = ErrorObject::with_type(
             ErrorCode::ValidationFailed,
             error_type::MESSAGE_TOO_LARGE,
@@ -474,7 +467,7 @@ impl Endpoint {
             ),
         );
         let mut buf = Vec::with_capacity(256);
-        self.dispatcher.encode(&mut buf, request_id, &Err(error));
+        self.dispatcher.encode(&mut buf, corr, &Err(error));
         buf
     }
 
@@ -485,7 +478,7 @@ impl Endpoint {
         to: &ReplyAddr,
         mut bytes: Vec<u8>,
         mut is_error: bool,
-        request_id: Option<&str>,
+        corr: &Correlation,
         deadline: Instant,
     ) {
         let deadline = tokio::time::Instant::from_std(
@@ -513,7 +506,7 @@ impl Endpoint {
                 // The kernel refused the size (a smaller send buffer than
                 // expected): say so instead of going silent.
                 Err(SendError::TooLarge) if !shrunk => {
-                    bytes = self.too_large(request_id, bytes.len());
+                    bytes = self.too_large(corr, bytes.len());
                     is_error = true;
                     shrunk = true;
                 }

@@ -488,17 +488,19 @@ impl Dispatcher {
         })
     }
 
-    /// Appends the response JSON for `outcome` to `out`.
+    /// Appends the response JSON for `outcome` to `out`, in the form of the
+    /// request it answers (see [`wire::dialect`]).
     pub fn encode(
         &self,
         out: &mut Vec<u8>,
-        request_id: Option<&str>,
+        to: &wire::Correlation,
         outcome: &Result<Output, ErrorObject>,
     ) {
+        use wire::dialect::encode_response_in_kind as encode;
         let result = match outcome {
-            Ok(Output::Value(v)) => wire::encode_response(out, request_id, Ok(v)),
-            Ok(Output::Manifest) => wire::encode_response(out, request_id, Ok(&*self.manifest)),
-            Err(e) => wire::encode_response::<Value>(out, request_id, Err(e)),
+            Ok(Output::Value(v)) => encode(out, to, Ok(v)),
+            Ok(Output::Manifest) => encode(out, to, Ok(&*self.manifest)),
+            Err(e) => encode::<Value>(out, to, Err(e)),
         };
         if let Err(e) = result {
             // A handler's JSON value always serializes; keep a clear answer anyway.
@@ -507,8 +509,7 @@ impl Dispatcher {
                 ErrorCode::InternalError,
                 format!("the response could not be encoded: {e}"),
             );
-            wire::encode_response::<Value>(out, request_id, Err(&err))
-                .expect("an error object always serializes");
+            encode::<Value>(out, to, Err(&err)).expect("an error object always serializes");
         }
     }
 
