@@ -146,19 +146,14 @@ impl Endpoint {
                     self.max_message
                 ),
             );
-            let request_id = sniff_id(bytes);
+            let corr = wire::dialect::sniff_correlation(bytes);
             self.report(
-                seen(request_id.as_deref(), None),
+                seen(corr.request_id.as_deref(), None),
                 RequestOutcome::Error(error.clone()),
             );
             // Only the sender's own address can be trusted: reply_to was not read.
             match self.sender_addr(&meta.sender) {
-                Some(to) => self.send_error_later(
-                    to,
-                    Correlation::v2(request_id),
-                    error,
-                    received_at + ERROR_REPLY_WAIT,
-                ),
+                Some(to) => self.send_error_later(to, corr, error, received_at + ERROR_REPLY_WAIT),
                 None => self.stats().dropped(DropReason::Unanswerable),
             }
             return;
@@ -595,38 +590,4 @@ fn reply_addr(path: &Path) -> Option<ReplyAddr> {
         path: path.to_owned(),
         addr,
     })
-}
-
-/// Best effort: the `id` of a request whose datagram was cut short, if the
-/// part that arrived has a valid one.
-fn sniff_id(bytes: &[u8]) -> Option<String> {
-    let id = wire::sniff_top_level_string(bytes, "id")?;
-    let valid = !id.is_empty()
-        && id.len() <= wire::MAX_ID_LEN
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    valid.then_some(id)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::sniff_id;
-
-    #[test]
-    fn sniffs_ids_from_the_start_of_cut_datagrams() {
-        assert_eq!(
-            sniff_id(br#"{"id":"abc-1","method":"x","args":{"#).as_deref(),
-            Some("abc-1")
-        );
-        assert_eq!(sniff_id(br#"{ "id" : "abc" "#).as_deref(), Some("abc"));
-        assert_eq!(sniff_id(br#"{"id":"a b"}"#), None);
-        assert_eq!(sniff_id(br#"{"id":"abc"#), None);
-        assert_eq!(
-            sniff_id(br#"{"args":{"id":"no"},"id":"yes","request":"#).as_deref(),
-            Some("yes")
-        );
-        assert_eq!(sniff_id(br#"{"method":"x"}"#), None);
-        assert_eq!(sniff_id(br#"{"id":7}"#), None);
-    }
 }
