@@ -358,8 +358,7 @@ impl Shared {
 
 /// The id of the call an answer is for, read from an answer cut short.
 fn sniff_request_id(bytes: &[u8]) -> Option<u128> {
-    let id = wire::sniff_top_level_string(bytes, "request_id")
-        .or_else(|| wire::sniff_top_level_string(bytes, "commandId"))?;
+    let id = wire::dialect::sniff_answered_id(bytes)?;
     Uuid::parse_str(&id).ok().map(|u| u.as_u128())
 }
 

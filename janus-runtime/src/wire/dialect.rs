@@ -305,6 +305,27 @@ fn sniff(bytes: &[u8], enveloped: bool) -> Correlation {
     }
 }
 
+/// The id of the request an answer cut short is for, in any dialect:
+/// `request_id` (v2) or `commandId` (v1), inside the envelope when the
+/// answer is one (opened as far as it arrived).
+pub(crate) fn sniff_answered_id(bytes: &[u8]) -> Option<String> {
+    let id = super::sniff_top_level_string(bytes, "request_id")
+        .or_else(|| super::sniff_top_level_string(bytes, "commandId"));
+    if id.is_some() {
+        return id;
+    }
+    let mut payload = None;
+    super::for_each_top_level_member(bytes, |name, value| {
+        if name == "payload" {
+            payload = value.strip_prefix(b"\"").map(base64_prefix);
+        }
+        payload.is_none()
+    });
+    let inner = BASE64.decode(payload?).ok()?;
+    super::sniff_top_level_string(&inner, "commandId")
+        .or_else(|| super::sniff_top_level_string(&inner, "request_id"))
+}
+
 /// The longest start of a base64 string (cut anywhere) that decodes whole:
 /// complete groups of four characters of the standard alphabet.
 fn base64_prefix(text: &[u8]) -> &[u8] {

@@ -531,3 +531,39 @@ fn undecodable_v1_requests_are_refused_in_kind_with_their_id() {
     let r = Request::decode_any(br#"{"id":"r1","request":"add",,}"#, 1024).unwrap_err();
     assert_eq!((r.request_id, r.form), (None, Form::V2));
 }
+
+#[test]
+fn cut_answers_are_sniffed_for_the_id_they_answer_in_every_form() {
+    let big = json!({"blob": "x".repeat(4000)});
+    for form in [
+        Form::V2,
+        Form::plain(Dialect::V1),
+        Form {
+            dialect: Dialect::V1Epoch,
+            enveloped: true,
+        },
+        Form {
+            dialect: Dialect::V2,
+            enveloped: true,
+        },
+    ] {
+        let to = Correlation {
+            request_id: Some(ID.into()),
+            channel_id: Some("c".into()),
+            form,
+        };
+        let mut out = Vec::new();
+        encode_response_in_kind(&mut out, &to, Ok(&big)).unwrap();
+        // v2 puts `request_id` after `result`: only a whole one shows it.
+        let cut = if form.dialect.is_v1() {
+            &out[..out.len() / 2]
+        } else {
+            &out[..]
+        };
+        assert_eq!(sniff_answered_id(cut).as_deref(), Some(ID), "{form:?}");
+    }
+    assert_eq!(
+        sniff_answered_id(br#"{"type":"response","payload":"eyJj"#),
+        None
+    );
+}
