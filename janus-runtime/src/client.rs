@@ -128,7 +128,8 @@ impl ClientBuilder {
 
     /// The dialect requests are sent in (default [`Dialect::V2`](wire::Dialect::V2));
     /// answers are understood in every dialect whatever this says. A v1
-    /// server requires each call to name its channel.
+    /// command always names its channel: in a v1 dialect a call without one
+    /// fails with [`CallError::Encode`] before anything is sent.
     pub fn dialect(mut self, dialect: wire::Dialect) -> Self {
         self.form.dialect = dialect;
         self

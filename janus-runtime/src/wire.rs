@@ -214,6 +214,14 @@ fn encode_bare_request<A: Serialize + ?Sized>(
     args: Option<&A>,
 ) -> Result<(), serde_json::Error> {
     if header.form.dialect.is_v1() {
+        // Every v1 server routes by `channelId`; without one the command
+        // could only be refused (or dropped) on the other side.
+        if header.channel_id.is_none() {
+            return Err(<serde_json::Error as serde::ser::Error>::custom(format!(
+                "a {} `SocketCommand` always names its channel, and `{}` was given none",
+                header.form.dialect, header.request
+            )));
+        }
         let timestamp = match header.form.dialect {
             Dialect::V1Epoch => chrono::DateTime::parse_from_rfc3339(header.timestamp)
                 .ok()

@@ -736,6 +736,17 @@ async fn our_client_round_trips_with_our_server_in_every_dialect() {
             .await
             .unwrap();
         assert_eq!(pong["pong"], true, "{case}: {pong}");
+        // Without a channel a v1 command cannot be written: nothing is sent.
+        if dialect.is_v1() {
+            let received = f.server.stats().received;
+            match client.request("ping").send().await {
+                Err(CallError::Encode(e)) => {
+                    assert!(e.to_string().contains("always names its channel"), "{e}")
+                }
+                other => panic!("{case}: {other:?}"),
+            }
+            assert_eq!(f.server.stats().received, received, "{case}");
+        }
     }
     f.server.shutdown().await;
 }

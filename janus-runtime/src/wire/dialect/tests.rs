@@ -432,6 +432,17 @@ fn requests_encode_in_every_form_and_decode_back() {
             }
         }
     }
+    // A v1 command without a channel cannot be written.
+    let e = Request::new(None, "ping")
+        .encode_in(Form::plain(Dialect::V1Epoch))
+        .unwrap_err();
+    assert!(
+        e.to_string().contains(
+            "a v1-epoch `SocketCommand` always names its channel, and `ping` was given none"
+        ),
+        "{e}"
+    );
+    assert!(Request::new(None, "ping").encode_in(Form::V2).is_ok());
     assert_eq!("v1-epoch".parse::<Dialect>(), Ok(Dialect::V1Epoch));
     assert!("v3".parse::<Dialect>().is_err());
 }
