@@ -1014,30 +1014,37 @@ pub(crate) fn for_each_top_level_member<'a>(
                 None => return,
             },
             b',' if depth == 1 => expect_key = true,
-            b'"' => {
-                let Some((text, end)) = scan_string(bytes, i) else {
+            b'"' if !(depth == 1 && expect_key) => {
+                // A value or a nested string: skipped, not read, so that
+                // what it holds (a NUL byte, say) hides no later member.
+                let Some(end) = string_end(bytes, i) else {
                     return;
                 };
                 i = end;
-                if depth == 1 && expect_key {
-                    expect_key = false;
-                    // The value after the colon.
-                    let rest = &bytes[i..];
-                    let Some(colon) = rest.iter().position(|b| !b.is_ascii_whitespace()) else {
-                        return;
-                    };
-                    if rest[colon] != b':' {
-                        return;
-                    }
-                    let after = &rest[colon + 1..];
-                    let Some(start) = after.iter().position(|b| !b.is_ascii_whitespace()) else {
-                        return;
-                    };
-                    if !visit(&text, &after[start..]) {
-                        return;
-                    }
-                    i += colon + 1 + start;
+                continue;
+            }
+            b'"' => {
+                // A member name at the top level.
+                let Some((name, end)) = scan_string(bytes, i) else {
+                    return;
+                };
+                expect_key = false;
+                // The value after the colon.
+                let rest = &bytes[end..];
+                let Some(colon) = rest.iter().position(|b| !b.is_ascii_whitespace()) else {
+                    return;
+                };
+                if rest[colon] != b':' {
+                    return;
                 }
+                let after = &rest[colon + 1..];
+                let Some(start) = after.iter().position(|b| !b.is_ascii_whitespace()) else {
+                    return;
+                };
+                if !visit(&name, &after[start..]) {
+                    return;
+                }
+                i = end + colon + 1 + start;
                 continue;
             }
             _ => {}
@@ -1049,14 +1056,19 @@ pub(crate) fn for_each_top_level_member<'a>(
 /// The JSON string starting at `bytes[start]` (a quote) and the index after
 /// its closing quote; `None` if it is cut off or not valid.
 fn scan_string(bytes: &[u8], start: usize) -> Option<(String, usize)> {
+    let end = string_end(bytes, start)?;
+    let text: String = serde_json::from_slice(&bytes[start..end]).ok()?;
+    Some((text, end))
+}
+
+/// The index after the closing quote of the JSON string starting at
+/// `bytes[start]` (a quote); `None` if it is cut off.
+fn string_end(bytes: &[u8], start: usize) -> Option<usize> {
     let mut i = start + 1;
     while i < bytes.len() {
         match bytes[i] {
             b'\\' => i += 2,
-            b'"' => {
-                let text: String = serde_json::from_slice(&bytes[start..=i]).ok()?;
-                return Some((text, i + 1));
-            }
+            b'"' => return Some(i + 1),
             _ => i += 1,
         }
     }

@@ -943,3 +943,66 @@ async fn our_client_calls_a_v1_server() {
     server.abort();
     assert!(server.await.unwrap_err().is_cancelled());
 }
+
+#[tokio::test]
+async fn security_and_limit_errors_are_answered_in_kind() {
+    for (epoch, enveloped) in V1_FORMS {
+        let case = format!("epoch={epoch} enveloped={enveloped}");
+        let wrap = |m: Vec<u8>| if enveloped { seal("command", &m) } else { m };
+        let user = json!({"username": "a_b", "email": "a@example.com"});
+        let user_command = |id: &str, name: &str, reply_to: &str| {
+            command(id, "user-service", name, reply_to, &user, "30.0", epoch)
+        };
+        let expect = |answer: Vec<u8>, id: &str, code: &str| {
+            let answer = open(answer, enveloped);
+            let v = socket_response(&answer, id, "user-service", epoch);
+            assert_eq!(v["error"]["code"], code, "{case}: {v}");
+        };
+
+        // One handler at a time; shutdown cancels what runs at once.
+        let f = Fixture::start_with(|b| b.max_in_flight(1).shutdown_grace(Duration::ZERO)).await;
+        let peer = f.peer("me.sock");
+        // `reply_to` is not the sender's address: answered to the sender.
+        let elsewhere = f.dir.path().join("elsewhere.sock");
+        let elsewhere = elsewhere.to_str().unwrap();
+        peer.send(&wrap(user_command("spoof", "create-user", elsewhere)))
+            .await;
+        expect(peer.recv().await, "spoof", "SECURITY_VIOLATION");
+        let up = format!("{}/../up.sock", f.dir.path().display());
+        peer.send(&wrap(user_command("up", "create-user", &up)))
+            .await;
+        expect(peer.recv().await, "up", "PATH_TRAVERSAL_ATTEMPT");
+        // A NUL byte inside the arguments.
+        let mut nul = user_command("nul", "create-user", &peer.path);
+        let at = show(&nul).find("a_b").unwrap() + 1;
+        nul[at] = 0;
+        peer.send(&wrap(nul)).await;
+        expect(peer.recv().await, "nul", "INVALID_CHARACTER_ENCODING");
+        // The one handler slot taken: the next command is refused.
+        let hold = command(
+            "hold",
+            "slow",
+            "wait",
+            &peer.path,
+            &json!({}),
+            "30.0",
+            epoch,
+        );
+        peer.send(&wrap(hold)).await;
+        peer.send(&wrap(user_command("over", "create-user", &peer.path)))
+            .await;
+        expect(peer.recv().await, "over", "RESOURCE_LIMIT_EXCEEDED");
+        f.server.shutdown().await;
+        let answer = open(peer.recv().await, enveloped);
+        let v = socket_response(&answer, "hold", "slow", epoch);
+        assert_eq!(v["error"]["code"], "SERVICE_UNAVAILABLE", "{case}: {v}");
+
+        // A caller whose uid is not allowed.
+        let locked = Fixture::start_with(|b| b.allowed_uids([u32::MAX - 7])).await;
+        let peer = locked.peer("me.sock");
+        peer.send(&wrap(user_command("who", "create-user", &peer.path)))
+            .await;
+        expect(peer.recv().await, "who", "AUTHENTICATION_FAILED");
+        locked.server.shutdown().await;
+    }
+}

@@ -487,6 +487,16 @@ fn cut_requests_are_sniffed_for_their_id_channel_and_form() {
         sniffed(&SEED_001_COMMAND.as_bytes()[..SEED_001_COMMAND.len() - 3]).2,
         Form::plain(Dialect::V1Epoch)
     );
+    // What a string value holds (a NUL byte) hides no later member.
+    let nul = b"{\"id\":\"n\",\"channelId\":\"c\",\"command\":\"x\",\"args\":{\"s\":\"a\0b\"},\"timestamp\":1.5}";
+    assert_eq!(
+        sniffed(nul),
+        (
+            Some("n".into()),
+            Some("c".into()),
+            Form::plain(Dialect::V1Epoch)
+        )
+    );
     // `command` beside `request` is not v1; a bad channel name is not echoed.
     assert_eq!(
         sniffed(br#"{"id":"a","command":"x","request":"x","#).2,
