@@ -144,7 +144,14 @@ pub async fn run(args: BenchArgs) -> Result<(), Failure> {
     let concurrency = args.concurrency as usize;
     let mut interruption = Box::pin(crate::interruption()?);
     let client = tokio::select! {
-        client = connect(&args.socket, &args.reply_dir, timeout, concurrency) => client?,
+        client = connect(
+            &args.socket,
+            &args.reply_dir,
+            timeout,
+            concurrency,
+            &args.wire,
+            args.channel.as_deref(),
+        ) => client?,
         () = &mut interruption => return Err(crate::interrupted_failure()),
     };
 

@@ -63,9 +63,23 @@ pub async fn run(args: CallArgs, color: Color) -> Result<(), Failure> {
     }
 
     let timeout = Duration::from_secs_f64(args.timeout);
-    let client = connect(&args.socket, &args.reply_dir, timeout, 1).await?;
+    // A v1 command names its channel: the manifest's, when --channel is not given.
+    let channel = match (&args.channel, &target) {
+        (Some(channel), _) => Some(channel.as_str()),
+        (None, Some((channel, _))) if args.wire.dialect.is_v1() => Some(channel.id.as_str()),
+        (None, _) => None,
+    };
+    let client = connect(
+        &args.socket,
+        &args.reply_dir,
+        timeout,
+        1,
+        &args.wire,
+        channel,
+    )
+    .await?;
     let mut call = client.request(&args.request).timeout(timeout);
-    if let Some(channel) = args.channel.as_deref() {
+    if let Some(channel) = channel {
         call = call.channel(channel);
     }
     if let Some(value) = value {

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use janus_runtime::wire::Dialect;
 
 /// The exit codes of `janus call`.
 macro_rules! call_exit_codes {
@@ -234,6 +235,10 @@ pub struct CallArgs {
     /// Where to create the reply socket; the server must allow answers there.
     #[arg(long, value_name = "DIR", default_value = "/tmp")]
     pub reply_dir: PathBuf,
+
+    /// The message shape.
+    #[command(flatten)]
+    pub wire: WireArgs,
 }
 
 /// `janus serve`.
@@ -294,9 +299,18 @@ pub struct PingArgs {
     #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_timeout)]
     pub timeout: f64,
 
+    /// Send this `channelId` (default: none; required by --dialect v1 and
+    /// v1-epoch).
+    #[arg(long, value_name = "C")]
+    pub channel: Option<String>,
+
     /// Where to create the reply socket; the server must allow answers there.
     #[arg(long, value_name = "DIR", default_value = "/tmp")]
     pub reply_dir: PathBuf,
+
+    /// The message shape.
+    #[command(flatten)]
+    pub wire: WireArgs,
 }
 
 /// `janus bench`.
@@ -353,6 +367,26 @@ pub struct BenchArgs {
     /// Where to create the reply socket; the server must allow answers there.
     #[arg(long, value_name = "DIR", default_value = "/tmp")]
     pub reply_dir: PathBuf,
+
+    /// The message shape.
+    #[command(flatten)]
+    pub wire: WireArgs,
+}
+
+/// How `call`, `ping` and `bench` write their requests. Answers are read in
+/// every dialect, enveloped or not, whatever these say.
+#[derive(Debug, Clone, Args)]
+pub struct WireArgs {
+    /// The dialect to send: v2 (`request`/`method`), v1 (a `SocketCommand`
+    /// with `command` and an RFC 3339 timestamp) or v1-epoch (the same with
+    /// epoch seconds). v1 and v1-epoch require --channel.
+    #[arg(long, value_name = "D", default_value_t = Dialect::V2)]
+    pub dialect: Dialect,
+
+    /// Wrap each request in the envelope
+    /// `{"type":"command","payload":"<base64 JSON>"}`.
+    #[arg(long)]
+    pub envelope: bool,
 }
 
 fn parse_seconds(text: &str, min: f64, max: f64) -> Result<f64, String> {

@@ -7,7 +7,7 @@ use std::path::Path;
 use janus_runtime::{CallError, ErrorObject};
 use serde_json::Value;
 
-use crate::cli::Color;
+use crate::cli::{Color, WireArgs};
 use crate::{Exit, Failure};
 
 /// Whether to colour what goes to stderr.
@@ -134,17 +134,32 @@ fn client_failure(socket: &Path, reply_dir: &Path, error: std::io::Error) -> Fai
 }
 
 /// The client `call`, `ping` and `bench` use: its reply socket in
-/// `reply_dir`, calls waiting `timeout`, up to `max_pending` in flight.
+/// `reply_dir`, calls waiting `timeout`, up to `max_pending` in flight,
+/// requests in the dialect of `wire`. A v1 dialect without a `channel` is a
+/// usage error: a `SocketCommand` always names its channel.
 pub async fn connect(
     socket: &Path,
     reply_dir: &Path,
     timeout: std::time::Duration,
     max_pending: usize,
+    wire: &WireArgs,
+    channel: Option<&str>,
 ) -> Result<janus_runtime::Client, Failure> {
+    if wire.dialect.is_v1() && channel.is_none() {
+        return Err(Failure::new(
+            Exit::Usage,
+            format!(
+                "--dialect {} sends a SocketCommand, which always names its channel: give --channel",
+                wire.dialect
+            ),
+        ));
+    }
     janus_runtime::Client::builder()
         .reply_dir(reply_dir)
         .timeout(timeout)
         .max_pending(max_pending)
+        .dialect(wire.dialect)
+        .envelope(wire.envelope)
         .connect(socket)
         .await
         .map_err(|e| client_failure(socket, reply_dir, e))

@@ -8,16 +8,27 @@ use crate::output::{call_failure, connect, outln};
 
 pub async fn run(args: PingArgs) -> Result<(), Failure> {
     let timeout = Duration::from_secs_f64(args.timeout);
-    let client = connect(&args.socket, &args.reply_dir, timeout, 1).await?;
+    let channel = args.channel.as_deref();
+    let client = connect(
+        &args.socket,
+        &args.reply_dir,
+        timeout,
+        1,
+        &args.wire,
+        channel,
+    )
+    .await?;
     let mut times = Vec::new();
     for seq in 1..=args.count {
         if seq > 1 {
             tokio::time::sleep(Duration::from_secs_f64(args.interval)).await;
         }
         let start = Instant::now();
-        let pong = client
-            .request("ping")
-            .timeout(timeout)
+        let mut call = client.request("ping").timeout(timeout);
+        if let Some(channel) = channel {
+            call = call.channel(channel);
+        }
+        let pong = call
             .send()
             .await
             .map_err(|e| call_failure(&args.socket, e))?;

@@ -128,7 +128,8 @@ impl ClientBuilder {
 
     /// The dialect requests are sent in (default [`Dialect::V2`](wire::Dialect::V2));
     /// answers are understood in every dialect whatever this says. A v1
-    /// server requires each call to name its channel.
+    /// command always names its channel: in a v1 dialect a call without one
+    /// fails with [`CallError::Encode`] before anything is sent.
     pub fn dialect(mut self, dialect: wire::Dialect) -> Self {
         self.form.dialect = dialect;
         self
@@ -358,8 +359,7 @@ impl Shared {
 
 /// The id of the call an answer is for, read from an answer cut short.
 fn sniff_request_id(bytes: &[u8]) -> Option<u128> {
-    let id = wire::sniff_top_level_string(bytes, "request_id")
-        .or_else(|| wire::sniff_top_level_string(bytes, "commandId"))?;
+    let id = wire::dialect::sniff_answered_id(bytes)?;
     Uuid::parse_str(&id).ok().map(|u| u.as_u128())
 }
 

@@ -214,6 +214,14 @@ fn encode_bare_request<A: Serialize + ?Sized>(
     args: Option<&A>,
 ) -> Result<(), serde_json::Error> {
     if header.form.dialect.is_v1() {
+        // Every v1 server routes by `channelId`; without one the command
+        // could only be refused (or dropped) on the other side.
+        if header.channel_id.is_none() {
+            return Err(<serde_json::Error as serde::ser::Error>::custom(format!(
+                "a {} `SocketCommand` always names its channel, and `{}` was given none",
+                header.form.dialect, header.request
+            )));
+        }
         let timestamp = match header.form.dialect {
             Dialect::V1Epoch => chrono::DateTime::parse_from_rfc3339(header.timestamp)
                 .ok()
@@ -327,17 +335,22 @@ fn parse_request(
     max_args_bytes: usize,
     enveloped: bool,
 ) -> Result<(Request, Form), Box<Rejection>> {
-    let plain = Form {
-        dialect: Dialect::V2,
-        enveloped,
-    };
+    // Refused before its fields could be read: answered in the form the
+    // start of the bytes shows. A v2 request is then answered with
+    // `request_id: null`, as JSON-RPC does; a v1 client can only correlate
+    // by `commandId`, so it gets the id that could be read.
     let reject = |error| {
+        let seen = dialect::sniff_correlation(bytes);
+        let v1 = seen.form.dialect.is_v1();
         Box::new(Rejection {
-            request_id: None,
+            request_id: seen.request_id.filter(|_| v1),
             reply_to: None,
             error,
-            channel_id: None,
-            form: plain,
+            channel_id: seen.channel_id.filter(|_| v1),
+            form: Form {
+                dialect: seen.form.dialect,
+                enveloped: enveloped || seen.form.enveloped,
+            },
         })
     };
     let text = check_datagram(bytes).map_err(reject)?;
@@ -466,6 +479,12 @@ fn parse_request(
             id_ref,
         ));
     }
+    // Which key named the request, for the message when `method` differs.
+    let named_by = if request.is_some() {
+        "request"
+    } else {
+        "command"
+    };
     let request = match (request.or(command), method) {
         (None, None) => {
             return Err(fail(
@@ -480,7 +499,7 @@ fn parse_request(
         (Some(r), Some(m)) => {
             return Err(fail(
                 invalid_request(format!(
-                    "`method` ({}) and `request` ({}) name different requests",
+                    "`method` ({}) and `{named_by}` ({}) name different requests",
                     janus_constraints::show_str(&m),
                     janus_constraints::show_str(&r)
                 )),
@@ -959,6 +978,27 @@ fn encode_response_with<T: Serialize + ?Sized>(
 /// object that may be cut short (a truncated datagram). Only members of the
 /// outermost object count; nested objects and strings are skipped.
 pub(crate) fn sniff_top_level_string(bytes: &[u8], key: &str) -> Option<String> {
+    let mut found = None;
+    for_each_top_level_member(bytes, |name, value| {
+        if name != key {
+            return true;
+        }
+        found = (value.first() == Some(&b'"'))
+            .then(|| scan_string(value, 0).map(|(v, _)| v))
+            .flatten();
+        false
+    });
+    found
+}
+
+/// Calls `visit` with the name of each top-level member of a JSON object
+/// that may be cut short, and the bytes from the member's value on, until
+/// `visit` returns false or the bytes end. Nested objects and strings are
+/// skipped; nothing is parsed beyond what a member name needs.
+pub(crate) fn for_each_top_level_member<'a>(
+    bytes: &'a [u8],
+    mut visit: impl FnMut(&str, &'a [u8]) -> bool,
+) {
     let mut depth = 0usize;
     let mut i = 0;
     // At depth 1, whether the next string is a member name.
@@ -969,48 +1009,66 @@ pub(crate) fn sniff_top_level_string(bytes: &[u8], key: &str) -> Option<String> 
                 depth += 1;
                 expect_key = depth == 1 && bytes[i] == b'{';
             }
-            b'}' | b']' => depth = depth.checked_sub(1)?,
+            b'}' | b']' => match depth.checked_sub(1) {
+                Some(d) => depth = d,
+                None => return,
+            },
             b',' if depth == 1 => expect_key = true,
-            b'"' => {
-                let (text, end) = scan_string(bytes, i)?;
+            b'"' if !(depth == 1 && expect_key) => {
+                // A value or a nested string: skipped, not read, so that
+                // what it holds (a NUL byte, say) hides no later member.
+                let Some(end) = string_end(bytes, i) else {
+                    return;
+                };
                 i = end;
-                if depth == 1 && expect_key {
-                    expect_key = false;
-                    if text == key {
-                        // Skip to the value after the colon.
-                        let rest = &bytes[i..];
-                        let colon = rest.iter().position(|b| !b.is_ascii_whitespace())?;
-                        if rest[colon] != b':' {
-                            return None;
-                        }
-                        let after = &rest[colon + 1..];
-                        let start = after.iter().position(|b| !b.is_ascii_whitespace())?;
-                        if after[start] != b'"' {
-                            return None;
-                        }
-                        return scan_string(after, start).map(|(v, _)| v);
-                    }
+                continue;
+            }
+            b'"' => {
+                // A member name at the top level.
+                let Some((name, end)) = scan_string(bytes, i) else {
+                    return;
+                };
+                expect_key = false;
+                // The value after the colon.
+                let rest = &bytes[end..];
+                let Some(colon) = rest.iter().position(|b| !b.is_ascii_whitespace()) else {
+                    return;
+                };
+                if rest[colon] != b':' {
+                    return;
                 }
+                let after = &rest[colon + 1..];
+                let Some(start) = after.iter().position(|b| !b.is_ascii_whitespace()) else {
+                    return;
+                };
+                if !visit(&name, &after[start..]) {
+                    return;
+                }
+                i = end + colon + 1 + start;
                 continue;
             }
             _ => {}
         }
         i += 1;
     }
-    None
 }
 
 /// The JSON string starting at `bytes[start]` (a quote) and the index after
 /// its closing quote; `None` if it is cut off or not valid.
 fn scan_string(bytes: &[u8], start: usize) -> Option<(String, usize)> {
+    let end = string_end(bytes, start)?;
+    let text: String = serde_json::from_slice(&bytes[start..end]).ok()?;
+    Some((text, end))
+}
+
+/// The index after the closing quote of the JSON string starting at
+/// `bytes[start]` (a quote); `None` if it is cut off.
+fn string_end(bytes: &[u8], start: usize) -> Option<usize> {
     let mut i = start + 1;
     while i < bytes.len() {
         match bytes[i] {
             b'\\' => i += 2,
-            b'"' => {
-                let text: String = serde_json::from_slice(&bytes[start..=i]).ok()?;
-                return Some((text, i + 1));
-            }
+            b'"' => return Some(i + 1),
             _ => i += 1,
         }
     }

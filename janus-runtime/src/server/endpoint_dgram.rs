@@ -104,7 +104,7 @@ fn handle(pipeline: &Arc<Pipeline<DgramEndpoint>>, bytes: &[u8], meta: &Received
             pipeline.endpoint().max_message
         ),
     );
-    pipeline.unreadable(meta, error, sniff_id(bytes));
+    pipeline.unreadable(meta, error, wire::dialect::sniff_correlation(bytes));
 }
 
 impl DgramEndpoint {
@@ -240,39 +240,5 @@ impl Drop for GateRef<'_> {
         if Arc::strong_count(&self.gate) == 2 {
             map.remove(self.path);
         }
-    }
-}
-
-/// Best effort: the `id` of a request whose datagram was cut short, if the
-/// part that arrived has a valid one.
-fn sniff_id(bytes: &[u8]) -> Option<String> {
-    let id = wire::sniff_top_level_string(bytes, "id")?;
-    let valid = !id.is_empty()
-        && id.len() <= wire::MAX_ID_LEN
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    valid.then_some(id)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::sniff_id;
-
-    #[test]
-    fn sniffs_ids_from_the_start_of_cut_datagrams() {
-        assert_eq!(
-            sniff_id(br#"{"id":"abc-1","method":"x","args":{"#).as_deref(),
-            Some("abc-1")
-        );
-        assert_eq!(sniff_id(br#"{ "id" : "abc" "#).as_deref(), Some("abc"));
-        assert_eq!(sniff_id(br#"{"id":"a b"}"#), None);
-        assert_eq!(sniff_id(br#"{"id":"abc"#), None);
-        assert_eq!(
-            sniff_id(br#"{"args":{"id":"no"},"id":"yes","request":"#).as_deref(),
-            Some("yes")
-        );
-        assert_eq!(sniff_id(br#"{"method":"x"}"#), None);
-        assert_eq!(sniff_id(br#"{"id":7}"#), None);
     }
 }

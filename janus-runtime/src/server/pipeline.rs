@@ -268,16 +268,15 @@ impl<E: Endpoint> Pipeline<E> {
         self: &Arc<Self>,
         origin: &E::Origin,
         error: ErrorObject,
-        request_id: Option<String>,
+        corr: Correlation,
     ) {
         let received_at = Instant::now();
         let seen = self.seen(
-            request_id.as_deref(),
+            corr.request_id.as_deref(),
             None,
             E::credentials(origin),
             received_at,
         );
-        let corr = Correlation::v2(request_id);
         match self.endpoint.resolve_malformed(origin, None) {
             Ok(to) => {
                 self.report(seen, RequestOutcome::Error(error.clone()));

@@ -246,6 +246,96 @@ pub fn code_for_string(name: &str) -> Option<ErrorCode> {
     }
 }
 
+/// What can be read of a request from the start of its bytes alone, when
+/// the whole cannot be decoded (a datagram cut short by the receive limit,
+/// or text that is not valid JSON): the `id`, the `channelId` and the form,
+/// read from the top-level fields present, as [`Request::decode_any`]
+/// reads them. An envelope's `payload` is opened as far as it arrived.
+///
+/// A v1 request whose `timestamp` was not reached is taken as
+/// [`Dialect::V1`] (RFC 3339), the form decoding assumes when no timestamp
+/// tells otherwise.
+///
+/// [`Request::decode_any`]: super::Request::decode_any
+pub fn sniff_correlation(bytes: &[u8]) -> Correlation {
+    sniff(bytes, false)
+}
+
+fn sniff(bytes: &[u8], enveloped: bool) -> Correlation {
+    let mut id = None;
+    let mut channel_id = None;
+    let mut command = false;
+    let mut v2 = false;
+    let mut numeric_timestamp = false;
+    let mut payload = None;
+    super::for_each_top_level_member(bytes, |name, value| {
+        let string = || {
+            (value.first() == Some(&b'"'))
+                .then(|| super::scan_string(value, 0).map(|(s, _)| s))
+                .flatten()
+        };
+        match name {
+            "id" => id = string().filter(|id| super::check_id(id).is_ok()),
+            "channelId" => {
+                channel_id = string().filter(|c| crate::security::check_name("channel", c).is_ok())
+            }
+            "command" => command = true,
+            "request" | "method" => v2 = true,
+            "timestamp" => numeric_timestamp = matches!(value.first(), Some(b'-' | b'0'..=b'9')),
+            "payload" => payload = value.strip_prefix(b"\"").map(base64_prefix),
+            _ => {}
+        }
+        true
+    });
+    if id.is_none()
+        && !enveloped
+        && let Some(inner) = payload.and_then(|p| BASE64.decode(p).ok())
+    {
+        return sniff(&inner, true);
+    }
+    let dialect = match (command && !v2, numeric_timestamp) {
+        (false, _) => Dialect::V2,
+        (true, false) => Dialect::V1,
+        (true, true) => Dialect::V1Epoch,
+    };
+    Correlation {
+        request_id: id,
+        channel_id,
+        form: Form { dialect, enveloped },
+    }
+}
+
+/// The id of the request an answer cut short is for, in any dialect:
+/// `request_id` (v2) or `commandId` (v1), inside the envelope when the
+/// answer is one (opened as far as it arrived).
+pub(crate) fn sniff_answered_id(bytes: &[u8]) -> Option<String> {
+    let id = super::sniff_top_level_string(bytes, "request_id")
+        .or_else(|| super::sniff_top_level_string(bytes, "commandId"));
+    if id.is_some() {
+        return id;
+    }
+    let mut payload = None;
+    super::for_each_top_level_member(bytes, |name, value| {
+        if name == "payload" {
+            payload = value.strip_prefix(b"\"").map(base64_prefix);
+        }
+        payload.is_none()
+    });
+    let inner = BASE64.decode(payload?).ok()?;
+    super::sniff_top_level_string(&inner, "commandId")
+        .or_else(|| super::sniff_top_level_string(&inner, "request_id"))
+}
+
+/// The longest start of a base64 string (cut anywhere) that decodes whole:
+/// complete groups of four characters of the standard alphabet.
+fn base64_prefix(text: &[u8]) -> &[u8] {
+    let len = text
+        .iter()
+        .position(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=')))
+        .unwrap_or(text.len());
+    &text[..len - len % 4]
+}
+
 /// Decodes the base64 `payload` of an envelope.
 pub(crate) fn open_envelope(payload: &str) -> Result<Vec<u8>, String> {
     BASE64

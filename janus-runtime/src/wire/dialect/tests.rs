@@ -432,6 +432,159 @@ fn requests_encode_in_every_form_and_decode_back() {
             }
         }
     }
+    // A v1 command without a channel cannot be written.
+    let e = Request::new(None, "ping")
+        .encode_in(Form::plain(Dialect::V1Epoch))
+        .unwrap_err();
+    assert!(
+        e.to_string().contains(
+            "a v1-epoch `SocketCommand` always names its channel, and `ping` was given none"
+        ),
+        "{e}"
+    );
+    assert!(Request::new(None, "ping").encode_in(Form::V2).is_ok());
     assert_eq!("v1-epoch".parse::<Dialect>(), Ok(Dialect::V1Epoch));
     assert!("v3".parse::<Dialect>().is_err());
+}
+
+#[test]
+fn cut_requests_are_sniffed_for_their_id_channel_and_form() {
+    let sniffed = |bytes: &[u8]| {
+        let c = sniff_correlation(bytes);
+        (c.request_id, c.channel_id, c.form)
+    };
+    // v2: the id when it arrived whole and is a valid id.
+    let (id, _, form) = sniffed(br#"{"id":"abc-1","method":"x","args":{"#);
+    assert_eq!((id.as_deref(), form), (Some("abc-1"), Form::V2));
+    assert_eq!(
+        sniff_correlation(br#"{ "id" : "abc" "#)
+            .request_id
+            .as_deref(),
+        Some("abc")
+    );
+    assert_eq!(sniff_correlation(br#"{"id":"a b"}"#).request_id, None);
+    assert_eq!(sniff_correlation(br#"{"id":"abc"#).request_id, None);
+    assert_eq!(
+        sniff_correlation(br#"{"args":{"id":"no"},"id":"yes","request":"#)
+            .request_id
+            .as_deref(),
+        Some("yes")
+    );
+    assert_eq!(sniff_correlation(br#"{"method":"x"}"#).request_id, None);
+    assert_eq!(sniff_correlation(br#"{"id":7}"#).request_id, None);
+
+    // v1 and v1-epoch, read from the fields that arrived.
+    let cut = &SEED_003_COMMAND.as_bytes()[..SEED_003_COMMAND.find("\"email\"").unwrap()];
+    assert_eq!(
+        sniffed(cut),
+        (
+            Some(ID.into()),
+            Some("user-service".into()),
+            Form::plain(Dialect::V1)
+        )
+    );
+    assert_eq!(
+        sniffed(&SEED_001_COMMAND.as_bytes()[..SEED_001_COMMAND.len() - 3]).2,
+        Form::plain(Dialect::V1Epoch)
+    );
+    // What a string value holds (a NUL byte) hides no later member.
+    let nul = b"{\"id\":\"n\",\"channelId\":\"c\",\"command\":\"x\",\"args\":{\"s\":\"a\0b\"},\"timestamp\":1.5}";
+    assert_eq!(
+        sniffed(nul),
+        (
+            Some("n".into()),
+            Some("c".into()),
+            Form::plain(Dialect::V1Epoch)
+        )
+    );
+    // `command` beside `request` is not v1; a bad channel name is not echoed.
+    assert_eq!(
+        sniffed(br#"{"id":"a","command":"x","request":"x","#).2,
+        Form::V2
+    );
+    assert_eq!(
+        sniffed(br#"{"id":"a","channelId":"../x","command":"x","#).1,
+        None
+    );
+
+    // An envelope cut anywhere: the payload is opened as far as it arrived.
+    for cut in [170, 200, 300, SEED_ENVELOPE.len() - 5] {
+        let (id, channel, form) = sniffed(&SEED_ENVELOPE.as_bytes()[..cut]);
+        assert_eq!(
+            form,
+            Form {
+                dialect: Dialect::V1,
+                enveloped: true
+            },
+            "cut at {cut}"
+        );
+        assert_eq!(id.as_deref(), Some(ID), "cut at {cut}");
+        assert_eq!(channel.as_deref(), Some("user-service"), "cut at {cut}");
+    }
+    // Too little of the payload to read the id: still answered enveloped.
+    for cut in [40, 80] {
+        let (id, _, form) = sniffed(&SEED_ENVELOPE.as_bytes()[..cut]);
+        assert!(form.enveloped && id.is_none(), "cut at {cut}");
+    }
+}
+
+#[test]
+fn undecodable_v1_requests_are_refused_in_kind_with_their_id() {
+    // Broken JSON after the fields a v1 client correlates by.
+    let broken = br#"{"id":"c-1","channelId":"test","command":"add","args":{"a":1,,}}"#;
+    let r = Request::decode_any(broken, 1024).unwrap_err();
+    assert_eq!(r.error.code, -32700);
+    assert_eq!(r.correlation().form, Form::plain(Dialect::V1));
+    assert_eq!(r.request_id.as_deref(), Some("c-1"));
+    assert_eq!(r.channel_id.as_deref(), Some("test"));
+    // The same inside an envelope.
+    let r = Request::decode_any(&seal_envelope("command", broken), 1024).unwrap_err();
+    assert_eq!(r.error.code, -32700);
+    assert_eq!(
+        r.form,
+        Form {
+            dialect: Dialect::V1,
+            enveloped: true
+        }
+    );
+    assert_eq!(r.request_id.as_deref(), Some("c-1"));
+    // A v2 request that cannot be decoded keeps `request_id: null`.
+    let r = Request::decode_any(br#"{"id":"r1","request":"add",,}"#, 1024).unwrap_err();
+    assert_eq!((r.request_id, r.form), (None, Form::V2));
+}
+
+#[test]
+fn cut_answers_are_sniffed_for_the_id_they_answer_in_every_form() {
+    let big = json!({"blob": "x".repeat(4000)});
+    for form in [
+        Form::V2,
+        Form::plain(Dialect::V1),
+        Form {
+            dialect: Dialect::V1Epoch,
+            enveloped: true,
+        },
+        Form {
+            dialect: Dialect::V2,
+            enveloped: true,
+        },
+    ] {
+        let to = Correlation {
+            request_id: Some(ID.into()),
+            channel_id: Some("c".into()),
+            form,
+        };
+        let mut out = Vec::new();
+        encode_response_in_kind(&mut out, &to, Ok(&big)).unwrap();
+        // v2 puts `request_id` after `result`: only a whole one shows it.
+        let cut = if form.dialect.is_v1() {
+            &out[..out.len() / 2]
+        } else {
+            &out[..]
+        };
+        assert_eq!(sniff_answered_id(cut).as_deref(), Some(ID), "{form:?}");
+    }
+    assert_eq!(
+        sniff_answered_id(br#"{"type":"response","payload":"eyJj"#),
+        None
+    );
 }
