@@ -268,6 +268,22 @@ fn response_struct_round_trips() {
     assert_eq!(Response::decode(&resp.encode().unwrap()).unwrap(), resp);
 }
 
+/// Found by fuzzing (`fuzz/`, target `datagram`): a response that says
+/// `success: false` without an error object was re-encoded as a success.
+#[test]
+fn a_failure_without_an_error_object_stays_a_failure_when_re_encoded() {
+    let text =
+        br#"{"request_id":"r1","id":"x","success":false,"timestamp":"2026-11-21T04:26:02.675Z"}"#;
+    let decoded = Response::decode(text).unwrap();
+    assert!(!decoded.success);
+    let outcome = decoded.clone().into_result();
+    assert!(outcome.is_err(), "{outcome:?}");
+    let again = Response::decode(&decoded.encode().unwrap()).unwrap();
+    assert!(!again.success, "re-encoded as a success: {again:?}");
+    assert_eq!(again.request_id.as_deref(), Some("r1"));
+    assert_eq!(again.into_result(), outcome);
+}
+
 /// Each malformed datagram: (input, code, errorType, whether the id is echoed).
 #[test]
 fn rejects_malformed_requests_with_the_right_code() {
