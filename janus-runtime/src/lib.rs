@@ -36,6 +36,7 @@ pub use server::{
 };
 pub use service::{BoxFuture, Service};
 pub use signal::{ShutdownSignal, shutdown_signal};
+pub use transport::stream_frame as frame;
 
 pub use janus_constraints as constraints;
 

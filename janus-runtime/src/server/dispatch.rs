@@ -376,7 +376,9 @@ impl Dispatcher {
             request,
             _permit,
         } = running;
-        self.stats().enter();
+        // Counted as running until this future completes or is dropped
+        // (a handler cancelled because its peer went away).
+        let _running = self.stats().running();
         let outcome = tokio::select! {
             biased;
             _ = self.abort.cancelled() => Err(ErrorObject::new(
@@ -398,7 +400,6 @@ impl Dispatcher {
                 Ok(Ok(result)) => result,
             },
         };
-        self.stats().leave();
         outcome
     }
 
@@ -513,9 +514,9 @@ impl Dispatcher {
         }
     }
 
-    /// Completes when shutdown stops waiting for running requests.
-    pub async fn aborted(&self) {
-        self.abort.cancelled().await
+    /// Cancelled when shutdown stops waiting for running requests.
+    pub fn abort_token(&self) -> CancellationToken {
+        self.abort.clone()
     }
 
     /// Runs `fut` as a tracked task (waited for at shutdown).

@@ -1,8 +1,36 @@
 //! The server: binds a socket, routes requests to services, answers.
+//!
+//! | file | what it holds |
+//! |---|---|
+//! | `mod.rs` | [`ServerBuilder`], [`Server`], [`ServerHandle`]: configuration, binding, the lifecycle |
+//! | `pipeline.rs` | the request pipeline, the same for every transport: decode → reply policy → admit → run under timeout/abort → encode → hand bytes to the transport |
+//! | `dispatch.rs` | what the pipeline runs: routing, access control, the in-flight limit, built-ins, handlers under their timeout, encoding in the request's form |
+//! | `reply_policy.rs` | where an answer may go (returns a `Result`) |
+//! | `endpoint_dgram.rs` | the datagram transport: receive loop, sending answers with back-pressure |
+//! | `observe.rs`, `stats.rs` | the observer hook and the counters |
+//!
+//! ## Lifecycle
+//!
+//! * [`Control::shutdown`] is cancelled by [`ServerHandle::begin_shutdown`]
+//!   (or by dropping the `serve` future). Every endpoint stops receiving
+//!   when it is; what a datagram socket already holds is answered `-32001`.
+//! * Running requests are tracked by the dispatcher's task tracker; once
+//!   every endpoint has stopped, the server waits for them up to
+//!   [`ServerBuilder::shutdown_grace`].
+//! * Then the dispatcher's abort token is cancelled: handlers still running
+//!   are dropped and answered `-32001`, and sends waiting for room give up
+//!   soon after; the server waits up to 2 s more for those answers.
+//! * A handler counts in [`ServerStats::in_flight`] while its future lives
+//!   (also when it is dropped early); the in-flight permit (the `-32010`
+//!   limit) is held from admission until the handler's outcome is known.
+//! * Finally the socket files are removed (only if still the ones this
+//!   server created) and [`Control::done`] turns `true`.
 
-mod datagram;
 mod dispatch;
+mod endpoint_dgram;
 mod observe;
+mod pipeline;
+mod reply_policy;
 mod stats;
 
 use std::future::Future;
@@ -220,10 +248,13 @@ impl ServerBuilder {
     }
 }
 
-/// State shared between a server and its handles.
+/// State shared between a server, its endpoints and its handles.
 #[derive(Debug)]
 struct Control {
+    /// Cancelled to stop the server: endpoints stop receiving (and stream
+    /// endpoints stop accepting) at once; running requests are drained.
     shutdown: CancellationToken,
+    /// The counters, updated by the pipeline and the endpoints.
     stats: stats::Stats,
     /// Becomes `true` (or closed) once the server has stopped and cleaned up.
     done: watch::Receiver<bool>,
@@ -340,14 +371,16 @@ impl Server {
                 return Err(e);
             }
         };
-        let result = datagram::run(
+        let result = endpoint_dgram::run(
             socket,
             self.max_send.min(self.config.max_message_size),
-            dispatcher,
+            dispatcher.clone(),
             &self.config,
             &self.control,
         )
         .await;
+        dispatcher.drain(self.config.shutdown_grace).await;
+        drop(dispatcher);
         dgram::remove_own_socket(&self.path, self.file_id);
         if let Some(done) = self.done_tx.take() {
             let _ = done.send(true);

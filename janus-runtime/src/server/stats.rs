@@ -59,8 +59,18 @@ pub(crate) struct Stats {
     rejected_busy: AtomicU64,
     truncated: AtomicU64,
     notifications: AtomicU64,
+    cancelled_by_peer: AtomicU64,
     dropped: [AtomicU64; REASONS],
     in_flight: AtomicUsize,
+}
+
+/// A handler counted in [`ServerStats::in_flight`] while this lives.
+pub(crate) struct Running<'a>(&'a AtomicUsize);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Relaxed);
+    }
 }
 
 impl Stats {
@@ -91,11 +101,13 @@ impl Stats {
     pub fn dropped(&self, reason: DropReason) {
         self.dropped[reason.index()].fetch_add(1, Relaxed);
     }
-    pub fn enter(&self) {
-        self.in_flight.fetch_add(1, Relaxed);
+    pub fn cancelled_by_peer(&self) {
+        self.cancelled_by_peer.fetch_add(1, Relaxed);
     }
-    pub fn leave(&self) {
-        self.in_flight.fetch_sub(1, Relaxed);
+    /// Counts a handler as running until the guard is dropped.
+    pub fn running(&self) -> Running<'_> {
+        self.in_flight.fetch_add(1, Relaxed);
+        Running(&self.in_flight)
     }
 
     pub fn snapshot(&self) -> ServerStats {
@@ -109,6 +121,7 @@ impl Stats {
             rejected_busy: self.rejected_busy.load(Relaxed),
             truncated: self.truncated.load(Relaxed),
             notifications: self.notifications.load(Relaxed),
+            cancelled_by_peer: self.cancelled_by_peer.load(Relaxed),
             in_flight: self.in_flight.load(Relaxed),
             dropped: DropCounts {
                 unanswerable: d(DropReason::Unanswerable),
@@ -145,6 +158,9 @@ pub struct ServerStats {
     pub truncated: u64,
     /// Fire-and-forget requests run.
     pub notifications: u64,
+    /// Handlers cancelled because the connection they would answer on
+    /// closed first (stream transport).
+    pub cancelled_by_peer: u64,
     /// Handlers running now.
     pub in_flight: usize,
     /// Requests or answers that went nowhere, by reason.

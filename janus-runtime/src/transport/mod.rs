@@ -8,3 +8,4 @@
 //! messages on a `SOCK_STREAM` socket) plugs into the same seams.
 
 pub(crate) mod datagram;
+pub mod stream_frame;
