@@ -132,6 +132,28 @@ pub enum Command {
     /// and latency percentiles.
     #[command(after_help = bench_exit_codes!())]
     Bench(BenchArgs),
+
+    /// Print a shell completion script for janus.
+    #[command(after_help = COMPLETIONS_HELP)]
+    Completions(CompletionsArgs),
+}
+
+/// How to install completions, after `janus completions --help`.
+const COMPLETIONS_HELP: &str = "\
+Install, for example:
+  bash  janus completions bash > ~/.local/share/bash-completion/completions/janus
+  zsh   janus completions zsh > ~/.zfunc/_janus   (with fpath+=~/.zfunc before compinit)
+  fish  janus completions fish > ~/.config/fish/completions/janus.fish
+Exit codes:
+  0  the script is printed
+  2  usage error (an unknown shell)";
+
+/// `janus completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in: bash, elvish, fish, powershell or zsh.
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
 }
 
 /// `janus check`.

@@ -18,6 +18,7 @@ mod bench;
 mod call;
 mod check;
 pub mod cli;
+mod completions;
 mod diagnostics;
 mod docs;
 mod generate;
@@ -110,6 +111,7 @@ pub fn run(cli: Cli) -> ExitCode {
         cli::Command::Ping(args) => with_runtime(interruptible(ping::run(args))),
         // bench watches the signals itself, to print what it measured.
         cli::Command::Bench(args) => with_runtime(bench::run(args)),
+        cli::Command::Completions(args) => completions::run(&args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -818,12 +818,20 @@ impl Response {
         }
     }
 
-    /// Encodes the response with all six keys, in the order we emit.
+    /// Encodes the response with all six keys, in the order we emit. The
+    /// outcome encoded is [`Response::into_result`]'s: a response that says
+    /// `success: false` without an error object is encoded as that error,
+    /// never as a success.
     pub fn encode(&self) -> Result<Vec<u8>, serde_json::Error> {
         let mut out = Vec::with_capacity(256);
-        let outcome = match &self.error {
-            Some(e) => Err(e),
-            None => Ok(self.result.as_ref().unwrap_or(&Value::Null)),
+        let missing;
+        let outcome = match (&self.error, self.success) {
+            (Some(e), _) => Err(e),
+            (None, true) => Ok(self.result.as_ref().unwrap_or(&Value::Null)),
+            (None, false) => {
+                missing = missing_error_object();
+                Err(&missing)
+            }
         };
         let ts = match &self.timestamp {
             Value::String(s) => Cow::Borrowed(s.as_str()),

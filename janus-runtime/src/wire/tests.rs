@@ -268,6 +268,64 @@ fn response_struct_round_trips() {
     assert_eq!(Response::decode(&resp.encode().unwrap()).unwrap(), resp);
 }
 
+/// Found by fuzzing (`fuzz/`, target `datagram`): a response that says
+/// `success: false` without an error object was re-encoded as a success.
+#[test]
+fn a_failure_without_an_error_object_stays_a_failure_when_re_encoded() {
+    let text =
+        br#"{"request_id":"r1","id":"x","success":false,"timestamp":"2026-11-21T04:26:02.675Z"}"#;
+    let decoded = Response::decode(text).unwrap();
+    assert!(!decoded.success);
+    let outcome = decoded.clone().into_result();
+    assert!(outcome.is_err(), "{outcome:?}");
+    let again = Response::decode(&decoded.encode().unwrap()).unwrap();
+    assert!(!again.success, "re-encoded as a success: {again:?}");
+    assert_eq!(again.request_id.as_deref(), Some("r1"));
+    assert_eq!(again.into_result(), outcome);
+}
+
+/// Found by fuzzing (`fuzz/`, target `datagram`): numbers changed in their
+/// last bit between the sender and the receiver, because JSON floats were
+/// parsed to the nearest-but-one `f64`. Each must decode to the correctly
+/// rounded value (what `str::parse` gives) and survive re-encoding.
+#[test]
+fn numbers_decode_correctly_rounded_and_round_trip_exactly() {
+    for text in [
+        "42222222999999222222222222222222222222222229999994",
+        "4.2222222999999216e49",
+        "4.222222299999922e49",
+        "0.30000000000000004",
+        "2.2250738585072011e-308",
+        "1.7976931348623157e308",
+    ] {
+        let exact: f64 = text.parse().unwrap();
+        let datagram = format!(
+            r#"{{"result":[{text}],"success":true,"request_id":"r","id":"x","timestamp":"t"}}"#
+        );
+        let response = Response::decode(datagram.as_bytes()).unwrap();
+        let got = response.result.as_ref().unwrap()[0].as_f64().unwrap();
+        assert_eq!(got.to_bits(), exact.to_bits(), "{text} decoded as {got:e}");
+        let again = Response::decode(&response.encode().unwrap()).unwrap();
+        let back = again.result.unwrap()[0].as_f64().unwrap();
+        assert_eq!(
+            back.to_bits(),
+            exact.to_bits(),
+            "{text} came back as {back:e}"
+        );
+
+        let request = format!(
+            r#"{{"id":"r","method":"m","request":"m","args":{{"x":{text}}},"timestamp":"2026-11-21T04:26:00.823Z"}}"#
+        );
+        let decoded = Request::decode(request.as_bytes()).unwrap();
+        let arg = decoded.args.as_ref().unwrap()["x"].as_f64().unwrap();
+        assert_eq!(
+            arg.to_bits(),
+            exact.to_bits(),
+            "argument {text} decoded as {arg:e}"
+        );
+    }
+}
+
 /// Each malformed datagram: (input, code, errorType, whether the id is echoed).
 #[test]
 fn rejects_malformed_requests_with_the_right_code() {
