@@ -131,6 +131,10 @@ pub enum Command {
     /// and latency percentiles.
     #[command(after_help = bench_exit_codes!())]
     Bench(BenchArgs),
+
+    /// The binary jANu protocol: serve directories as workspaces, and push,
+    /// pull, list and time them over TCP or Unix stream sockets.
+    Sync(crate::sync::SyncArgs),
 }
 
 /// `janus check`.

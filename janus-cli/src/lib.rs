@@ -27,6 +27,7 @@ mod output;
 mod ping;
 pub mod sample;
 mod serve;
+pub mod sync;
 pub mod validate;
 
 use std::fmt;
@@ -110,6 +111,7 @@ pub fn run(cli: Cli) -> ExitCode {
         cli::Command::Ping(args) => with_runtime(interruptible(ping::run(args))),
         // bench watches the signals itself, to print what it measured.
         cli::Command::Bench(args) => with_runtime(bench::run(args)),
+        cli::Command::Sync(args) => with_runtime(sync::run(args)),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

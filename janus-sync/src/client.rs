@@ -183,6 +183,12 @@ impl SyncClient {
         FileTree::decode(msg).map_err(|e| ClientError::Decode(e.to_string()))
     }
 
+    /// The content of the regular file at `path` of the workspace (the
+    /// `FetchFile` extension).
+    pub async fn fetch_file(&mut self, path: &str) -> Result<Bytes, ClientError> {
+        self.request(Message::FetchFile(path.to_string())).await
+    }
+
     /// Commits `plans`; returns the server's summary.
     pub async fn commit(&mut self, plans: &[SyncPlan]) -> Result<String, ClientError> {
         let raw = plans

@@ -8,7 +8,8 @@ use bytes::{BufMut, Bytes, BytesMut};
 use janus_sync::proto::{Delete, Kind, MakeDir, Op, Operation, Rename, SyncPlan, WriteFile};
 use janus_sync::workspace::sha256;
 use janus_sync::{
-    ClientError, Counters, Message, SyncAddr, SyncClient, SyncServer, WorkspaceKey, codes,
+    ClientError, Counters, Message, SyncAddr, SyncClient, SyncServer, Workspace, WorkspaceKey,
+    codes,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -514,4 +515,106 @@ async fn shutdown_removes_the_unix_socket() {
     server.shutdown().await;
     assert!(!path.exists());
     assert!(idle.recv().await.is_err(), "open connections are closed");
+}
+
+#[tokio::test]
+async fn fetch_file_reads_only_regular_files_beneath_the_root() {
+    let f = Fixture::new().await;
+    symlink(&f.sentinel, f.ws.join("escape")).unwrap();
+    symlink(f.sentinel.join("secret"), f.ws.join("secret-link")).unwrap();
+    std::fs::create_dir(f.ws.join("dir")).unwrap();
+    let mut c = f.client().await;
+    assert_eq!(&c.fetch_file("present.txt").await.unwrap()[..], b"old");
+    let refused = [
+        ("../sentinel/secret", codes::REFUSED, "'..' component"),
+        ("/etc/passwd", codes::REFUSED, "absolute path"),
+        ("escape/secret", codes::REFUSED, "'escape' is a symlink"),
+        ("secret-link", codes::REFUSED, "'secret-link' is a symlink"),
+        ("missing", codes::NOT_FOUND, "not a file"),
+        ("dir", codes::NOT_FOUND, "not a file"),
+    ];
+    for (path, want, why) in refused {
+        match c.fetch_file(path).await {
+            Err(ClientError::Server { code, log }) => {
+                assert_eq!(code, want, "{path}: {log}");
+                assert!(log.contains(why) && log.contains(path), "{path}: {log}");
+            }
+            other => panic!("{path} not refused: {other:?}"),
+        }
+    }
+    assert!(
+        c.system_time_millis().await.is_ok(),
+        "refusals keep the connection"
+    );
+    // Before Auth it closes the connection, like every request.
+    let mut hello = header(0x1000, 4);
+    hello.put_i32(1);
+    let mut fetch = header(0x2003, 11);
+    fetch.put_slice(b"present.txt");
+    assert_closed_after(
+        f.tcp(),
+        &[hello.to_vec(), hello.to_vec(), fetch.to_vec()].concat(),
+    )
+    .await;
+    f.assert_still_serving().await;
+}
+
+/// A diff made stale by a symlink planted after it was computed: the server
+/// (push) and the local workspace (pull) refuse the batch on their own.
+#[tokio::test]
+async fn stale_mirrors_cannot_write_through_a_planted_symlink() {
+    use janus_sync::mirror::{self, BatchLimits, MirrorError};
+    let f = Fixture::new().await;
+    let local_dir = f._tmp.path().join("local");
+    std::fs::create_dir_all(local_dir.join("d")).unwrap();
+    std::fs::write(local_dir.join("d/secret"), b"overwritten").unwrap();
+    let local = Workspace::open(&local_dir).unwrap();
+    let mut c = f.client().await;
+
+    let diff = mirror::diff(
+        &local.file_tree().unwrap(),
+        &c.file_tree().await.unwrap(),
+        false,
+    );
+    symlink(&f.sentinel, f.ws.join("d")).unwrap();
+    let e = mirror::push(&mut c, &local, &diff, &BatchLimits::default(), |_| {})
+        .await
+        .unwrap_err();
+    let MirrorError::Remote {
+        source: ClientError::Server { code, log },
+        done,
+    } = e
+    else {
+        panic!("{e}")
+    };
+    assert_eq!((code, done.commits), (codes::REFUSED, 0), "{log}");
+    assert!(log.contains("'d' is a symlink"), "{log}");
+    f.assert_sentinel_untouched();
+
+    // Pull: the server has e/secret; the local e becomes a symlink meanwhile.
+    std::fs::remove_file(f.ws.join("d")).unwrap();
+    std::fs::create_dir(f.ws.join("e")).unwrap();
+    std::fs::write(f.ws.join("e/secret"), b"overwritten").unwrap();
+    let pulled_dir = f._tmp.path().join("pulled");
+    std::fs::create_dir(&pulled_dir).unwrap();
+    let pulled = Workspace::open(&pulled_dir).unwrap();
+    let diff = mirror::diff(
+        &c.file_tree().await.unwrap(),
+        &pulled.file_tree().unwrap(),
+        false,
+    );
+    symlink(&f.sentinel, pulled_dir.join("e")).unwrap();
+    let e = mirror::pull(&mut c, &pulled, &diff, &BatchLimits::default(), |_| {})
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, MirrorError::Local { .. }) && e.to_string().contains("'e' is a symlink"),
+        "{e}"
+    );
+    f.assert_sentinel_untouched();
+    assert_eq!(
+        std::fs::read_dir(&pulled_dir).unwrap().count(),
+        1,
+        "only the symlink"
+    );
 }
