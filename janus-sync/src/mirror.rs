@@ -336,7 +336,7 @@ fn op(o: Op) -> Operation {
 /// Builds the plan of one batch; `content` gives each written file's bytes.
 fn plan_of<E>(
     batch: &[Change],
-    mut content: impl FnMut(&str) -> Result<Vec<u8>, E>,
+    mut content: impl FnMut(&Change) -> Result<Vec<u8>, E>,
     report: &mut MirrorReport,
 ) -> Result<SyncPlan, E> {
     let mut operations = Vec::with_capacity(batch.len());
@@ -359,7 +359,7 @@ fn plan_of<E>(
                 expected,
                 ..
             } => {
-                let bytes = content(path)?;
+                let bytes = content(c)?;
                 report.files_written += 1;
                 report.bytes_written += bytes.len() as u64;
                 op(Op::WriteFile(WriteFile {
@@ -375,15 +375,11 @@ fn plan_of<E>(
 }
 
 /// Checks a moved content against the source tree's SHA-256.
-fn verified(change: Option<&Change>, path: &str, bytes: Vec<u8>) -> Result<Vec<u8>, String> {
+fn verified(change: &Change, bytes: Vec<u8>) -> Result<Vec<u8>, ()> {
     match change {
-        Some(Change::Write { sha256: want, .. }) if sha256(&bytes)[..] == want[..] => Ok(bytes),
-        _ => Err(path.to_string()),
+        Change::Write { sha256: want, .. } if sha256(&bytes)[..] == want[..] => Ok(bytes),
+        _ => Err(()),
     }
-}
-
-fn find<'a>(batch: &'a [Change], path: &str) -> Option<&'a Change> {
-    batch.iter().find(|c| c.path() == path)
 }
 
 /// The batches to commit, in order: deletions first, then the rest.
@@ -425,28 +421,65 @@ pub async fn push(
         return Err(MirrorError::Conflicts(too_large));
     }
     let mut done = MirrorReport::default();
+    // The report once the commit in flight succeeds: while the server
+    // applies one batch, the next is read here.
+    let mut in_flight: Option<MirrorReport> = None;
     for batch in all_batches(diff, limits) {
-        let mut report = done;
+        let mut report = in_flight.unwrap_or(done);
         let plan = plan_of(
             batch,
-            |path| {
+            |change| {
+                let path = change.path();
                 let bytes = local
                     .read_file(path, MAX_PUSHED_FILE)
-                    .map_err(|source| MirrorError::Read { done, source })?;
+                    .map_err(Unreadable::Read)?;
                 progress(bytes.len() as u64);
-                verified(find(batch, path), path, bytes)
-                    .map_err(|path| MirrorError::Changed { done, path })
+                verified(change, bytes).map_err(|()| Unreadable::Changed(path.to_string()))
             },
             &mut report,
-        )?;
+        );
+        if let Some(r) = in_flight.take() {
+            finish_commit(client, &mut done, r).await?;
+        }
+        let plan = plan.map_err(|e| match e {
+            Unreadable::Read(source) => MirrorError::Read { done, source },
+            Unreadable::Changed(path) => MirrorError::Changed { done, path },
+        })?;
         client
-            .commit(&[plan])
+            .begin_commit(&[plan])
             .await
             .map_err(|source| MirrorError::Remote { done, source })?;
-        done = report;
-        done.commits += 1;
+        report.commits += 1;
+        in_flight = Some(report);
+    }
+    if let Some(r) = in_flight.take() {
+        finish_commit(client, &mut done, r).await?;
     }
     Ok(done)
+}
+
+/// Why a local file could not be sent.
+enum Unreadable {
+    Read(ReadError),
+    Changed(String),
+}
+
+/// Receives the answer to the commit in flight; `after` is the report once
+/// it is applied.
+async fn finish_commit(
+    client: &mut SyncClient,
+    done: &mut MirrorReport,
+    after: MirrorReport,
+) -> Result<(), MirrorError> {
+    client
+        .end_commit()
+        .await
+        .map_err(|source| MirrorError::Remote {
+            done: *done,
+            source,
+        })?;
+    *done = after;
+    Ok(())
 }
 
 /// Applies `diff` (the server's workspace = source, local = target) to
@@ -478,15 +511,17 @@ pub async fn pull(
                     .await
                     .map_err(|source| MirrorError::Remote { done, source })?;
                 progress(bytes.len() as u64);
-                let bytes = verified(Some(c), path, bytes.to_vec())
-                    .map_err(|path| MirrorError::Changed { done, path })?;
+                let bytes = verified(c, bytes.to_vec()).map_err(|()| MirrorError::Changed {
+                    done,
+                    path: path.clone(),
+                })?;
                 contents.insert(path.as_str(), bytes);
             }
         }
         let mut report = done;
         let plan = plan_of(
             batch,
-            |path| Ok::<_, MirrorError>(contents.remove(path).unwrap_or_default()),
+            |c| Ok::<_, MirrorError>(contents.remove(c.path()).unwrap_or_default()),
             &mut report,
         )?;
         local

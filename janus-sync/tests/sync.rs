@@ -618,3 +618,70 @@ async fn stale_mirrors_cannot_write_through_a_planted_symlink() {
         "only the symlink"
     );
 }
+
+/// Many small batches (one commit in flight while the next is read): the
+/// counts are exact, and a file changed meanwhile stops the push after the
+/// batches before it, with nothing of its own batch applied.
+#[tokio::test]
+async fn pushes_and_pulls_in_small_batches() {
+    use janus_sync::mirror::{self, BatchLimits, MirrorError};
+    let f = Fixture::new().await;
+    let local_dir = f._tmp.path().join("local");
+    std::fs::create_dir_all(local_dir.join("sub")).unwrap();
+    for name in ["a", "b", "c", "d", "sub/e"] {
+        std::fs::write(local_dir.join(name), name.repeat(7)).unwrap();
+    }
+    let local = Workspace::open(&local_dir).unwrap();
+    let tiny = BatchLimits {
+        bytes: 10,
+        operations: 2,
+    };
+    let mut c = f.client().await;
+    let diff = mirror::diff(
+        &local.file_tree().unwrap(),
+        &c.file_tree().await.unwrap(),
+        false,
+    );
+    std::fs::write(local_dir.join("d"), b"changed meanwhile").unwrap();
+    let e = mirror::push(&mut c, &local, &diff, &tiny, |_| {})
+        .await
+        .unwrap_err();
+    let MirrorError::Changed { done, path } = &e else {
+        panic!("{e}")
+    };
+    assert_eq!(path, "d");
+    // [a] [b] [c] [d …]: three commits applied, d's batch not sent.
+    assert_eq!((done.commits, done.files_written), (3, 3), "{e}");
+    assert!(f.ws.join("c").exists() && !f.ws.join("d").exists());
+
+    let diff = mirror::diff(
+        &local.file_tree().unwrap(),
+        &c.file_tree().await.unwrap(),
+        true,
+    );
+    let mut seen = 0;
+    let report = mirror::push(&mut c, &local, &diff, &tiny, |n| seen += n)
+        .await
+        .unwrap();
+    assert_eq!(
+        (report.files_written, report.dirs_created, report.deleted),
+        (2, 1, 1),
+        "d, sub, sub/e written; present.txt deleted"
+    );
+    assert_eq!(seen, 17 + "sub/e".len() as u64 * 7);
+    assert_eq!(snapshot(&f.ws), snapshot(&local_dir));
+
+    let back_dir = f._tmp.path().join("back");
+    std::fs::create_dir(&back_dir).unwrap();
+    let back = Workspace::open(&back_dir).unwrap();
+    let diff = mirror::diff(
+        &c.file_tree().await.unwrap(),
+        &back.file_tree().unwrap(),
+        false,
+    );
+    let report = mirror::pull(&mut c, &back, &diff, &tiny, |_| {})
+        .await
+        .unwrap();
+    assert_eq!((report.files_written, report.dirs_created), (5, 1));
+    assert_eq!(snapshot(&back_dir), snapshot(&local_dir));
+}
