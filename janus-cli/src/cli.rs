@@ -133,6 +133,10 @@ pub enum Command {
     #[command(after_help = bench_exit_codes!())]
     Bench(BenchArgs),
 
+    /// The binary jANu protocol: serve directories as workspaces, and push,
+    /// pull, list and time them over TCP or Unix stream sockets.
+    Sync(crate::sync::SyncArgs),
+
     /// Print a shell completion script for janus.
     #[command(after_help = COMPLETIONS_HELP)]
     Completions(CompletionsArgs),

@@ -28,6 +28,7 @@ mod output;
 mod ping;
 pub mod sample;
 mod serve;
+pub mod sync;
 pub mod validate;
 
 use std::fmt;
@@ -111,6 +112,7 @@ pub fn run(cli: Cli) -> ExitCode {
         cli::Command::Ping(args) => with_runtime(interruptible(ping::run(args))),
         // bench watches the signals itself, to print what it measured.
         cli::Command::Bench(args) => with_runtime(bench::run(args)),
+        cli::Command::Sync(args) => with_runtime(sync::run(args)),
         cli::Command::Completions(args) => completions::run(&args),
     };
     match outcome {

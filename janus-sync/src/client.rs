@@ -154,6 +154,11 @@ impl SyncClient {
 
     async fn request(&mut self, m: Message) -> Result<Bytes, ClientError> {
         self.send(m).await?;
+        self.response().await
+    }
+
+    /// The next message, which must be a Response: its data if code 0.
+    async fn response(&mut self) -> Result<Bytes, ClientError> {
         match self.recv().await? {
             Message::Response { code: 0, msg } => Ok(msg),
             Message::Response { code, msg } => Err(ClientError::Server {
@@ -183,13 +188,34 @@ impl SyncClient {
         FileTree::decode(msg).map_err(|e| ClientError::Decode(e.to_string()))
     }
 
+    /// The content of the regular file at `path` of the workspace (the
+    /// `FetchFile` extension).
+    pub async fn fetch_file(&mut self, path: &str) -> Result<Bytes, ClientError> {
+        self.request(Message::FetchFile(path.to_string())).await
+    }
+
     /// Commits `plans`; returns the server's summary.
     pub async fn commit(&mut self, plans: &[SyncPlan]) -> Result<String, ClientError> {
+        self.begin_commit(plans).await?;
+        self.end_commit().await
+    }
+
+    /// Sends a commit of `plans` without waiting for its answer, so that the
+    /// caller can prepare the next one while the server applies this one;
+    /// [`SyncClient::end_commit`] receives the answer. Nothing else may be
+    /// sent in between.
+    pub async fn begin_commit(&mut self, plans: &[SyncPlan]) -> Result<(), ClientError> {
         let raw = plans
             .iter()
             .map(|p| Bytes::from(p.encode_to_vec()))
             .collect();
-        let msg = self.request(Message::CommitSyncPlan(raw)).await?;
+        self.send(Message::CommitSyncPlan(raw)).await
+    }
+
+    /// The answer to the commit sent by [`SyncClient::begin_commit`]: the
+    /// server's summary.
+    pub async fn end_commit(&mut self) -> Result<String, ClientError> {
+        let msg = self.response().await?;
         Ok(String::from_utf8_lossy(&msg).into_owned())
     }
 }

@@ -30,6 +30,10 @@ pub const TYPE_GET_SYSTEM_TIME_MILLIS: i32 = 0x1801;
 pub const TYPE_FETCH_FILE_TREE: i32 = 0x2001;
 /// Message type `0x2002`: CommitSyncPlan.
 pub const TYPE_COMMIT_SYNC_PLAN: i32 = 0x2002;
+/// Message type `0x2003`: FetchFile, this implementation's extension of
+/// version 1 (the seed has no way to read a file's content, which a pull
+/// needs). Body: the UTF-8 relative path; answer: the file's bytes.
+pub const TYPE_FETCH_FILE: i32 = 0x2003;
 
 /// One protocol message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +58,9 @@ pub enum Message {
     FetchFileTree,
     /// `0x2002`: protobuf-encoded `SyncPlan`s, applied as one commit.
     CommitSyncPlan(Vec<Bytes>),
+    /// `0x2003` (extension): ask for the content of one regular file, by its
+    /// relative path (the same rules as a plan's paths).
+    FetchFile(String),
 }
 
 impl Message {
@@ -66,6 +73,7 @@ impl Message {
             Message::GetSystemTimeMillis => TYPE_GET_SYSTEM_TIME_MILLIS,
             Message::FetchFileTree => TYPE_FETCH_FILE_TREE,
             Message::CommitSyncPlan(_) => TYPE_COMMIT_SYNC_PLAN,
+            Message::FetchFile(_) => TYPE_FETCH_FILE,
         }
     }
 
@@ -78,6 +86,7 @@ impl Message {
             Message::GetSystemTimeMillis => "GetSystemTimeMillis",
             Message::FetchFileTree => "FetchFileTree",
             Message::CommitSyncPlan(_) => "CommitSyncPlan",
+            Message::FetchFile(_) => "FetchFile",
         }
     }
 
@@ -104,6 +113,7 @@ impl Message {
             Message::Auth(c) => c.len(),
             Message::GetSystemTimeMillis | Message::FetchFileTree => 0,
             Message::CommitSyncPlan(plans) => plans.iter().map(|p| 8 + p.len()).sum(),
+            Message::FetchFile(path) => path.len(),
         }
     }
 }
@@ -259,6 +269,10 @@ fn decode_body(ty: i32, mut body: Bytes) -> Result<Message, CodecError> {
             }
             Ok(Message::CommitSyncPlan(plans))
         }
+        TYPE_FETCH_FILE => match String::from_utf8(body.to_vec()) {
+            Ok(path) => Ok(Message::FetchFile(path)),
+            Err(e) => Err(malformed("FetchFile", format!("path is not UTF-8: {e}"))),
+        },
         other => Err(CodecError::UnknownType(other)),
     }
 }
@@ -272,6 +286,7 @@ fn known_type(ty: i32) -> bool {
             | TYPE_GET_SYSTEM_TIME_MILLIS
             | TYPE_FETCH_FILE_TREE
             | TYPE_COMMIT_SYNC_PLAN
+            | TYPE_FETCH_FILE
     )
 }
 
@@ -360,6 +375,7 @@ impl Encoder<Message> for SyncCodec {
                     dst.put_slice(&p);
                 }
             }
+            Message::FetchFile(path) => dst.put_slice(path.as_bytes()),
         }
         Ok(())
     }
@@ -393,6 +409,7 @@ mod tests {
             Bytes::new(),
             Bytes::from_static(b"z"),
         ]));
+        round_trip(Message::FetchFile("a/b.txt".into()));
     }
 
     #[test]
@@ -463,6 +480,10 @@ mod tests {
         let mut b = header(TYPE_FETCH_FILE_TREE, 1);
         b.put_u8(0);
         assert!(c.decode(&mut b).is_err());
+        let mut b = header(TYPE_FETCH_FILE, 2);
+        b.put_slice(&[0xff, 0xfe]);
+        let e = c.decode(&mut b).unwrap_err().to_string();
+        assert!(e.contains("FetchFile") && e.contains("UTF-8"), "{e}");
     }
 
     #[test]

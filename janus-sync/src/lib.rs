@@ -7,6 +7,7 @@
 //! - [`auth`]: workspace keys and the AES-256-GCM challenge answer;
 //! - [`paths`]: the path-safety rules;
 //! - [`workspace`]: the tree and the validated, atomic commits;
+//! - [`mirror`]: push and pull of whole trees, in bounded atomic batches;
 //! - [`SyncServer`] and [`SyncClient`] over TCP or Unix stream sockets.
 
 #![deny(missing_docs)]
@@ -14,6 +15,7 @@
 pub mod auth;
 mod client;
 pub mod codec;
+pub mod mirror;
 pub mod paths;
 pub mod proto;
 mod server;
@@ -25,7 +27,7 @@ pub use client::{ClientError, SyncClient};
 pub use codec::{Message, SyncCodec};
 pub use server::{Counters, ServerError, ServerLimits, SyncServer, SyncServerBuilder};
 pub use transport::{AddrError, SyncAddr, SyncStream};
-pub use workspace::{CommitError, CommitLimits, CommitReport, Workspace};
+pub use workspace::{CommitError, CommitLimits, CommitReport, ReadError, Workspace};
 
 /// The protocol versions this implementation supports.
 pub const PROTOCOL_VERSIONS: &[i32] = &[1];
@@ -44,4 +46,8 @@ pub mod codes {
     pub const PARTIAL: i32 = 5;
     /// The server cannot read the workspace.
     pub const SERVER_ERROR: i32 = 6;
+    /// FetchFile: no regular file at that path.
+    pub const NOT_FOUND: i32 = 7;
+    /// FetchFile: the file exceeds what one answer may carry.
+    pub const TOO_LARGE: i32 = 8;
 }

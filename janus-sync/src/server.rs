@@ -17,10 +17,10 @@ use tokio_util::codec::Framed;
 use tracing::{debug, info, warn};
 
 use crate::auth::{CHALLENGE_LEN, WorkspaceKey, random_bytes};
-use crate::codec::{DEFAULT_MAX_BODY, Message, SyncCodec};
+use crate::codec::{DEFAULT_MAX_BODY, MAX_BODY_CEILING, Message, SyncCodec};
 use crate::proto::SyncPlan;
 use crate::transport::{SyncAddr, SyncListener, SyncStream};
-use crate::workspace::{CommitError, CommitLimits, Workspace};
+use crate::workspace::{CommitError, CommitLimits, ReadError, Workspace};
 use crate::{PROTOCOL_VERSIONS, codes};
 
 /// Limits of a server.
@@ -366,6 +366,7 @@ async fn run_connection(conn: &mut Conn, peer: &str, shared: &Shared) -> Result<
                 }
             }
             Message::CommitSyncPlan(raw) => commit(&ws, raw, peer, shared).await,
+            Message::FetchFile(path) => fetch_file(&ws, path, shared).await,
             other => {
                 return Err(Close::Violation(format!(
                     "{} after authentication",
@@ -374,6 +375,33 @@ async fn run_connection(conn: &mut Conn, peer: &str, shared: &Shared) -> Result<
             }
         };
         send(conn, answer).await?;
+    }
+}
+
+/// The largest file content a FetchFile answer can carry: the per-file limit
+/// of commits, and what fits a Response body (8 bytes of code and length).
+fn fetch_limit(limits: &ServerLimits) -> u64 {
+    limits
+        .commit
+        .max_file_bytes
+        .min(limits.max_body.min(MAX_BODY_CEILING).saturating_sub(8))
+}
+
+async fn fetch_file(ws: &Arc<Workspace>, path: String, shared: &Shared) -> Message {
+    let w = ws.clone();
+    let max = fetch_limit(&shared.limits);
+    match tokio::task::spawn_blocking(move || w.read_file(&path, max)).await {
+        Ok(Ok(content)) => Message::ok(content),
+        Ok(Err(e)) => {
+            let code = match e {
+                ReadError::Refused { .. } => codes::REFUSED,
+                ReadError::NotAFile { .. } => codes::NOT_FOUND,
+                ReadError::TooLarge { .. } => codes::TOO_LARGE,
+                ReadError::Io { .. } => codes::SERVER_ERROR,
+            };
+            Message::error(code, e.to_string())
+        }
+        Err(e) => Message::error(codes::SERVER_ERROR, format!("read task failed: {e}")),
     }
 }
 
@@ -476,7 +504,11 @@ async fn handshake(conn: &mut Conn, peer: &str, shared: &Shared) -> Result<Arc<W
         _ => {
             Counters::bump(&shared.counters.auth_denied);
             warn!(%peer, workspace = %name, "authentication denied");
-            send(conn, Message::error(codes::DENIED, "authentication denied")).await?;
+            send(
+                conn,
+                Message::error(codes::DENIED, "wrong key or unknown workspace"),
+            )
+            .await?;
             Err(Close::Normal)
         }
     }

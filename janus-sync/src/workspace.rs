@@ -108,6 +108,43 @@ pub enum CommitError {
     },
 }
 
+/// Why a file cannot be read from a workspace.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The path breaks a rule (see [`crate::paths`]) or goes through a symlink.
+    #[error("'{path}' refused: {why}")]
+    Refused {
+        /// The path asked for.
+        path: String,
+        /// What is wrong.
+        why: String,
+    },
+    /// Nothing is there, or it is not a regular file.
+    #[error("'{path}' is not a file of the workspace")]
+    NotAFile {
+        /// The path asked for.
+        path: String,
+    },
+    /// The file is larger than allowed.
+    #[error("'{path}' has {size} bytes, more than the limit of {max}")]
+    TooLarge {
+        /// The path asked for.
+        path: String,
+        /// Its size.
+        size: u64,
+        /// The limit.
+        max: u64,
+    },
+    /// An I/O error.
+    #[error("'{path}': {source}")]
+    Io {
+        /// The path asked for.
+        path: String,
+        /// The error.
+        source: io::Error,
+    },
+}
+
 /// What a successful commit did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct CommitReport {
@@ -180,6 +217,50 @@ impl Workspace {
         let mut entries = Vec::new();
         walk(&self.dir, "", &mut entries)?;
         Ok(FileTree { entries })
+    }
+
+    /// The content of the regular file at `path`, read under the same rules
+    /// as a commit's paths: never through or onto a symlink, never outside
+    /// the root, at most `max` bytes. Files are replaced atomically by
+    /// commits, so the content is the old or the new file, never a mix.
+    pub fn read_file(&self, path: &str, max: u64) -> Result<Vec<u8>, ReadError> {
+        let refused = |why: String| ReadError::Refused {
+            path: path.to_string(),
+            why,
+        };
+        let io = |source| ReadError::Io {
+            path: path.to_string(),
+            source,
+        };
+        let meta = self.check_existing(path).map_err(refused)?;
+        if !meta.as_ref().is_some_and(|m| m.is_file()) {
+            return Err(ReadError::NotAFile {
+                path: path.to_string(),
+            });
+        }
+        let mut f = self.dir.open(path).map_err(io)?;
+        let size = f.metadata().map_err(io)?.len();
+        if size > max {
+            return Err(ReadError::TooLarge {
+                path: path.to_string(),
+                size,
+                max,
+            });
+        }
+        let mut content = Vec::with_capacity(size as usize);
+        // Read one byte past the limit to notice a file that grew meanwhile.
+        (&mut f)
+            .take(max.saturating_add(1))
+            .read_to_end(&mut content)
+            .map_err(io)?;
+        if content.len() as u64 > max {
+            return Err(ReadError::TooLarge {
+                path: path.to_string(),
+                size: content.len() as u64,
+                max,
+            });
+        }
+        Ok(content)
     }
 
     /// Validates every plan, then applies them in order.

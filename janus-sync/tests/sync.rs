@@ -8,7 +8,8 @@ use bytes::{BufMut, Bytes, BytesMut};
 use janus_sync::proto::{Delete, Kind, MakeDir, Op, Operation, Rename, SyncPlan, WriteFile};
 use janus_sync::workspace::sha256;
 use janus_sync::{
-    ClientError, Counters, Message, SyncAddr, SyncClient, SyncServer, WorkspaceKey, codes,
+    ClientError, Counters, Message, SyncAddr, SyncClient, SyncServer, Workspace, WorkspaceKey,
+    codes,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -514,4 +515,173 @@ async fn shutdown_removes_the_unix_socket() {
     server.shutdown().await;
     assert!(!path.exists());
     assert!(idle.recv().await.is_err(), "open connections are closed");
+}
+
+#[tokio::test]
+async fn fetch_file_reads_only_regular_files_beneath_the_root() {
+    let f = Fixture::new().await;
+    symlink(&f.sentinel, f.ws.join("escape")).unwrap();
+    symlink(f.sentinel.join("secret"), f.ws.join("secret-link")).unwrap();
+    std::fs::create_dir(f.ws.join("dir")).unwrap();
+    let mut c = f.client().await;
+    assert_eq!(&c.fetch_file("present.txt").await.unwrap()[..], b"old");
+    let refused = [
+        ("../sentinel/secret", codes::REFUSED, "'..' component"),
+        ("/etc/passwd", codes::REFUSED, "absolute path"),
+        ("escape/secret", codes::REFUSED, "'escape' is a symlink"),
+        ("secret-link", codes::REFUSED, "'secret-link' is a symlink"),
+        ("missing", codes::NOT_FOUND, "not a file"),
+        ("dir", codes::NOT_FOUND, "not a file"),
+    ];
+    for (path, want, why) in refused {
+        match c.fetch_file(path).await {
+            Err(ClientError::Server { code, log }) => {
+                assert_eq!(code, want, "{path}: {log}");
+                assert!(log.contains(why) && log.contains(path), "{path}: {log}");
+            }
+            other => panic!("{path} not refused: {other:?}"),
+        }
+    }
+    assert!(
+        c.system_time_millis().await.is_ok(),
+        "refusals keep the connection"
+    );
+    // Before Auth it closes the connection, like every request.
+    let mut hello = header(0x1000, 4);
+    hello.put_i32(1);
+    let mut fetch = header(0x2003, 11);
+    fetch.put_slice(b"present.txt");
+    assert_closed_after(
+        f.tcp(),
+        &[hello.to_vec(), hello.to_vec(), fetch.to_vec()].concat(),
+    )
+    .await;
+    f.assert_still_serving().await;
+}
+
+/// A diff made stale by a symlink planted after it was computed: the server
+/// (push) and the local workspace (pull) refuse the batch on their own.
+#[tokio::test]
+async fn stale_mirrors_cannot_write_through_a_planted_symlink() {
+    use janus_sync::mirror::{self, BatchLimits, MirrorError};
+    let f = Fixture::new().await;
+    let local_dir = f._tmp.path().join("local");
+    std::fs::create_dir_all(local_dir.join("d")).unwrap();
+    std::fs::write(local_dir.join("d/secret"), b"overwritten").unwrap();
+    let local = Workspace::open(&local_dir).unwrap();
+    let mut c = f.client().await;
+
+    let diff = mirror::diff(
+        &local.file_tree().unwrap(),
+        &c.file_tree().await.unwrap(),
+        false,
+    );
+    symlink(&f.sentinel, f.ws.join("d")).unwrap();
+    let e = mirror::push(&mut c, &local, &diff, &BatchLimits::default(), |_| {})
+        .await
+        .unwrap_err();
+    let MirrorError::Remote {
+        source: ClientError::Server { code, log },
+        done,
+    } = e
+    else {
+        panic!("{e}")
+    };
+    assert_eq!((code, done.commits), (codes::REFUSED, 0), "{log}");
+    assert!(log.contains("'d' is a symlink"), "{log}");
+    f.assert_sentinel_untouched();
+
+    // Pull: the server has e/secret; the local e becomes a symlink meanwhile.
+    std::fs::remove_file(f.ws.join("d")).unwrap();
+    std::fs::create_dir(f.ws.join("e")).unwrap();
+    std::fs::write(f.ws.join("e/secret"), b"overwritten").unwrap();
+    let pulled_dir = f._tmp.path().join("pulled");
+    std::fs::create_dir(&pulled_dir).unwrap();
+    let pulled = Workspace::open(&pulled_dir).unwrap();
+    let diff = mirror::diff(
+        &c.file_tree().await.unwrap(),
+        &pulled.file_tree().unwrap(),
+        false,
+    );
+    symlink(&f.sentinel, pulled_dir.join("e")).unwrap();
+    let e = mirror::pull(&mut c, &pulled, &diff, &BatchLimits::default(), |_| {})
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, MirrorError::Local { .. }) && e.to_string().contains("'e' is a symlink"),
+        "{e}"
+    );
+    f.assert_sentinel_untouched();
+    assert_eq!(
+        std::fs::read_dir(&pulled_dir).unwrap().count(),
+        1,
+        "only the symlink"
+    );
+}
+
+/// Many small batches (one commit in flight while the next is read): the
+/// counts are exact, and a file changed meanwhile stops the push after the
+/// batches before it, with nothing of its own batch applied.
+#[tokio::test]
+async fn pushes_and_pulls_in_small_batches() {
+    use janus_sync::mirror::{self, BatchLimits, MirrorError};
+    let f = Fixture::new().await;
+    let local_dir = f._tmp.path().join("local");
+    std::fs::create_dir_all(local_dir.join("sub")).unwrap();
+    for name in ["a", "b", "c", "d", "sub/e"] {
+        std::fs::write(local_dir.join(name), name.repeat(7)).unwrap();
+    }
+    let local = Workspace::open(&local_dir).unwrap();
+    let tiny = BatchLimits {
+        bytes: 10,
+        operations: 2,
+    };
+    let mut c = f.client().await;
+    let diff = mirror::diff(
+        &local.file_tree().unwrap(),
+        &c.file_tree().await.unwrap(),
+        false,
+    );
+    std::fs::write(local_dir.join("d"), b"changed meanwhile").unwrap();
+    let e = mirror::push(&mut c, &local, &diff, &tiny, |_| {})
+        .await
+        .unwrap_err();
+    let MirrorError::Changed { done, path } = &e else {
+        panic!("{e}")
+    };
+    assert_eq!(path, "d");
+    // [a] [b] [c] [d …]: three commits applied, d's batch not sent.
+    assert_eq!((done.commits, done.files_written), (3, 3), "{e}");
+    assert!(f.ws.join("c").exists() && !f.ws.join("d").exists());
+
+    let diff = mirror::diff(
+        &local.file_tree().unwrap(),
+        &c.file_tree().await.unwrap(),
+        true,
+    );
+    let mut seen = 0;
+    let report = mirror::push(&mut c, &local, &diff, &tiny, |n| seen += n)
+        .await
+        .unwrap();
+    assert_eq!(
+        (report.files_written, report.dirs_created, report.deleted),
+        (2, 1, 1),
+        "d, sub, sub/e written; present.txt deleted"
+    );
+    assert_eq!(seen, 17 + "sub/e".len() as u64 * 7);
+    assert_eq!(snapshot(&f.ws), snapshot(&local_dir));
+
+    let back_dir = f._tmp.path().join("back");
+    std::fs::create_dir(&back_dir).unwrap();
+    let back = Workspace::open(&back_dir).unwrap();
+    let diff = mirror::diff(
+        &c.file_tree().await.unwrap(),
+        &back.file_tree().unwrap(),
+        false,
+    );
+    let report = mirror::pull(&mut c, &back, &diff, &tiny, |_| {})
+        .await
+        .unwrap();
+    assert_eq!((report.files_written, report.dirs_created), (5, 1));
+    assert_eq!(snapshot(&back_dir), snapshot(&local_dir));
 }
