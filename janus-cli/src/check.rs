@@ -34,7 +34,7 @@ pub fn run(args: &CheckArgs, color: Color) -> Result<(), Failure> {
 /// `m.json: ok (1 channel, 3 requests, 2 models)`, with the warnings counted.
 fn summary(name: &str, checked: &Checked) -> String {
     let m = &checked.manifest;
-    let verdict = match checked.warnings.len() {
+    let verdict = match checked.warnings.len() + checked.omitted_warnings() {
         0 => "ok".to_owned(),
         n => format!("ok with {}", plural(n, "warning")),
     };

@@ -39,10 +39,14 @@ pub fn render(name: &str, text: &str, diagnostics: &[Diagnostic], color: bool) -
     String::from_utf8_lossy(buffer.as_slice()).into_owned()
 }
 
+/// `N errors, M warnings` of a rejected manifest, the ones not shown
+/// (past the first `janus_codegen::MAX_DIAGNOSTICS`) included.
+pub fn error_counts(errors: &janus_codegen::ManifestErrors) -> String {
+    count_parts(errors.error_count(), errors.warning_count())
+}
+
 /// `N errors, M warnings` (the parts that are not zero).
-pub fn counts(diagnostics: &[Diagnostic]) -> String {
-    let errors = diagnostics.iter().filter(|d| d.is_error()).count();
-    let warnings = diagnostics.len() - errors;
+fn count_parts(errors: usize, warnings: usize) -> String {
     let mut parts = Vec::new();
     if errors > 0 {
         parts.push(plural(errors, "error"));
@@ -133,7 +137,8 @@ mod tests {
         assert!(out.contains("at /channels"), "{out}");
         assert!(!out.contains('\u{1b}'), "no colour codes: {out}");
         assert!(render("m.json", text, &diags, true).contains('\u{1b}'));
-        assert_eq!(counts(&diags), "2 errors");
+        let errors = janus_codegen::parse("m.json", text).unwrap_err();
+        assert_eq!(error_counts(&errors), "2 errors");
     }
 
     #[test]

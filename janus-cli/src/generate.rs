@@ -23,14 +23,10 @@ pub fn run(args: &GenerateArgs, color: Color) -> Result<(), Failure> {
         &ManifestSource::Literal(file.text.clone()),
     )
     .map_err(|errors| {
-        file.print(errors.diagnostics(), color);
+        file.print_errors(&errors, color);
         Failure::new(
             Exit::Failure,
-            format!(
-                "{}: {}",
-                file.name,
-                diagnostics::counts(errors.diagnostics())
-            ),
+            format!("{}: {}", file.name, diagnostics::error_counts(&errors)),
         )
     })?;
     file.print(&generated.warnings, color);

@@ -38,19 +38,27 @@ impl ManifestFile {
         match model::load(&self.name, &self.text) {
             Ok(checked) => {
                 self.print(&checked.warnings, color);
+                if checked.omitted_warnings() > 0 {
+                    eprintln!("and {} more warnings not shown", checked.omitted_warnings());
+                }
                 Ok(checked)
             }
             Err(errors) => {
-                self.print(errors.diagnostics(), color);
+                self.print_errors(&errors, color);
                 Err(Failure::new(
                     exit,
-                    format!(
-                        "{}: {}",
-                        self.name,
-                        diagnostics::counts(errors.diagnostics())
-                    ),
+                    format!("{}: {}", self.name, diagnostics::error_counts(&errors)),
                 ))
             }
+        }
+    }
+
+    /// Prints the diagnostics of a rejected manifest on stderr, ending with
+    /// how many were not shown, if any.
+    pub fn print_errors(&self, errors: &janus_codegen::ManifestErrors, color: Color) {
+        self.print(errors.diagnostics(), color);
+        if let Some(note) = errors.omitted_note() {
+            eprintln!("{note}");
         }
     }
 

@@ -21,11 +21,11 @@
 //!   fields of a struct, values of an enum, error codes of a request) that
 //!   become the same Rust identifier are an error, with both positions.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use serde_json::Value;
 
-use crate::diag::Diagnostic;
+use crate::diag::{Diagnostic, Sink};
 use crate::ident;
 use crate::manifest::{Field, Loc, Manifest, Num, Schema, Ty};
 
@@ -289,7 +289,10 @@ struct Pending {
 
 struct Builder<'a> {
     file: &'a str,
-    diags: Vec<Diagnostic>,
+    sink: &'a mut Sink,
+    /// Pointers at which an error was reported (a clash found twice is
+    /// reported once).
+    error_pointers: HashSet<String>,
     pending: Vec<Pending>,
     /// Field types by the field's pointer: a property inherited through
     /// `extends` shares its base model's type.
@@ -312,22 +315,23 @@ fn describe(display: Option<&str>, description: Option<&str>, fallback: String) 
     lines
 }
 
-/// Builds the IR. Returns it and the naming diagnostics; the IR is only
+/// Builds the IR, the naming diagnostics going to `sink`; the IR is only
 /// meaningful when no error was reported.
-pub fn build(file: &str, m: &Manifest) -> (Ir, Vec<Diagnostic>) {
+pub fn build(file: &str, m: &Manifest, sink: &mut Sink) -> Ir {
     let mut b = Builder {
         file,
-        diags: Vec::new(),
+        sink,
+        error_pointers: HashSet::new(),
         pending: Vec::new(),
         field_types: BTreeMap::new(),
     };
-    let ir = b.build(m);
-    (ir, b.diags)
+    b.build(m)
 }
 
 impl Builder<'_> {
     fn error(&mut self, loc: &Loc, message: impl Into<String>) {
-        self.diags
+        self.error_pointers.insert(loc.pointer.clone());
+        self.sink
             .push(Diagnostic::error(self.file, loc.pos, &loc.pointer, message));
     }
 
@@ -436,20 +440,11 @@ impl Builder<'_> {
         }
         // Bases first, so inherited properties reuse (and are named after)
         // the base model's types.
-        let depth_of = |md: &crate::manifest::Model| {
-            let mut depth = 0;
-            let mut cur = md.base();
-            while let Some(b) = cur {
-                depth += 1;
-                if depth > m.models.len() {
-                    break;
-                }
-                cur = m.models.iter().find(|x| x.name == b).and_then(|x| x.base());
-            }
-            depth
-        };
-        let mut ordered: Vec<&crate::manifest::Model> = m.models.iter().collect();
-        ordered.sort_by_key(|md| (depth_of(md), md.name.clone()));
+        let depths = extends_depths(m);
+        let mut ordered: Vec<(usize, &crate::manifest::Model)> =
+            depths.into_iter().zip(&m.models).collect();
+        ordered.sort_by(|(da, a), (db, b)| (da, &a.name).cmp(&(db, &b.name)));
+        let ordered = ordered.into_iter().map(|(_, md)| md);
         for md in ordered {
             let id = model_pending[&md.name];
             let fields = self.fields(&md.properties, ModKey::Models, Owner::Pending(id), 1);
@@ -656,27 +651,45 @@ impl Builder<'_> {
         }
 
         // Macro names must be unique per module too.
+        let mut clashes: Vec<(ModKey, String, String)> = Vec::new();
         for (key, defs) in &per_module {
-            let mut seen = BTreeSet::new();
+            let mut seen = HashSet::new();
             for d in defs {
                 if let TypeDef::Newtype {
                     macro_name,
                     pointer,
                     ..
                 } = d
-                    && !seen.insert(macro_name.clone())
+                    && !seen.insert(macro_name.as_str())
                 {
-                    let loc = self
-                        .pending
-                        .iter()
-                        .find(|p| p.module == *key && &p.loc.pointer == pointer)
-                        .map(|p| p.loc.clone())
-                        .unwrap_or_default();
-                    self.error(
-                        &loc,
-                        format!("the literal macro `{macro_name}!` would be generated twice in one module"),
-                    );
+                    clashes.push((*key, pointer.clone(), macro_name.clone()));
                 }
+            }
+        }
+        if !clashes.is_empty() {
+            let locs: HashMap<(ModKey, &str), &Loc> = self
+                .pending
+                .iter()
+                .map(|p| ((p.module, p.loc.pointer.as_str()), &p.loc))
+                .collect();
+            let found: Vec<(Loc, String)> = clashes
+                .iter()
+                .map(|(key, pointer, macro_name)| {
+                    (
+                        locs.get(&(*key, pointer.as_str()))
+                            .map(|l| (*l).clone())
+                            .unwrap_or_default(),
+                        macro_name.clone(),
+                    )
+                })
+                .collect();
+            for (loc, macro_name) in found {
+                self.error(
+                    &loc,
+                    format!(
+                        "the literal macro `{macro_name}!` would be generated twice in one module"
+                    ),
+                );
             }
         }
 
@@ -922,19 +935,25 @@ impl Builder<'_> {
 
     /// Resolves every pending type's name, module by module, depth by depth.
     fn resolve(&mut self, _models: &BTreeMap<String, usize>) {
-        let modules: BTreeSet<ModKey> = self.pending.iter().map(|p| p.module).collect();
-        for module in modules {
-            let mut taken: BTreeMap<String, usize> = BTreeMap::new();
+        // Pending types by module, and by depth, each in creation order.
+        let mut by_module: BTreeMap<ModKey, (Vec<usize>, ByDepth)> = BTreeMap::new();
+        for (i, p) in self.pending.iter().enumerate() {
+            let (fixed, by_depth) = by_module.entry(p.module).or_default();
+            if p.fixed {
+                fixed.push(i);
+            } else if p.depth >= 1 {
+                by_depth.entry(p.depth).or_default().push(i);
+            }
+        }
+        for (fixed, by_depth) in by_module.into_values() {
+            let mut taken: HashMap<String, usize> = HashMap::new();
             // Fixed names.
-            let fixed: Vec<usize> = (0..self.pending.len())
-                .filter(|&i| self.pending[i].module == module && self.pending[i].fixed)
-                .collect();
             for i in fixed {
                 let name = self.pending[i].simple.clone();
                 if let Some(&other) = taken.get(&name) {
                     let (ol, l) = (self.pending[other].loc.clone(), self.pending[i].loc.clone());
                     // Already reported as two wire names with one identifier?
-                    if self.diags.iter().any(|d| d.pointer == l.pointer) {
+                    if self.error_pointers.contains(&l.pointer) {
                         continue;
                     }
                     self.error(
@@ -948,15 +967,8 @@ impl Builder<'_> {
                 taken.insert(name.clone(), i);
                 self.pending[i].name = Some(name);
             }
-            let max_depth = self.pending.iter().map(|p| p.depth).max().unwrap_or(0);
-            for depth in 1..=max_depth {
-                let claim: Vec<usize> = (0..self.pending.len())
-                    .filter(|&i| {
-                        let p = &self.pending[i];
-                        p.module == module && !p.fixed && p.depth == depth
-                    })
-                    .collect();
-                let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+            for claim in by_depth.into_values() {
+                let mut counts: HashMap<String, usize> = HashMap::new();
                 for &i in &claim {
                     *counts.entry(self.pending[i].simple.clone()).or_default() += 1;
                 }
@@ -1013,25 +1025,15 @@ impl Builder<'_> {
                 edges.insert(id, fields.iter().filter_map(|f| target(&f.ty)).collect());
             }
         }
-        let reaches = |from: usize, to: usize| -> bool {
-            let mut stack = vec![from];
-            let mut seen = BTreeSet::new();
-            while let Some(n) = stack.pop() {
-                if n == to {
-                    return true;
-                }
-                if seen.insert(n) {
-                    stack.extend(edges.get(&n).into_iter().flatten().copied());
-                }
-            }
-            false
-        };
+        // A field must be boxed when its struct and its target are in one
+        // strongly connected component (the target reaches back).
+        let component = components(self.pending.len(), &edges);
         let mut out = BTreeSet::new();
         for (id, p) in self.pending.iter().enumerate() {
             if let PKind::Struct(fields) = &p.kind {
                 for (fi, f) in fields.iter().enumerate() {
                     if let Some(t) = target(&f.ty)
-                        && reaches(t, id)
+                        && component[t] == component[id]
                     {
                         out.insert((id, fi));
                     }
@@ -1040,6 +1042,105 @@ impl Builder<'_> {
         }
         out
     }
+}
+
+/// Pending type ids by depth.
+type ByDepth = BTreeMap<usize, Vec<usize>>;
+
+/// The strongly connected component of each of `count` nodes (Tarjan's
+/// algorithm, iterative: a long chain cannot exhaust the stack).
+fn components(count: usize, edges: &BTreeMap<usize, Vec<usize>>) -> Vec<usize> {
+    const UNSEEN: usize = usize::MAX;
+    let mut index = vec![UNSEEN; count];
+    let mut low = vec![0; count];
+    let mut on_stack = vec![false; count];
+    let mut component = vec![UNSEEN; count];
+    let mut stack: Vec<usize> = Vec::new();
+    let mut next_index = 0;
+    let mut next_component = 0;
+    let no_edges: Vec<usize> = Vec::new();
+    let successors = |n: usize| edges.get(&n).unwrap_or(&no_edges);
+    for root in 0..count {
+        if index[root] != UNSEEN {
+            continue;
+        }
+        // (node, next successor to visit)
+        let mut work: Vec<(usize, usize)> = vec![(root, 0)];
+        index[root] = next_index;
+        low[root] = next_index;
+        next_index += 1;
+        stack.push(root);
+        on_stack[root] = true;
+        while let Some(&mut (node, ref mut next)) = work.last_mut() {
+            if let Some(&succ) = successors(node).get(*next) {
+                *next += 1;
+                if index[succ] == UNSEEN {
+                    index[succ] = next_index;
+                    low[succ] = next_index;
+                    next_index += 1;
+                    stack.push(succ);
+                    on_stack[succ] = true;
+                    work.push((succ, 0));
+                } else if on_stack[succ] {
+                    low[node] = low[node].min(index[succ]);
+                }
+                continue;
+            }
+            work.pop();
+            if let Some(&(parent, _)) = work.last() {
+                low[parent] = low[parent].min(low[node]);
+            }
+            if low[node] == index[node] {
+                while let Some(member) = stack.pop() {
+                    on_stack[member] = false;
+                    component[member] = next_component;
+                    if member == node {
+                        break;
+                    }
+                }
+                next_component += 1;
+            }
+        }
+    }
+    component
+}
+
+/// How many `extends` steps each model is from a model without a base
+/// (models on a cycle count as their distance to the cycle), computed once
+/// per model.
+fn extends_depths(m: &Manifest) -> Vec<usize> {
+    const UNKNOWN: usize = usize::MAX;
+    let base: Vec<Option<usize>> = m
+        .models
+        .iter()
+        .map(|md| md.base().and_then(|b| m.model_index(b)))
+        .collect();
+    let mut depth = vec![UNKNOWN; m.models.len()];
+    let mut on_path = vec![false; m.models.len()];
+    let mut path = Vec::new();
+    for start in 0..m.models.len() {
+        let mut cur = Some(start);
+        path.clear();
+        // Up to a model whose depth is known, a root, or a cycle.
+        let mut known = 0;
+        while let Some(c) = cur {
+            if depth[c] != UNKNOWN {
+                known = depth[c] + 1;
+                break;
+            }
+            if on_path[c] {
+                break;
+            }
+            on_path[c] = true;
+            path.push(c);
+            cur = base[c];
+        }
+        for (k, &p) in path.iter().rev().enumerate() {
+            depth[p] = known + k;
+            on_path[p] = false;
+        }
+    }
+    depth
 }
 
 fn newtype(s: &Schema, base: Base) -> PKind {

@@ -6,10 +6,18 @@
 //! that anything strict JSON refuses (control characters in strings, leading
 //! zeros, …) is refused here too. Duplicate keys are reported, all of them.
 
+use std::cell::Cell;
+use std::collections::HashMap;
+
 use jsonc_parser::ast;
 use jsonc_parser::common::Ranged;
 
-use crate::diag::{Diagnostic, Pos};
+use crate::diag::{Diagnostic, Pos, Sink};
+
+/// How deeply arrays and objects may nest (as `serde_json` allows): deeper
+/// input is refused before it is parsed, so no recursion can exhaust the
+/// stack.
+pub const MAX_DEPTH: usize = 128;
 
 /// A JSON value with the position where it starts.
 #[derive(Debug, Clone, PartialEq)]
@@ -83,10 +91,16 @@ impl Node {
 }
 
 /// Maps byte offsets to 1-based lines and columns (columns count characters).
+///
+/// Offsets asked for in increasing order (as a tree walk does) cost only the
+/// characters between them: the last answer is kept, so a long line is not
+/// counted again from its start for every value on it.
 #[derive(Debug, Clone)]
 pub struct LineIndex<'a> {
     text: &'a str,
     line_starts: Vec<usize>,
+    /// The last position answered.
+    last: Cell<Pos>,
 }
 
 impl<'a> LineIndex<'a> {
@@ -98,7 +112,15 @@ impl<'a> LineIndex<'a> {
                 line_starts.push(i + 1);
             }
         }
-        Self { text, line_starts }
+        Self {
+            text,
+            line_starts,
+            last: Cell::new(Pos {
+                offset: 0,
+                line: 1,
+                column: 1,
+            }),
+        }
     }
 
     /// The position of byte `offset`.
@@ -108,17 +130,27 @@ impl<'a> LineIndex<'a> {
             Ok(i) => i,
             Err(i) => i - 1,
         };
-        let start = self.line_starts[line];
+        let last = self.last.get();
+        // Count from the last answer when it is on this line, before `offset`.
+        let (start, base) = if last.line == line + 1 && last.offset <= offset {
+            (last.offset, last.column)
+        } else {
+            (self.line_starts[line], 1)
+        };
         let column = self
             .text
             .get(start..offset)
             .map_or(offset - start, |s| s.chars().count())
-            + 1;
-        Pos {
+            + base;
+        let pos = Pos {
             offset,
             line: line + 1,
             column,
+        };
+        if self.text.is_char_boundary(offset) {
+            self.last.set(pos);
         }
+        pos
     }
 
     /// The byte offset of a 1-based line and column (as `serde_json` reports them).
@@ -134,9 +166,18 @@ impl<'a> LineIndex<'a> {
 }
 
 /// Parses strict JSON. On a syntax error, returns that one error (parsing
-/// cannot go on past it); otherwise the tree and the duplicate-key errors.
-pub fn parse(file: &str, text: &str) -> Result<(Node, Vec<Diagnostic>), Diagnostic> {
+/// cannot go on past it); otherwise the tree, the duplicate-key errors going
+/// to `sink`.
+pub fn parse(file: &str, text: &str, sink: &mut Sink) -> Result<Node, Diagnostic> {
     let index = LineIndex::new(text);
+    if let Some(offset) = too_deep(text) {
+        return Err(Diagnostic::error(
+            file,
+            index.pos(offset),
+            String::new(),
+            format!("invalid JSON: arrays and objects nest more than {MAX_DEPTH} levels deep here"),
+        ));
+    }
     let options = jsonc_parser::ParseOptions {
         allow_comments: false,
         allow_loose_object_property_names: false,
@@ -181,17 +222,50 @@ pub fn parse(file: &str, text: &str) -> Result<(Node, Vec<Diagnostic>), Diagnost
             format!("invalid JSON: {message}"),
         ));
     }
-    let mut dups = Vec::new();
-    let node = convert(&root, &index, file, "", &mut dups);
-    Ok((node, dups))
+    Ok(convert(&root, &index, file, "", sink))
 }
+
+/// The offset of the first `[` or `{` nested deeper than [`MAX_DEPTH`], if
+/// any (brackets inside strings do not count).
+fn too_deep(text: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for (i, b) in text.bytes().enumerate() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Some(i);
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Objects with more members than this find duplicate keys with a hash map
+/// (a linear scan is cheaper below).
+const SCAN_MEMBERS: usize = 16;
 
 fn convert(
     value: &ast::Value<'_>,
     index: &LineIndex<'_>,
     file: &str,
     pointer: &str,
-    dups: &mut Vec<Diagnostic>,
+    sink: &mut Sink,
 ) -> Node {
     let pos = index.pos(value.start());
     let kind = match value {
@@ -203,17 +277,25 @@ fn convert(
             a.elements
                 .iter()
                 .enumerate()
-                .map(|(i, v)| convert(v, index, file, &format!("{pointer}/{i}"), dups))
+                .map(|(i, v)| convert(v, index, file, &format!("{pointer}/{i}"), sink))
                 .collect(),
         ),
         ast::Value::Object(o) => {
             let mut members: Vec<Member> = Vec::with_capacity(o.properties.len());
+            let mut by_key: HashMap<&str, usize> = HashMap::new();
+            let hashed = o.properties.len() > SCAN_MEMBERS;
             for prop in &o.properties {
-                let key = prop.name.as_str().to_owned();
+                let name = prop.name.as_str();
                 let key_pos = index.pos(prop.name.start());
-                let child = format!("{pointer}/{}", escape_pointer(&key));
-                if let Some(first) = members.iter().find(|m| m.key == key) {
-                    dups.push(Diagnostic::error(
+                let first = if hashed {
+                    by_key.get(name).map(|&i| &members[i])
+                } else {
+                    members.iter().find(|m| m.key == name)
+                };
+                if let Some(first) = first {
+                    let key = name.to_owned();
+                    let child = format!("{pointer}/{}", escape_pointer(&key));
+                    sink.push(Diagnostic::error(
                         file,
                         key_pos,
                         child.clone(),
@@ -224,7 +306,12 @@ fn convert(
                     ));
                     continue;
                 }
-                let value = convert(&prop.value, index, file, &child, dups);
+                if hashed {
+                    by_key.insert(name, members.len());
+                }
+                let key = name.to_owned();
+                let child = format!("{pointer}/{}", escape_pointer(&key));
+                let value = convert(&prop.value, index, file, &child, sink);
                 members.push(Member {
                     key,
                     key_pos,
@@ -246,8 +333,15 @@ pub fn escape_pointer(segment: &str) -> String {
 mod tests {
     use super::*;
 
+    /// Parses, returning the tree and the duplicate-key errors.
+    fn parse_all(text: &str) -> Result<(Node, Vec<Diagnostic>), Diagnostic> {
+        let mut sink = Sink::default();
+        let node = parse("m.json", text, &mut sink)?;
+        Ok((node, sink.finish().0))
+    }
+
     fn parse_ok(text: &str) -> Node {
-        let (node, dups) = parse("m.json", text).expect("valid JSON");
+        let (node, dups) = parse_all(text).expect("valid JSON");
         assert!(dups.is_empty(), "{dups:?}");
         node
     }
@@ -284,25 +378,21 @@ mod tests {
             "",
             "{} {}",
         ] {
-            let err = parse("m.json", bad).expect_err(bad);
+            let err = parse_all(bad).expect_err(bad);
             assert!(err.message.starts_with("invalid JSON"), "{bad}: {err}");
         }
     }
 
     #[test]
     fn syntax_error_position() {
-        let err = parse("m.json", "{\n  \"a\": 1\n  \"b\": 2\n}").unwrap_err();
+        let err = parse_all("{\n  \"a\": 1\n  \"b\": 2\n}").unwrap_err();
         // Where the comma was expected: right after `1`.
         assert_eq!((err.line, err.column), (2, 9), "{err}");
     }
 
     #[test]
     fn duplicate_keys_are_all_reported() {
-        let (_, dups) = parse(
-            "m.json",
-            "{\"a\": 1, \"b\": {\"c\": 1, \"c\": 2}, \"a\": 3}",
-        )
-        .unwrap();
+        let (_, dups) = parse_all("{\"a\": 1, \"b\": {\"c\": 1, \"c\": 2}, \"a\": 3}").unwrap();
         assert_eq!(dups.len(), 2);
         assert_eq!(dups[0].pointer, "/b/c");
         assert_eq!(dups[1].pointer, "/a");
@@ -311,6 +401,53 @@ mod tests {
                 .message
                 .contains("first defined at line 1, column 2")
         );
+    }
+
+    #[test]
+    fn duplicate_keys_of_a_large_object_are_found_too() {
+        let mut text = String::from("{");
+        for i in 0..100 {
+            text.push_str(&format!("\"k{i}\": {i}, "));
+        }
+        text.push_str("\"k7\": 0, \"k99\": 1}");
+        let (node, dups) = parse_all(&text).unwrap();
+        let pointers: Vec<&str> = dups.iter().map(|d| d.pointer.as_str()).collect();
+        assert_eq!(pointers, ["/k7", "/k99"]);
+        assert!(
+            dups[0]
+                .message
+                .contains("first defined at line 1, column 65"),
+            "{}",
+            dups[0]
+        );
+        let Kind::Object(members) = node.kind else {
+            panic!("object expected")
+        };
+        assert_eq!(members.len(), 100);
+    }
+
+    #[test]
+    fn nesting_deeper_than_the_limit_is_refused_before_parsing() {
+        let ok = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        parse_ok(&ok);
+        // Brackets in strings do not count.
+        parse_ok(&format!("[\"{}\\\"[\"]", "[".repeat(1000)));
+        let deep = format!("{{\"a\": {}{}}}", "[".repeat(100_000), "]".repeat(100_000));
+        let err = parse_all(&deep).unwrap_err();
+        assert_eq!((err.line, err.column), (1, 6 + MAX_DEPTH), "{err}");
+        assert!(err.message.contains("nest more than 128 levels"), "{err}");
+    }
+
+    #[test]
+    fn columns_on_one_long_line_are_counted_from_the_last_position() {
+        let index = LineIndex::new("ééé\nabcé d");
+        assert_eq!(index.pos(6).column, 4);
+        assert_eq!(index.pos(8).column, 2);
+        assert_eq!(index.pos(12).column, 5);
+        // Backwards, and to another line: counted from the line start.
+        assert_eq!(index.pos(2).column, 2);
+        assert_eq!((index.pos(9).line, index.pos(9).column), (2, 3));
+        assert_eq!(index.pos(7).column, 1);
     }
 
     #[test]

@@ -46,7 +46,7 @@ pub mod model;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub use diag::{Diagnostic, ManifestErrors, Pos, Severity};
+pub use diag::{Diagnostic, MAX_DIAGNOSTICS, ManifestErrors, Pos, Severity};
 pub use emit::ManifestSource;
 pub use manifest::RESERVED_REQUESTS;
 
@@ -112,13 +112,21 @@ pub struct Checked {
     /// The manifest: channels and requests sorted by name, fields sorted by
     /// wire name, models with `extends` flattened.
     pub manifest: model::Manifest,
-    /// Warnings about the manifest (it was accepted), in source order.
+    /// Warnings about the manifest (it was accepted), in source order: the
+    /// first [`MAX_DIAGNOSTICS`] of them.
     pub warnings: Vec<Diagnostic>,
+    omitted_warnings: usize,
     file: String,
     ir: ir::Ir,
 }
 
 impl Checked {
+    /// How many warnings were found beyond [`MAX_DIAGNOSTICS`] and not kept
+    /// in [`warnings`](Self::warnings).
+    pub fn omitted_warnings(&self) -> usize {
+        self.omitted_warnings
+    }
+
     /// Generates the code: the second phase.
     pub fn emit(&self, options: &Options, source: &ManifestSource) -> Generated {
         let schema = serde_json::to_string(&self.manifest.schema())
@@ -137,26 +145,31 @@ impl Checked {
 /// content. On failure, every error (and every warning) is returned, each
 /// with line, column and JSON pointer.
 pub fn parse(file: &str, text: &str) -> Result<Checked, ManifestErrors> {
-    let (root, mut diags) = match json::parse(file, text) {
-        Ok(parsed) => parsed,
-        Err(d) => return Err(ManifestErrors::new(vec![d])),
+    let mut sink = diag::Sink::default();
+    let failed = |sink: diag::Sink| {
+        let (diagnostics, omitted) = sink.finish();
+        ManifestErrors::new(diagnostics, omitted)
     };
-    let (manifest, mut more) = manifest::read(file, &root);
-    diags.append(&mut more);
-    let Some(manifest) = manifest else {
-        diag::sort(&mut diags);
-        return Err(ManifestErrors::new(diags));
+    let root = match json::parse(file, text, &mut sink) {
+        Ok(root) => root,
+        Err(d) => {
+            sink.push(d);
+            return Err(failed(sink));
+        }
     };
-    let (ir, mut naming) = ir::build(file, &manifest);
-    diags.append(&mut naming);
-    diags.dedup();
-    diag::sort(&mut diags);
-    if diags.iter().any(Diagnostic::is_error) {
-        return Err(ManifestErrors::new(diags));
+    let Some(manifest) = manifest::read(file, &root, &mut sink) else {
+        return Err(failed(sink));
+    };
+    drop(root);
+    let ir = ir::build(file, &manifest, &mut sink);
+    if sink.has_errors() {
+        return Err(failed(sink));
     }
+    let (warnings, omitted) = sink.finish();
     Ok(Checked {
         manifest,
-        warnings: diags,
+        warnings,
+        omitted_warnings: omitted.warnings,
         file: file.to_owned(),
         ir,
     })

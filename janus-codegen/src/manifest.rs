@@ -4,12 +4,12 @@
 //! as a [`Diagnostic`] with its position and JSON pointer, and reading goes on
 //! with what can still be understood.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use janus_constraints::{JsonType, Pattern, StringRules};
 use serde_json::Value;
 
-use crate::diag::{Diagnostic, Pos};
+use crate::diag::{Diagnostic, Pos, Sink};
 use crate::json::{Kind, Member, Node, escape_pointer};
 
 /// Request names the protocol reserves for built-in requests.
@@ -189,6 +189,8 @@ pub struct Schema {
     /// Where each `enum` value is.
     pub enum_locs: Vec<Loc>,
     inline_properties: Option<Vec<Field>>,
+    /// Where the `modelRef` value is.
+    model_ref_pos: Pos,
 }
 
 impl Schema {
@@ -207,6 +209,7 @@ impl Schema {
             enum_values: None,
             enum_locs: Vec::new(),
             inline_properties: None,
+            model_ref_pos: Pos::default(),
         }
     }
 
@@ -260,27 +263,47 @@ const SCHEMA_KEYS: &[&str] = &[
     "properties",
 ];
 
-/// Reads and checks a manifest. Returns it (when it could be read at all)
-/// and every diagnostic, errors and warnings.
-pub fn read(file: &str, root: &Node) -> (Option<Manifest>, Vec<Diagnostic>) {
+/// Reads and checks a manifest. Returns it when it could be read at all;
+/// every diagnostic, errors and warnings, goes to `sink`.
+pub fn read(file: &str, root: &Node, sink: &mut Sink) -> Option<Manifest> {
     let mut r = Reader {
         file,
-        diags: Vec::new(),
+        sink,
+        suggestions_left: MAX_SUGGESTIONS,
     };
-    let manifest = r.root(root);
-    if let Some(m) = &manifest {
-        r.semantics(m)
-    }
-    let manifest = manifest.map(|mut m| {
-        r.flatten_models(&mut m);
-        m
-    });
-    (manifest, r.diags)
+    let mut manifest = r.root(root)?;
+    r.references(&manifest);
+    r.flatten_models(&mut manifest);
+    r.inline_properties(&manifest);
+    Some(manifest)
 }
+
+/// At most this many names are listed in one message ("models: `A`, `B`,
+/// … and 4,998 more").
+const MAX_LISTED: usize = 10;
+
+/// At most this many "did you mean" searches among many names are made
+/// (each compares a name with every candidate); past them, messages go
+/// without.
+const MAX_SUGGESTIONS: usize = 1_000;
+
+/// "Did you mean" compares with at most this many candidates by edit
+/// distance (a name that differs only in case is found among any number).
+const MAX_SUGGESTION_CANDIDATES: usize = 2_000;
+
+/// Names longer than this are shortened in messages.
+const MAX_SHOWN_NAME: usize = 80;
+
+/// The models' properties, each counted once per model that has it (own or
+/// inherited through `extends`), may not exceed this: flattening is then
+/// linear in the manifest, whatever the shape of its `extends` chains.
+pub const MAX_FLATTENED_PROPERTIES: usize = 1_000_000;
 
 struct Reader<'a> {
     file: &'a str,
-    diags: Vec<Diagnostic>,
+    sink: &'a mut Sink,
+    /// "Did you mean" searches still allowed (see [`MAX_SUGGESTIONS`]).
+    suggestions_left: usize,
 }
 
 /// An object's members by key, having reported the unknown ones.
@@ -304,37 +327,29 @@ impl<'n> Obj<'n> {
 }
 
 fn list(names: &[&str]) -> String {
-    names
-        .iter()
-        .map(|n| format!("`{n}`"))
-        .collect::<Vec<_>>()
-        .join(", ")
+    list_or_none(names.iter().copied())
+}
+
+/// A name as shown in a message: long names are cut, so that a hostile
+/// manifest's megabyte key does not make megabyte messages.
+pub(crate) fn shown(name: &str) -> std::borrow::Cow<'_, str> {
+    if name.len() <= MAX_SHOWN_NAME {
+        return name.into();
+    }
+    let mut end = MAX_SHOWN_NAME;
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes)", &name[..end], name.len()).into()
 }
 
 /// The closest expected key, when there is a plausible one.
 fn suggestion<'k>(key: &str, expected: &[&'k str]) -> Option<&'k str> {
-    let lower = key.to_ascii_lowercase();
-    expected
-        .iter()
-        .map(|e| (edit_distance(&lower, &e.to_ascii_lowercase()), *e))
-        .filter(|(d, e)| *d <= 2.max(e.len() / 3))
-        .min()
-        .map(|(_, e)| e)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.iter().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != cb);
-            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
+    // A key far longer than every candidate is near none of them.
+    if key.len() > 4 * MAX_SHOWN_NAME {
+        return None;
     }
-    prev[b.len()]
+    janus_constraints::closest(key, expected)
 }
 
 /// Whether a channel or request name follows the protocol's rules.
@@ -376,13 +391,35 @@ fn regex_message(err: &regex::Error) -> String {
 
 impl Reader<'_> {
     fn error(&mut self, pos: Pos, pointer: &str, message: impl Into<String>) {
-        self.diags
+        self.sink
             .push(Diagnostic::error(self.file, pos, pointer, message));
     }
 
     fn warning(&mut self, pos: Pos, pointer: &str, message: impl Into<String>) {
-        self.diags
+        self.sink
             .push(Diagnostic::warning(self.file, pos, pointer, message));
+    }
+
+    /// `` (did you mean `UserProfile`?)`` for a name that is one of `names`
+    /// but for its case or a typo, or nothing. `by_lowercase` maps each
+    /// name's lowercase form to the name.
+    fn did_you_mean(
+        &mut self,
+        name: &str,
+        names: &[&str],
+        by_lowercase: &HashMap<String, &str>,
+    ) -> String {
+        let close = by_lowercase.get(&name.to_lowercase()).copied().or_else(|| {
+            if self.suggestions_left == 0 || names.len() > MAX_SUGGESTION_CANDIDATES {
+                return None;
+            }
+            self.suggestions_left -= 1;
+            suggestion(name, names)
+        });
+        match close {
+            Some(c) => format!(" (did you mean `{}`?)", shown(c)),
+            None => String::new(),
+        }
     }
 
     /// Opens an object, reporting unknown keys.
@@ -415,7 +452,7 @@ impl Reader<'_> {
                     &format!("{pointer}/{}", escape_pointer(&m.key)),
                     format!(
                         "unknown key `{}` in {what}{hint}; expected one of {}",
-                        m.key,
+                        shown(&m.key),
                         list(expected)
                     ),
                 );
@@ -692,6 +729,7 @@ impl Reader<'_> {
             .get("response")
             .map(|node| self.schema(node, &obj.child("response"), Ctx::Value, "the response"));
         let mut error_codes: Vec<(String, Loc)> = Vec::new();
+        let mut seen: HashSet<&str> = HashSet::new();
         if let Some(node) = obj.get("errorCodes") {
             let eptr = obj.child("errorCodes");
             match &node.kind {
@@ -703,7 +741,7 @@ impl Reader<'_> {
                                 self.error(item.pos, &iptr, "an error code name cannot be empty")
                             }
                             Kind::String(s) => {
-                                if error_codes.iter().any(|(e, _)| e == s) {
+                                if !seen.insert(s.as_str()) {
                                     self.error(
                                         item.pos,
                                         &iptr,
@@ -823,14 +861,20 @@ impl Reader<'_> {
     }
 
     fn mark_required(&mut self, fields: &mut [Field], list: &[(String, Loc)]) {
+        let by_name: HashMap<String, usize> = fields
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.name.clone(), i))
+            .collect();
         for (name, loc) in list {
-            match fields.iter_mut().find(|f| &f.name == name) {
-                Some(f) => f.required = true,
+            match by_name.get(name) {
+                Some(&i) => fields[i].required = true,
                 None => self.error(
                     loc.pos,
                     &loc.pointer,
                     format!(
-                        "`required` names `{name}`, which is not a property here; properties: {}",
+                        "`required` names `{}`, which is not a property here; properties: {}",
+                        shown(name),
                         list_or_none(fields.iter().map(|f| f.name.as_str()))
                     ),
                 ),
@@ -838,6 +882,8 @@ impl Reader<'_> {
         }
     }
 
+    /// Reads the schema of one value (an argument, a property, `items`, a
+    /// response): each concern in its own function below.
     fn schema(&mut self, node: &Node, pointer: &str, ctx: Ctx, what: &str) -> Schema {
         let loc = Loc {
             pos: node.pos,
@@ -850,6 +896,36 @@ impl Reader<'_> {
         schema.display = self.string(&obj, "name");
         schema.description = self.string(&obj, "description");
         let model_ref = self.string(&obj, "modelRef");
+        schema.model_ref_pos = obj.get("modelRef").map_or(node.pos, |n| n.pos);
+        let Some(ty) = self.schema_type(node, &obj, what, model_ref.is_some()) else {
+            return schema;
+        };
+        let misplaced = self.misplaced_keywords(&obj, ty);
+        let required_list = self.required_by_context(&obj, ctx, ty);
+        let compiled = if ty == JsonType::String {
+            self.string_constraints(node, &obj, &mut schema)
+        } else {
+            None
+        };
+        if matches!(ty, JsonType::Integer | JsonType::Number) {
+            self.numeric_constraints(&obj, ty, &mut schema);
+        }
+        schema.ty = self.schema_body(node, &obj, ty, &required_list, model_ref, &mut schema);
+        self.enum_values(&obj, ty, compiled.as_ref(), &mut schema);
+        self.default_value(&obj, ctx, ty, misplaced, compiled.as_ref(), &mut schema);
+        schema
+    }
+
+    /// The schema's JSON type: declared, or implied by `modelRef`,
+    /// `properties`, `items` or `enum`. `None` (with an error) when unknown.
+    fn schema_type(
+        &mut self,
+        node: &Node,
+        obj: &Obj<'_>,
+        what: &str,
+        has_model_ref: bool,
+    ) -> Option<JsonType> {
+        let pointer = obj.pointer.as_str();
         let declared = match obj.get("type") {
             None => None,
             Some(t) => match &t.kind {
@@ -862,7 +938,7 @@ impl Reader<'_> {
                             &obj.child("type"),
                             format!("unknown type `{s}`; expected one of {}", list(&names)),
                         );
-                        return schema;
+                        return None;
                     }
                 },
                 _ => {
@@ -871,13 +947,13 @@ impl Reader<'_> {
                         &obj.child("type"),
                         format!("`type` must be a string, found {}", t.type_name()),
                     );
-                    return schema;
+                    return None;
                 }
             },
         };
-        let ty = match declared {
+        Some(match declared {
             Some(t) => t,
-            None if model_ref.is_some() || obj.get("properties").is_some() => JsonType::Object,
+            None if has_model_ref || obj.get("properties").is_some() => JsonType::Object,
             None if obj.get("items").is_some() => JsonType::Array,
             None if obj.get("enum").is_some() => JsonType::String,
             None => {
@@ -889,11 +965,14 @@ impl Reader<'_> {
                         list(&JsonType::ALL.map(|t| t.as_str()))
                     ),
                 );
-                return schema;
+                return None;
             }
-        };
+        })
+    }
 
-        // Which keywords apply to which type.
+    /// Reports keywords that do not apply to the type (`pattern` on an
+    /// integer, …); whether there was one.
+    fn misplaced_keywords(&mut self, obj: &Obj<'_>, ty: JsonType) -> bool {
         let applies: &[(&str, &[JsonType])] = &[
             ("pattern", &[JsonType::String]),
             ("minLength", &[JsonType::String]),
@@ -925,8 +1004,13 @@ impl Reader<'_> {
                 );
             }
         }
+        misplaced
+    }
 
-        // `required`, by context.
+    /// `required`, by context: a boolean for arguments and properties
+    /// (read by [`Self::fields`]), the list of required properties for
+    /// objects. Returns that list.
+    fn required_by_context(&mut self, obj: &Obj<'_>, ctx: Ctx, ty: JsonType) -> Vec<(String, Loc)> {
         let mut required_list = Vec::new();
         if let Some(m) = obj.member("required") {
             let rptr = obj.child("required");
@@ -965,65 +1049,90 @@ impl Reader<'_> {
                 ),
             }
         }
+        required_list
+    }
 
-        // String constraints.
+    /// `minLength`, `maxLength` and `pattern` of a string; the compiled pattern.
+    fn string_constraints(
+        &mut self,
+        node: &Node,
+        obj: &Obj<'_>,
+        schema: &mut Schema,
+    ) -> Option<Pattern> {
         let mut compiled: Option<Pattern> = None;
-        if ty == JsonType::String {
-            schema.min_length = self.length(&obj, "minLength");
-            schema.max_length = self.length(&obj, "maxLength");
-            if let (Some(min), Some(max)) = (schema.min_length, schema.max_length)
-                && min > max
-                && let Some(n) = obj.get("minLength")
-            {
-                self.error(
-                    n.pos,
-                    &obj.child("minLength"),
-                    format!(
-                        "minLength {min} is greater than maxLength {max}: no value can satisfy both"
-                    ),
-                );
-            }
-            if let Some(source) = self.string(&obj, "pattern") {
-                match Pattern::new(&source) {
-                    Ok(p) => compiled = Some(p),
-                    Err(e) => {
-                        let pos = obj.get("pattern").map_or(node.pos, |n| n.pos);
-                        self.error(
-                            pos,
-                            &obj.child("pattern"),
-                            format!(
-                                "pattern `{source}` does not compile: {} (patterns use Rust `regex` syntax: no look-around, no back-references)",
-                                regex_message(&e)
-                            ),
-                        );
-                    }
+        schema.min_length = self.length(obj, "minLength");
+        schema.max_length = self.length(obj, "maxLength");
+        if let (Some(min), Some(max)) = (schema.min_length, schema.max_length)
+            && min > max
+            && let Some(n) = obj.get("minLength")
+        {
+            self.error(
+                n.pos,
+                &obj.child("minLength"),
+                format!(
+                    "minLength {min} is greater than maxLength {max}: no value can satisfy both"
+                ),
+            );
+        }
+        if let Some(source) = self.string(obj, "pattern") {
+            match Pattern::new(&source) {
+                Ok(p) => compiled = Some(p),
+                Err(e) => {
+                    let pos = obj.get("pattern").map_or(node.pos, |n| n.pos);
+                    let message = match e {
+                        regex::Error::CompiledTooBig(limit) => format!(
+                            "pattern `{}` is too large: compiled, it would take more than {} KiB (the limit); use fewer or smaller repetitions, or narrower classes than `\\w` or `.`",
+                            shown(&source),
+                            limit / 1024
+                        ),
+                        e => format!(
+                            "pattern `{}` does not compile: {} (patterns use Rust `regex` syntax: no look-around, no back-references)",
+                            shown(&source),
+                            regex_message(&e)
+                        ),
+                    };
+                    self.error(pos, &obj.child("pattern"), message);
                 }
-                schema.pattern = Some(source);
             }
+            schema.pattern = Some(source);
         }
-        // Numeric constraints.
-        if matches!(ty, JsonType::Integer | JsonType::Number) {
-            let integer = ty == JsonType::Integer;
-            schema.minimum = self.number(&obj, "minimum", integer);
-            schema.maximum = self.number(&obj, "maximum", integer);
-            if let (Some(min), Some(max)) = (schema.minimum, schema.maximum)
-                && min.as_f64() > max.as_f64()
-                && let Some(n) = obj.get("minimum")
-            {
-                self.error(
-                    n.pos,
-                    &obj.child("minimum"),
-                    format!(
-                        "minimum {} is greater than maximum {}: no value can satisfy both",
-                        show_num(min),
-                        show_num(max)
-                    ),
-                );
-            }
-        }
+        compiled
+    }
 
-        // The type itself.
-        schema.ty = match ty {
+    /// `minimum` and `maximum` of an integer or a number.
+    fn numeric_constraints(&mut self, obj: &Obj<'_>, ty: JsonType, schema: &mut Schema) {
+        let integer = ty == JsonType::Integer;
+        schema.minimum = self.number(obj, "minimum", integer);
+        schema.maximum = self.number(obj, "maximum", integer);
+        if let (Some(min), Some(max)) = (schema.minimum, schema.maximum)
+            && min.as_f64() > max.as_f64()
+            && let Some(n) = obj.get("minimum")
+        {
+            self.error(
+                n.pos,
+                &obj.child("minimum"),
+                format!(
+                    "minimum {} is greater than maximum {}: no value can satisfy both",
+                    show_num(min),
+                    show_num(max)
+                ),
+            );
+        }
+    }
+
+    /// The type itself: an array's `items`, an object's `properties` or
+    /// `modelRef`.
+    fn schema_body(
+        &mut self,
+        node: &Node,
+        obj: &Obj<'_>,
+        ty: JsonType,
+        required_list: &[(String, Loc)],
+        model_ref: Option<String>,
+        schema: &mut Schema,
+    ) -> Ty {
+        let pointer = obj.pointer.as_str();
+        match ty {
             JsonType::String => Ty::String,
             JsonType::Integer => Ty::Integer,
             JsonType::Number => Ty::Number,
@@ -1049,7 +1158,7 @@ impl Reader<'_> {
                     Kind::Object(members) => {
                         let mut fields =
                             self.fields(members, &obj.child("properties"), Ctx::Property);
-                        self.mark_required(&mut fields, &required_list);
+                        self.mark_required(&mut fields, required_list);
                         Some(fields)
                     }
                     _ => {
@@ -1077,9 +1186,18 @@ impl Reader<'_> {
                     None => Ty::Object(props.filter(|p| !p.is_empty())),
                 }
             }
-        };
+        }
+    }
 
-        // `enum`.
+    /// `enum`: the allowed strings, each unique and within the string's own
+    /// constraints.
+    fn enum_values(
+        &mut self,
+        obj: &Obj<'_>,
+        ty: JsonType,
+        compiled: Option<&Pattern>,
+        schema: &mut Schema,
+    ) {
         if let Some(en) = obj.get("enum") {
             let eptr = obj.child("enum");
             match (&en.kind, ty) {
@@ -1087,18 +1205,19 @@ impl Reader<'_> {
                     let rules = StringRules {
                         min_length: schema.min_length,
                         max_length: schema.max_length,
-                        pattern: compiled.as_ref(),
+                        pattern: compiled,
                     };
                     let mut values: Vec<String> = Vec::new();
+                    let mut seen: HashSet<&str> = HashSet::new();
                     for (i, item) in items.iter().enumerate() {
                         let iptr = format!("{eptr}/{i}");
                         match &item.kind {
                             Kind::String(s) => {
-                                if values.contains(s) {
+                                if !seen.insert(s.as_str()) {
                                     self.error(
                                         item.pos,
                                         &iptr,
-                                        format!("enum value `{s}` is listed twice"),
+                                        format!("enum value `{}` is listed twice", shown(s)),
                                     );
                                     continue;
                                 }
@@ -1150,8 +1269,18 @@ impl Reader<'_> {
                 ),
             }
         }
+    }
 
-        // `default`.
+    /// `default`: of a scalar type, and within the value's own constraints.
+    fn default_value(
+        &mut self,
+        obj: &Obj<'_>,
+        ctx: Ctx,
+        ty: JsonType,
+        misplaced: bool,
+        compiled: Option<&Pattern>,
+        schema: &mut Schema,
+    ) {
         if let Some(d) = obj.get("default") {
             let dptr = obj.child("default");
             let value = d.to_value();
@@ -1184,7 +1313,7 @@ impl Reader<'_> {
                                 &StringRules {
                                     min_length: schema.min_length,
                                     max_length: schema.max_length,
-                                    pattern: compiled.as_ref(),
+                                    pattern: compiled,
                                 },
                             ),
                         }
@@ -1216,7 +1345,6 @@ impl Reader<'_> {
                 self.warning(d.pos, &dptr, "a required value never uses its `default`");
             }
         }
-        schema
     }
 
     fn model(&mut self, m: &Member) -> Option<Model> {
@@ -1285,68 +1413,73 @@ impl Reader<'_> {
         })
     }
 
-    /// Checks what needs the whole manifest: model references.
-    fn semantics(&mut self, m: &Manifest) {
-        let names: BTreeSet<&str> = m.models.iter().map(|x| x.name.as_str()).collect();
+    /// Checks what needs the whole manifest: that every `modelRef` and
+    /// `extends` names a model.
+    fn references(&mut self, m: &Manifest) {
+        let names: Vec<&str> = m.models.iter().map(|x| x.name.as_str()).collect();
+        let by_lowercase: HashMap<String, &str> =
+            names.iter().map(|n| (n.to_lowercase(), *n)).collect();
         let known = list_or_none(names.iter().copied());
         let mut refs: Vec<(&str, &Loc, &Schema)> = Vec::new();
-        fn collect<'a>(s: &'a Schema, out: &mut Vec<(&'a str, &'a Loc, &'a Schema)>) {
-            match &s.ty {
-                Ty::ModelRef(name) => out.push((name, &s.loc, s)),
-                Ty::Array(items) => collect(items, out),
-                Ty::Object(Some(fields)) => fields.iter().for_each(|f| collect(&f.schema, out)),
-                _ => {}
-            }
-            if let Some(inline) = &s.inline_properties {
-                inline.iter().for_each(|f| collect(&f.schema, out));
-            }
-        }
-        for c in &m.channels {
-            for r in &c.requests {
-                r.args.iter().for_each(|f| collect(&f.schema, &mut refs));
-                if let Some(resp) = &r.response {
-                    collect(resp, &mut refs);
-                }
-            }
-        }
+        for_each_model_ref(m, &mut |name, loc, schema| refs.push((name, loc, schema)));
         for model in &m.models {
-            model.own.iter().for_each(|f| collect(&f.schema, &mut refs));
             if let Some((base, loc)) = &model.extends
-                && !names.contains(base.as_str())
+                && m.model_index(base).is_none()
             {
+                let hint = self.did_you_mean(base, &names, &by_lowercase);
                 self.error(
                     loc.pos,
                     &loc.pointer,
-                    format!("`extends` names `{base}`, which is not a model; models: {known}"),
+                    format!(
+                        "`extends` names `{}`, which is not a model{hint}; models: {known}",
+                        shown(base)
+                    ),
                 );
             }
         }
-        for (name, loc, _) in &refs {
-            if !names.contains(name) {
+        for (name, _, schema) in refs {
+            if m.model_index(name).is_none() {
+                let hint = self.did_you_mean(name, &names, &by_lowercase);
+                let pointer = format!("{}/modelRef", schema.loc.pointer);
                 self.error(
-                    loc.pos,
-                    &format!("{}/modelRef", loc.pointer),
-                    format!("modelRef `{name}` names no model; models: {known}"),
+                    schema.model_ref_pos,
+                    &pointer,
+                    format!(
+                        "modelRef `{}` names no model{hint}; models: {known}",
+                        shown(name)
+                    ),
                 );
             }
         }
-        // Inline properties beside a modelRef: the model wins; disagreements are warnings.
-        for (name, _, schema) in &refs {
-            let (Some(inline), Some(model)) = (
-                &schema.inline_properties,
-                m.models.iter().find(|x| x.name == *name),
-            ) else {
+    }
+
+    /// Inline properties beside a `modelRef`: the model wins; disagreements
+    /// are warnings. Runs on the flattened models.
+    fn inline_properties(&mut self, m: &Manifest) {
+        let mut refs: Vec<(&str, &Schema)> = Vec::new();
+        for_each_model_ref(m, &mut |name, _, schema| {
+            if schema.inline_properties.is_some() {
+                refs.push((name, schema));
+            }
+        });
+        for (name, schema) in refs {
+            let (Some(inline), Some(model)) = (&schema.inline_properties, m.model_index(name))
+            else {
                 continue;
             };
-            let props = self.flattened_preview(m, model);
+            let props: HashMap<&str, &Field> = m.models[model]
+                .properties
+                .iter()
+                .map(|p| (p.name.as_str(), p))
+                .collect();
             for f in inline {
-                match props.iter().find(|p| p.name == f.name) {
+                match props.get(f.name.as_str()) {
                     None => self.warning(
                         f.loc.pos,
                         &f.loc.pointer,
                         format!(
                             "inline property `{}` is not in model `{name}`; the model defines the type and it has no such property",
-                            f.name
+                            shown(&f.name)
                         ),
                     ),
                     Some(p) => {
@@ -1357,7 +1490,7 @@ impl Reader<'_> {
                                 &f.loc.pointer,
                                 format!(
                                     "inline property `{}` is {} {a} here but {} {b} in model `{name}`; the model's type is used",
-                                    f.name,
+                                    shown(&f.name),
                                     article(a),
                                     article(b)
                                 ),
@@ -1369,7 +1502,7 @@ impl Reader<'_> {
                                 &f.loc.pointer,
                                 format!(
                                     "inline property `{}` is required here but optional in model `{name}`; the model's rule is used",
-                                    f.name
+                                    shown(&f.name)
                                 ),
                             );
                         }
@@ -1379,112 +1512,250 @@ impl Reader<'_> {
         }
     }
 
-    /// A model's properties with `extends` followed (no diagnostics; cycles stop).
-    fn flattened_preview(&self, m: &Manifest, model: &Model) -> Vec<Field> {
-        let mut chain = vec![model];
-        let mut cur = model;
-        while let Some((base, _)) = &cur.extends {
-            match m.models.iter().find(|x| &x.name == base) {
-                Some(b) if !chain.iter().any(|c| c.name == b.name) => {
-                    chain.push(b);
-                    cur = b;
-                }
-                _ => break,
-            }
-        }
-        let mut out: Vec<Field> = Vec::new();
-        let mut required: Vec<&str> = Vec::new();
-        for c in chain.iter().rev() {
-            for f in &c.own {
-                if !out.iter().any(|o| o.name == f.name) {
-                    out.push(f.clone());
-                }
-            }
-            required.extend(c.required.iter().map(|(n, _)| n.as_str()));
-        }
-        for f in &mut out {
-            if required.contains(&f.name.as_str()) {
-                f.required = true;
-            }
-        }
-        out
-    }
-
-    /// Flattens `extends`, reporting cycles, overridden properties and
-    /// `required` entries that name nothing.
+    /// Flattens `extends` (each model's properties become its bases' and
+    /// its own), reporting each cycle once, overridden properties and
+    /// `required` entries that name nothing. Linear: every model is walked
+    /// once, bases before the models that extend them.
     fn flatten_models(&mut self, m: &mut Manifest) {
-        let snapshot = m.models.clone();
-        for model in &mut m.models {
-            // Walk the chain.
-            let mut chain: Vec<&Model> = Vec::new();
-            let mut cur = snapshot.iter().find(|x| x.name == model.name);
-            let mut cyclic = false;
-            while let Some(c) = cur {
-                if chain.iter().any(|x| x.name == c.name) {
-                    cyclic = true;
-                    break;
+        let count = m.models.len();
+        let base: Vec<Option<usize>> = m
+            .models
+            .iter()
+            .map(|x| x.base().and_then(|b| m.model_index(b)))
+            .collect();
+        let order = match self.extends_order(m, &base) {
+            Some(order) => order,
+            None => {
+                for model in &mut m.models {
+                    model.properties = model.own.clone();
+                    model.properties.sort_by(|a, b| a.name.cmp(&b.name));
                 }
-                chain.push(c);
-                cur = c
-                    .extends
-                    .as_ref()
-                    .and_then(|(b, _)| snapshot.iter().find(|x| &x.name == b));
+                return;
             }
-            if cyclic {
-                if let Some((_, loc)) = &model.extends {
-                    let path: Vec<&str> = chain.iter().map(|c| c.name.as_str()).collect();
-                    let first = path.first().copied().unwrap_or_default();
-                    self.error(
-                        loc.pos,
-                        &loc.pointer,
-                        format!("`extends` forms a cycle: {} -> {first}", path.join(" -> ")),
-                    );
-                }
-                model.properties = model.own.clone();
-            } else {
-                let mut props: Vec<Field> = Vec::new();
-                for c in chain.iter().rev() {
-                    for f in &c.own {
-                        if let Some(prev) = props.iter().find(|p| p.name == f.name) {
-                            if c.name == model.name {
-                                self.error(
-                                    f.loc.pos,
-                                    &f.loc.pointer,
-                                    format!(
-                                        "property `{}` is already defined by a base model (at {}); a model cannot redefine an inherited property",
-                                        f.name, prev.loc.pointer
-                                    ),
-                                );
-                            }
-                            continue;
-                        }
-                        props.push(f.clone());
-                    }
-                }
-                model.properties = props;
-            }
-            let required: Vec<(String, Loc)> = chain
+        };
+        let mut flat: Vec<Option<Vec<Field>>> = vec![None; count];
+        for (i, cyclic) in order {
+            let model = &m.models[i];
+            let inherited: &[Field] = match (cyclic, base[i]) {
+                (false, Some(b)) => flat[b].as_deref().unwrap_or_default(),
+                _ => &[],
+            };
+            let mut props: Vec<Field> = inherited.to_vec();
+            let by_name: HashMap<&str, usize> = inherited
                 .iter()
-                .rev()
-                .flat_map(|c| c.required.iter().cloned())
+                .enumerate()
+                .map(|(k, f)| (f.name.as_str(), k))
                 .collect();
-            for (name, loc) in &required {
-                match model.properties.iter_mut().find(|p| &p.name == name) {
-                    Some(p) => p.required = true,
-                    None if model.required.iter().any(|(_, l)| l == loc) => self.error(
+            let mut added: Vec<Field> = Vec::new();
+            for f in &model.own {
+                match by_name.get(f.name.as_str()) {
+                    Some(&k) => self.error(
+                        f.loc.pos,
+                        &f.loc.pointer,
+                        format!(
+                            "property `{}` is already defined by a base model (at {}); a model cannot redefine an inherited property",
+                            shown(&f.name),
+                            inherited[k].loc.pointer
+                        ),
+                    ),
+                    None => added.push(f.clone()),
+                }
+            }
+            props.extend(added);
+            let mut positions: HashMap<String, usize> = HashMap::with_capacity(props.len());
+            for (k, p) in props.iter().enumerate() {
+                positions.insert(p.name.clone(), k);
+            }
+            for (name, loc) in &model.required {
+                match positions.get(name) {
+                    Some(&k) => props[k].required = true,
+                    None => self.error(
                         loc.pos,
                         &loc.pointer,
                         format!(
-                            "`required` names `{name}`, which is not a property of model `{}`; properties: {}",
-                            model.name,
-                            list_or_none(model.properties.iter().map(|p| p.name.as_str()))
+                            "`required` names `{}`, which is not a property of model `{}`; properties: {}",
+                            shown(name),
+                            shown(&model.name),
+                            list_or_none(props.iter().map(|p| p.name.as_str()))
                         ),
                     ),
-                    None => {}
                 }
             }
-            model.properties.sort_by(|a, b| a.name.cmp(&b.name));
+            props.sort_by(|a, b| a.name.cmp(&b.name));
+            flat[i] = Some(props);
         }
+        for (model, props) in m.models.iter_mut().zip(flat) {
+            model.properties = props.unwrap_or_default();
+        }
+    }
+
+    /// The models, each after its base, with whether it is on or behind an
+    /// `extends` cycle (then it inherits nothing). Each cycle is reported
+    /// once, at its first model in source order. `None` (with an error)
+    /// when flattening would exceed [`MAX_FLATTENED_PROPERTIES`].
+    fn extends_order(
+        &mut self,
+        m: &Manifest,
+        base: &[Option<usize>],
+    ) -> Option<Vec<(usize, bool)>> {
+        #[derive(Clone, Copy, PartialEq)]
+        enum State {
+            New,
+            OnPath,
+            Done { cyclic: bool },
+        }
+        let count = m.models.len();
+        let mut state = vec![State::New; count];
+        let mut order = Vec::with_capacity(count);
+        // Properties of each model once flattened (own + inherited).
+        let mut flattened = vec![0usize; count];
+        let mut total = 0usize;
+        let mut path: Vec<usize> = Vec::new();
+        for start in 0..count {
+            if state[start] != State::New {
+                continue;
+            }
+            // Walk up the bases until a model already placed, none, or a cycle.
+            path.clear();
+            let mut cur = Some(start);
+            let mut behind_cycle = false;
+            while let Some(c) = cur {
+                match state[c] {
+                    State::New => {
+                        state[c] = State::OnPath;
+                        path.push(c);
+                        cur = base[c];
+                    }
+                    State::OnPath => {
+                        // A new cycle: from `c` to the end of the path.
+                        let at = path.iter().position(|&p| p == c).unwrap_or(0);
+                        let cycle = &path[at..];
+                        self.report_cycle(m, cycle);
+                        for &p in cycle {
+                            state[p] = State::Done { cyclic: true };
+                            order.push((p, true));
+                            flattened[p] = m.models[p].own.len();
+                            total += flattened[p];
+                        }
+                        path.truncate(at);
+                        behind_cycle = true;
+                        break;
+                    }
+                    State::Done { cyclic } => {
+                        behind_cycle = cyclic;
+                        break;
+                    }
+                }
+            }
+            // Place the path's models, the base-most first.
+            for &p in path.iter().rev() {
+                let inherited = match (behind_cycle, base[p]) {
+                    (false, Some(b)) => flattened[b],
+                    _ => 0,
+                };
+                flattened[p] = inherited + m.models[p].own.len();
+                total = total.saturating_add(flattened[p]);
+                state[p] = State::Done {
+                    cyclic: behind_cycle,
+                };
+                order.push((p, behind_cycle));
+            }
+        }
+        if total > MAX_FLATTENED_PROPERTIES {
+            let (deepest, _) = flattened
+                .iter()
+                .enumerate()
+                .max_by_key(|(_, n)| **n)
+                .unwrap_or((0, &0));
+            let model = &m.models[deepest];
+            self.error(
+                model.loc.pos,
+                &model.loc.pointer,
+                format!(
+                    "the models have {total} properties in all once `extends` is followed (each model counting its inherited ones), more than the limit of {MAX_FLATTENED_PROPERTIES}; model `{}` alone has {}: use shallower `extends` chains or a modelRef property instead",
+                    shown(&model.name),
+                    flattened[deepest]
+                ),
+            );
+            return None;
+        }
+        Some(order)
+    }
+
+    /// One error for one `extends` cycle, at its first model in source order.
+    fn report_cycle(&mut self, m: &Manifest, cycle: &[usize]) {
+        let Some(&first) = cycle
+            .iter()
+            .min_by_key(|&&i| m.models[i].extends.as_ref().map(|(_, l)| l.pos.offset))
+        else {
+            return;
+        };
+        let Some((_, loc)) = &m.models[first].extends else {
+            return;
+        };
+        // The cycle as met from its first model: first -> base -> … -> first.
+        let at = cycle.iter().position(|&i| i == first).unwrap_or(0);
+        let names: Vec<String> = cycle[at..]
+            .iter()
+            .chain(&cycle[..at])
+            .map(|&i| format!("`{}`", shown(&m.models[i].name)))
+            .collect();
+        let shown_path = if names.len() > 2 * MAX_LISTED {
+            format!(
+                "{} -> … ({} models) -> {}",
+                names[..MAX_LISTED].join(" -> "),
+                names.len(),
+                names[names.len() - 1]
+            )
+        } else {
+            names.join(" -> ")
+        };
+        self.error(
+            loc.pos,
+            &loc.pointer,
+            format!(
+                "`extends` forms a cycle of {} model{}: {shown_path} -> {}",
+                names.len(),
+                if names.len() == 1 { "" } else { "s" },
+                names[0]
+            ),
+        );
+    }
+}
+
+/// Calls `f` with every `modelRef` of the manifest (in requests and in the
+/// models' own properties): the model's name, the schema's location, the schema.
+fn for_each_model_ref<'m>(m: &'m Manifest, f: &mut dyn FnMut(&'m str, &'m Loc, &'m Schema)) {
+    fn walk<'a>(s: &'a Schema, f: &mut dyn FnMut(&'a str, &'a Loc, &'a Schema)) {
+        match &s.ty {
+            Ty::ModelRef(name) => f(name, &s.loc, s),
+            Ty::Array(items) => walk(items, f),
+            Ty::Object(Some(fields)) => fields.iter().for_each(|x| walk(&x.schema, f)),
+            _ => {}
+        }
+        if let Some(inline) = &s.inline_properties {
+            inline.iter().for_each(|x| walk(&x.schema, f));
+        }
+    }
+    for c in &m.channels {
+        for r in &c.requests {
+            r.args.iter().for_each(|x| walk(&x.schema, f));
+            if let Some(resp) = &r.response {
+                walk(resp, f);
+            }
+        }
+    }
+    for model in &m.models {
+        model.own.iter().for_each(|x| walk(&x.schema, f));
+    }
+}
+
+impl Manifest {
+    /// The index of the model with this name (models are sorted by name).
+    pub(crate) fn model_index(&self, name: &str) -> Option<usize> {
+        self.models
+            .binary_search_by(|x| x.name.as_str().cmp(name))
+            .ok()
     }
 }
 
@@ -1507,12 +1778,22 @@ fn article(word: &str) -> &'static str {
     }
 }
 
+/// `` `a`, `b`, `c` ``; past [`MAX_LISTED`] names, `` `a`, …, `j` and 990
+/// more ``; `none` for no names.
 fn list_or_none<'a>(names: impl Iterator<Item = &'a str>) -> String {
-    let v: Vec<String> = names.map(|n| format!("`{n}`")).collect();
-    if v.is_empty() {
-        "none".to_owned()
-    } else {
-        v.join(", ")
+    let mut shown_names: Vec<String> = Vec::new();
+    let mut more = 0usize;
+    for n in names {
+        if shown_names.len() < MAX_LISTED {
+            shown_names.push(format!("`{}`", shown(n)));
+        } else {
+            more += 1;
+        }
+    }
+    match (shown_names.is_empty(), more) {
+        (true, _) => "none".to_owned(),
+        (false, 0) => shown_names.join(", "),
+        (false, n) => format!("{} and {n} more", shown_names.join(", ")),
     }
 }
 
@@ -1554,6 +1835,24 @@ mod tests {
         assert!(!valid_wire_name("a.b"));
         assert!(valid_wire_name(&"a".repeat(256)));
         assert!(!valid_wire_name(&"a".repeat(257)));
+    }
+
+    #[test]
+    fn a_pattern_too_large_to_compile_is_refused_with_the_limit() {
+        let text = r#"{"version": "1.0.0", "channels": {"c": {"requests": {"r": {"args": {
+            "p": {"type": "string", "pattern": "^\\w{2000}$"},
+            "q": {"type": "string", "pattern": "^[a-z]{2,40}$"}}}}}}}"#;
+        let diags = crate::check("m.json", text);
+        assert_eq!(diags.len(), 1, "{diags:?}");
+        assert_eq!(diags[0].pointer, "/channels/c/requests/r/args/p/pattern");
+        assert_eq!((diags[0].line, diags[0].column), (2, 48), "{}", diags[0]);
+        assert!(
+            diags[0].message.starts_with(
+                "pattern `^\\w{2000}$` is too large: compiled, it would take more than 1024 KiB"
+            ),
+            "{}",
+            diags[0]
+        );
     }
 
     #[test]

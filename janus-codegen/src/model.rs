@@ -49,12 +49,16 @@ pub fn load(file: &str, text: &str) -> Result<Checked, ManifestErrors> {
 impl Manifest {
     /// The channel with this id.
     pub fn channel(&self, id: &str) -> Option<&Channel> {
-        self.channels.iter().find(|c| c.id == id)
+        // Channels are sorted by id.
+        self.channels
+            .binary_search_by(|c| c.id.as_str().cmp(id))
+            .ok()
+            .map(|i| &self.channels[i])
     }
 
     /// The model with this name.
     pub fn model(&self, name: &str) -> Option<&Model> {
-        self.models.iter().find(|m| m.name == name)
+        self.model_index(name).map(|i| &self.models[i])
     }
 
     /// The channels that have a request with this name (a server routes a
@@ -75,7 +79,11 @@ impl Manifest {
 impl Channel {
     /// The request with this wire name.
     pub fn request(&self, name: &str) -> Option<&Request> {
-        self.requests.iter().find(|r| r.name == name)
+        // Requests are sorted by name.
+        self.requests
+            .binary_search_by(|r| r.name.as_str().cmp(name))
+            .ok()
+            .map(|i| &self.requests[i])
     }
 }
 

@@ -99,6 +99,13 @@ impl fmt::Display for Violation {
 
 impl std::error::Error for Violation {}
 
+/// The most memory one compiled pattern may take, in bytes (the `regex`
+/// crate's size limit, 10 MiB by default, is lowered): a larger pattern is
+/// refused by the code generator and by every checker alike, so that a
+/// manifest cannot make each of its patterns cost megabytes and
+/// milliseconds to compile.
+pub const PATTERN_SIZE_LIMIT: usize = 1 << 20;
+
 /// A compiled `pattern` constraint: the manifest's source text and its regex.
 #[derive(Debug, Clone)]
 pub struct Pattern {
@@ -107,10 +114,13 @@ pub struct Pattern {
 
 impl Pattern {
     /// Compiles a manifest pattern. The error says why the `regex` crate
-    /// refused it (look-around and back-references are not supported).
+    /// refused it (look-around and back-references are not supported), or
+    /// that it compiles to more than [`PATTERN_SIZE_LIMIT`] bytes.
     pub fn new(source: &str) -> Result<Self, regex::Error> {
         Ok(Self {
-            regex: Regex::new(source)?,
+            regex: regex::RegexBuilder::new(source)
+                .size_limit(PATTERN_SIZE_LIMIT)
+                .build()?,
         })
     }
 
