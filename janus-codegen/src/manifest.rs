@@ -326,6 +326,15 @@ impl<'n> Obj<'n> {
     }
 }
 
+/// Every key of one of the reader's own fixed key lists, never cut: the
+/// lists are short and the message is the reference of what is accepted.
+fn all_keys(keys: &[&str]) -> String {
+    keys.iter()
+        .map(|k| format!("`{k}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn list(names: &[&str]) -> String {
     list_or_none(names.iter().copied())
 }
@@ -453,7 +462,7 @@ impl Reader<'_> {
                     format!(
                         "unknown key `{}` in {what}{hint}; expected one of {}",
                         shown(&m.key),
-                        list(expected)
+                        all_keys(expected)
                     ),
                 );
             }

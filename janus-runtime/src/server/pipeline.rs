@@ -264,12 +264,7 @@ impl<E: Endpoint> Pipeline<E> {
     /// Answers a message that could not even be read as a request (a
     /// truncated datagram, a bad frame): only to where the transport says
     /// such an answer may go.
-    pub fn unreadable(
-        self: &Arc<Self>,
-        origin: &E::Origin,
-        error: ErrorObject,
-        corr: Correlation,
-    ) {
+    pub fn unreadable(self: &Arc<Self>, origin: &E::Origin, error: ErrorObject, corr: Correlation) {
         let received_at = Instant::now();
         let seen = self.seen(
             corr.request_id.as_deref(),
