@@ -8,4 +8,5 @@
 //! messages on a `SOCK_STREAM` socket) plugs into the same seams.
 
 pub(crate) mod datagram;
+pub(crate) mod socket_file;
 pub mod stream_frame;
