@@ -1,16 +1,17 @@
 //! Formatting generated code item by item, straight to a writer.
 //!
-//! Formatting the whole output as one `syn::File` holds every item's syntax
-//! tree and the whole formatted text at once: tens of times the size of the
-//! output. Here the tokens are parsed one item at a time, each item is
-//! formatted by prettyplease inside as many wrapping modules as it is deep
-//! (so indentation and line breaks are exactly those of formatting the whole
-//! file), and its text is written out before the next item is parsed. Only
-//! modules are entered instead of being parsed whole.
+//! Formatting the whole output as one `syn::File` holds a syntax tree of
+//! every item and a parse buffer of every token besides the tokens
+//! themselves. Here the tokens are cut into items (at a `;` or a `{…}`
+//! after which the tokens so far parse as an item), each item is parsed
+//! alone, formatted by prettyplease inside as many wrapping modules as it is
+//! deep (so indentation and line breaks are exactly those of formatting the
+//! whole file), and its text is written out before the next item is cut.
+//! Modules are entered, not parsed whole.
 
 use std::io::{self, Write};
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Delimiter, TokenStream, TokenTree};
 use syn::parse::{ParseStream, Parser};
 use syn::{Attribute, Ident, Item, Visibility};
 
@@ -22,73 +23,96 @@ pub(crate) enum FormatError {
     Io(io::Error),
 }
 
-/// Writes `tokens`, a sequence of items, formatted as prettyplease formats
-/// a file holding them.
-pub(crate) fn write_items(tokens: TokenStream, out: &mut dyn Write) -> Result<(), FormatError> {
-    let mut io_error = None;
-    let parsed = (|input: ParseStream<'_>| {
-        let mut w = ItemWriter {
-            out,
-            path: Vec::new(),
-            io_error: &mut io_error,
-        };
-        w.items(input)
-    })
-    .parse2(tokens);
-    match (io_error, parsed) {
-        (Some(e), _) => Err(FormatError::Io(e)),
-        (None, Err(e)) => Err(FormatError::Syntax(e)),
-        (None, Ok(())) => Ok(()),
+impl From<io::Error> for FormatError {
+    fn from(e: io::Error) -> Self {
+        FormatError::Io(e)
     }
 }
 
-struct ItemWriter<'w, 'e> {
+/// Writes `tokens`, a sequence of items, formatted as prettyplease formats
+/// a file holding them.
+pub(crate) fn write_items(tokens: TokenStream, out: &mut dyn Write) -> Result<(), FormatError> {
+    ItemWriter {
+        out,
+        path: Vec::new(),
+    }
+    .items(tokens, false)
+}
+
+struct ItemWriter<'w> {
     out: &'w mut dyn Write,
     /// The modules the items being written are in.
     path: Vec<Ident>,
-    /// The writer's error, kept apart from parse errors.
-    io_error: &'e mut Option<io::Error>,
 }
 
 /// Indentation prettyplease gives each nesting level.
 const INDENT: usize = 4;
 
-impl ItemWriter<'_, '_> {
-    fn items(&mut self, input: ParseStream<'_>) -> syn::Result<()> {
-        while !input.is_empty() {
-            if is_inline_mod(input) {
-                self.module(input)?;
-            } else {
-                let item: Item = input.parse()?;
+/// The parts of a module's header: outer attributes, visibility, `mod`, name.
+type ModHeader = (Vec<Attribute>, Visibility, syn::Token![mod], Ident);
+
+impl ItemWriter<'_> {
+    /// Writes the items of `tokens`; with `inner`, after the inner
+    /// attributes that start it (a module's content), which are skipped.
+    fn items(&mut self, tokens: TokenStream, inner: bool) -> Result<(), FormatError> {
+        let mut trees = tokens.into_iter().peekable();
+        if inner {
+            // The module's header carries them.
+            take_inner_attrs(&mut trees);
+        }
+        let mut pending: Vec<TokenTree> = Vec::new();
+        for tree in trees {
+            let ends = match &tree {
+                TokenTree::Punct(p) => p.as_char() == ';',
+                TokenTree::Group(g) => g.delimiter() == Delimiter::Brace,
+                _ => false,
+            };
+            pending.push(tree);
+            if !ends {
+                continue;
+            }
+            if let Some((header, content)) = inline_mod(&pending) {
+                self.module(header, content)?;
+                pending.clear();
+            } else if let Ok(item) = syn::parse2::<Item>(pending.iter().cloned().collect()) {
                 let text = self.unparse_nested(item);
-                self.write(input, &text)?;
+                self.out.write_all(text.as_bytes())?;
+                pending.clear();
             }
         }
-        Ok(())
+        if pending.is_empty() {
+            Ok(())
+        } else {
+            // Not an item: the parser's own message.
+            syn::parse2::<Item>(pending.into_iter().collect())
+                .map(drop)
+                .map_err(FormatError::Syntax)
+        }
     }
 
     /// A module with content: its header, then its items one by one.
-    fn module(&mut self, input: ParseStream<'_>) -> syn::Result<()> {
-        let mut attrs = Attribute::parse_outer(input)?;
-        let vis: Visibility = input.parse()?;
-        let mod_token: syn::Token![mod] = input.parse()?;
-        let ident: Ident = input.parse()?;
-        let content;
-        let brace = syn::braced!(content in input);
-        attrs.extend(Attribute::parse_inner(&content)?);
+    fn module(&mut self, header: ModHeader, content: TokenStream) -> Result<(), FormatError> {
+        let (mut attrs, vis, mod_token, ident) = header;
+        let mut trees = content.clone().into_iter().peekable();
+        let inner_tokens = take_inner_attrs(&mut trees);
+        let empty = trees.peek().is_none();
+        let inner_attrs =
+            Parser::parse2(Attribute::parse_inner, inner_tokens).map_err(FormatError::Syntax)?;
+        attrs.extend(inner_attrs);
         let header = Item::Mod(syn::ItemMod {
             attrs,
             vis,
             unsafety: None,
             mod_token,
             ident: ident.clone(),
-            content: Some((brace, Vec::new())),
+            content: Some((Default::default(), Vec::new())),
             semi: None,
         });
         let mut text = self.unparse_nested(header);
-        if content.is_empty() {
+        if empty {
             // Formatted whole: `pub mod m {}`.
-            return self.write(input, &text);
+            self.out.write_all(text.as_bytes())?;
+            return Ok(());
         }
         // `pub mod m {}`, or with inner attributes `pub mod m {\n #![…]\n}`:
         // everything but the closing brace.
@@ -97,12 +121,13 @@ impl ItemWriter<'_, '_> {
         } else if let Some(end) = text.trim_end_matches('\n').rfind('\n') {
             text.truncate(end + 1);
         }
-        self.write(input, &text)?;
+        self.out.write_all(text.as_bytes())?;
         self.path.push(ident);
-        self.items(&content)?;
+        self.items(content, true)?;
         self.path.pop();
         let close = format!("{}}}\n", " ".repeat(INDENT * self.path.len()));
-        self.write(input, &close)
+        self.out.write_all(close.as_bytes())?;
+        Ok(())
     }
 
     /// The item formatted at its depth: wrapped in one module per level,
@@ -139,23 +164,54 @@ impl ItemWriter<'_, '_> {
         }
         out
     }
+}
 
-    fn write(&mut self, input: ParseStream<'_>, text: &str) -> syn::Result<()> {
-        self.out.write_all(text.as_bytes()).map_err(|e| {
-            *self.io_error = Some(e);
-            input.error("write failed")
-        })
+/// Takes the `#![…]` attributes a module's content starts with.
+fn take_inner_attrs(
+    trees: &mut std::iter::Peekable<proc_macro2::token_stream::IntoIter>,
+) -> TokenStream {
+    let mut taken = TokenStream::new();
+    loop {
+        let mut ahead = trees.clone();
+        let attr: Vec<TokenTree> = ahead.by_ref().take(3).collect();
+        let is_inner = matches!(&attr[..], [TokenTree::Punct(h), TokenTree::Punct(b), TokenTree::Group(g)]
+            if h.as_char() == '#' && b.as_char() == '!' && g.delimiter() == Delimiter::Bracket);
+        if !is_inner {
+            return taken;
+        }
+        taken.extend(attr);
+        *trees = ahead;
     }
 }
 
-/// Whether the input starts with `attrs vis mod name {`.
-fn is_inline_mod(input: ParseStream<'_>) -> bool {
-    let ahead = input.fork();
-    Attribute::parse_outer(&ahead).is_ok()
-        && ahead.parse::<Visibility>().is_ok()
-        && ahead.parse::<syn::Token![mod]>().is_ok()
-        && ahead.parse::<Ident>().is_ok()
-        && ahead.peek(syn::token::Brace)
+/// `attrs vis mod name {content}`: the header and the content.
+fn inline_mod(trees: &[TokenTree]) -> Option<(ModHeader, TokenStream)> {
+    let [
+        ..,
+        TokenTree::Ident(m),
+        TokenTree::Ident(_),
+        TokenTree::Group(g),
+    ] = trees
+    else {
+        return None;
+    };
+    if m != "mod" || g.delimiter() != Delimiter::Brace {
+        return None;
+    }
+    let head: TokenStream = trees[..trees.len() - 1].iter().cloned().collect();
+    let header = Parser::parse2(
+        |input: ParseStream<'_>| {
+            Ok((
+                Attribute::parse_outer(input)?,
+                input.parse::<Visibility>()?,
+                input.parse::<syn::Token![mod]>()?,
+                input.parse::<Ident>()?,
+            ))
+        },
+        head,
+    )
+    .ok()?;
+    Some((header, g.stream()))
 }
 
 #[cfg(test)]

@@ -231,3 +231,33 @@ fn extends_that_would_flatten_past_the_limit_is_one_clear_error() {
         errors[0]
     );
 }
+
+#[test]
+fn a_hundred_requests_with_arguments_on_one_line_generate_valid_rust() {
+    const N: usize = 100;
+    let requests: serde_json::Map<String, Value> = (0..N)
+        .map(|i| {
+            (
+                format!("op-{i}"),
+                json!({"args": {
+                    "name": {"type": "string", "required": true, "minLength": 1, "maxLength": 64},
+                    "count": {"type": "integer", "minimum": 0, "maximum": 1000},
+                    "mode": {"type": "string", "enum": ["fast", "slow"], "default": "fast"},
+                    "tags": {"type": "array", "items": {"type": "string"}}},
+                    "response": {"type": "object", "properties": {"ok": {"type": "boolean", "required": true}}}}),
+            )
+        })
+        .collect();
+    // `to_string` writes the manifest on one line.
+    let text = manifest(json!({"bench": {"requests": requests}}), json!({}));
+    assert!(!text.contains('\n'));
+    let file = generated_file(&text);
+    let names = item_names(&file, "bench");
+    for suffix in ["Args", "Response", "Mode"] {
+        assert_eq!(
+            names.iter().filter(|n| n.ends_with(suffix)).count(),
+            N,
+            "{suffix}"
+        );
+    }
+}
