@@ -7,6 +7,8 @@
 //! | `dispatch.rs` | what the pipeline runs: routing, access control, the in-flight limit, built-ins, handlers under their timeout, encoding in the request's form |
 //! | `reply_policy.rs` | where an answer may go (returns a `Result`) |
 //! | `endpoint_dgram.rs` | the datagram transport: receive loop, sending answers with back-pressure |
+//! | `delivery.rs` | datagram answers on a connected socket per verified destination; caps on answers waiting for room |
+//! | `rate_limit.rs` | per-sender token buckets for error answers to malformed input |
 //! | `observe.rs`, `stats.rs` | the observer hook and the counters |
 //!
 //! ## Lifecycle
@@ -26,10 +28,12 @@
 //! * Finally the socket files are removed (only if still the ones this
 //!   server created) and [`Control::done`] turns `true`.
 
+mod delivery;
 mod dispatch;
 mod endpoint_dgram;
 mod observe;
 mod pipeline;
+mod rate_limit;
 mod reply_policy;
 mod stats;
 
@@ -67,6 +71,7 @@ pub(crate) struct ServerConfig {
     pub shutdown_grace: Duration,
     pub slow_process: bool,
     pub observer: Option<observe::Observer>,
+    pub delivery: delivery::DeliveryLimits,
 }
 
 impl Default for ServerConfig {
@@ -84,6 +89,7 @@ impl Default for ServerConfig {
             shutdown_grace: Duration::from_secs(10),
             slow_process: false,
             observer: None,
+            delivery: Default::default(),
         }
     }
 }
@@ -197,6 +203,33 @@ impl ServerBuilder {
         F: Fn(&RequestRecord) + Send + Sync + 'static,
     {
         self.config.observer = Some(observe::Observer::new(observer));
+        self
+    }
+
+    /// Caps the answers that may wait for room in one receiver's full queue
+    /// (default 1024 answers, as many as a client has in flight by default, and 8 MiB; the byte cap is never below one answer
+    /// of the largest size). Beyond, answers to that receiver are dropped
+    /// and counted (`dropped.destination_backlog`), never held; answers to
+    /// other receivers never wait behind it.
+    pub fn max_waiting_answers_per_receiver(mut self, answers: usize, bytes: usize) -> Self {
+        self.config.delivery.answers_per_receiver = answers;
+        self.config.delivery.bytes_per_receiver = bytes;
+        self
+    }
+
+    /// Caps the bytes of all answers waiting for room at their receivers
+    /// (default 64 MiB, never below one answer of the largest size); beyond,
+    /// answers are dropped and counted (`dropped.held_bytes_cap`). The gauge
+    /// [`ServerStats::held_bytes`] never exceeds it.
+    pub fn max_held_answer_bytes(mut self, bytes: usize) -> Self {
+        self.config.delivery.held_bytes = bytes;
+        self
+    }
+
+    /// How many connected reply sockets (one per recent destination) are
+    /// kept for reuse (default 1024, least recently used dropped first).
+    pub fn reply_socket_cache(mut self, sockets: usize) -> Self {
+        self.config.delivery.reply_sockets = sockets.max(1);
         self
     }
 
@@ -373,6 +406,7 @@ impl Server {
         };
         let result = endpoint_dgram::run(
             socket,
+            (&self.path, self.file_id),
             self.max_send.min(self.config.max_message_size),
             dispatcher.clone(),
             &self.config,
