@@ -139,6 +139,12 @@ pub struct Rejection {
     pub channel_id: Option<String>,
     /// The form to answer in, as far as it could be read.
     pub form: Form,
+    /// The message is not a request at all: an object that names no
+    /// request (no `request`, `method` or `command`, which is also what
+    /// every response looks like) or an envelope that is not a command's.
+    /// A server never answers it, so that two servers (or a server and
+    /// itself) cannot answer each other's answers for ever.
+    pub not_a_request: bool,
 }
 
 impl Rejection {
@@ -351,6 +357,7 @@ fn parse_request(
                 dialect: seen.form.dialect,
                 enveloped: enveloped || seen.form.enveloped,
             },
+            not_a_request: false,
         })
     };
     let text = check_datagram(bytes).map_err(reject)?;
@@ -399,6 +406,10 @@ fn parse_request(
     };
     let form = Form { dialect, enveloped };
     let channel_hint = fields.channel_id.and_then(raw_string);
+    // Whatever else is wrong with it, an object that names no request is
+    // not one (a response never does).
+    let not_a_request =
+        fields.request.is_none() && fields.method.is_none() && fields.command.is_none();
 
     // reply_to first: every later error needs somewhere to go.
     let reply_to = match fields.reply_to {
@@ -409,6 +420,7 @@ fn parse_request(
                 return Err(Box::new(Rejection {
                     form,
                     channel_id: channel_hint,
+                    not_a_request,
                     ..*reject(invalid_request(format!(
                         "`reply_to` must be a string (a socket path), found {}",
                         json_kind(raw)
@@ -424,6 +436,7 @@ fn parse_request(
             error,
             channel_id: channel_hint.clone(),
             form,
+            not_a_request,
         })
     };
 
@@ -662,6 +675,9 @@ fn open_request_envelope(
     max_args_bytes: usize,
     already_enveloped: bool,
 ) -> Result<(Request, Form), Box<Rejection>> {
+    // An envelope that does not say it holds a command (a response's, or
+    // one without `type`) is not a request.
+    let not_a_request = !matches!(fields.kind.and_then(raw_string).as_deref(), Some("command"));
     let reject = |details: String| {
         Box::new(Rejection {
             request_id: None,
@@ -672,6 +688,7 @@ fn open_request_envelope(
                 dialect: Dialect::V2,
                 enveloped: true,
             },
+            not_a_request,
         })
     };
     if already_enveloped {

@@ -164,10 +164,26 @@ fn rows() -> Vec<Row> {
             with(json!({"id": "a b"})),
         ),
         row(
+            // An object naming no request is not one (every response looks
+            // like this): never answered, so no two servers answer each other.
             "missing request and method",
             From::Bound,
-            answer(-32600, "INVALID_REQUEST", Some("r1")),
+            Expect::Dropped(|d| d.not_a_request),
             with(json!({"request": null})),
+        ),
+        row(
+            "a response",
+            From::Bound,
+            Expect::Dropped(|d| d.not_a_request),
+            Box::new(|_| {
+                br#"{"id":"x","request_id":"r1","success":true,"result":{"pong":true},"timestamp":"2025-08-06T12:34:56.789Z"}"#.to_vec()
+            }),
+        ),
+        row(
+            "an enveloped response",
+            From::Bound,
+            Expect::Dropped(|d| d.not_a_request),
+            Box::new(|_| br#"{"type":"response","payload":"e30="}"#.to_vec()),
         ),
         row(
             "request not a string",

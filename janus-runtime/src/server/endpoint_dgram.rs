@@ -1,24 +1,25 @@
 //! The datagram endpoint: receives datagrams, hands them to the request
-//! pipeline, and sends the answers it is given (waiting, per destination,
-//! for room in a receiver's full queue).
+//! pipeline, and sends the answers it is given through [`Delivery`] (to the
+//! verified sender only, within the caps on answers waiting for room).
 
-use std::collections::HashMap;
 use std::io;
 use std::os::unix::net::UnixDatagram as StdUnixDatagram;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
+use super::delivery::{Delivery, Reply, Undelivered};
 use super::dispatch::Dispatcher;
 use super::pipeline::{Endpoint, Pipeline, Sent, TrySend};
-use super::reply_policy::{DgramPolicy, Refused, ReplyAddr};
+use super::rate_limit::{RateLimiter, SenderKey};
+use super::reply_policy::{DgramPolicy, Refusal, Refused};
 use super::stats::{DropReason, Stats};
 use super::{Control, ServerConfig};
 use crate::context::PeerCredentials;
 use crate::error::{ErrorCode, ErrorObject, error_type};
-use crate::transport::datagram::{self as dgram, Received, SendError};
+use crate::transport::datagram::{self as dgram, FileId, Received};
 use crate::wire;
 
 /// How long, once shutdown stops waiting for handlers, an answer may still
@@ -28,9 +29,10 @@ const SHUTDOWN_SEND_WAIT: Duration = Duration::from_millis(500);
 /// A bound datagram socket and what sending on it needs.
 pub(super) struct DgramEndpoint {
     socket: dgram::Socket,
-    /// Per destination, one answer at a time waits for room in its full
-    /// queue; a client that stops reading delays only its own answers.
-    gates: std::sync::Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>,
+    /// Answers go out on connected sockets, one per destination.
+    delivery: Delivery,
+    /// Error answers to malformed input, per sender.
+    rate_limit: RateLimiter,
     policy: DgramPolicy,
     max_message: usize,
     /// Cancelled when shutdown stops waiting for handlers: answers then
@@ -44,6 +46,7 @@ pub(super) struct DgramEndpoint {
 /// belong to several endpoints).
 pub(super) async fn run(
     socket: StdUnixDatagram,
+    own: (&Path, FileId),
     max_message: usize,
     dispatcher: Arc<Dispatcher>,
     config: &ServerConfig,
@@ -51,7 +54,8 @@ pub(super) async fn run(
 ) -> io::Result<()> {
     let endpoint = Arc::new(DgramEndpoint {
         socket: dgram::Socket::new(socket)?,
-        gates: std::sync::Mutex::new(HashMap::new()),
+        delivery: Delivery::new(config.delivery, max_message, own.0, own.1, control.clone()),
+        rate_limit: RateLimiter::new(),
         policy: DgramPolicy::new(&config.allowed_dirs),
         max_message,
         abort: dispatcher.abort_token(),
@@ -96,6 +100,11 @@ fn handle(pipeline: &Arc<Pipeline<DgramEndpoint>>, bytes: &[u8], meta: &Received
     };
     pipeline.stats().received();
     pipeline.stats().truncated();
+    if wire::dialect::sniff_answered_id(bytes).is_some() {
+        // The start of an answer, not of a request: never answered.
+        pipeline.stats().dropped(DropReason::NotARequest);
+        return;
+    }
     let error = ErrorObject::with_type(
         ErrorCode::ValidationFailed,
         error_type::MESSAGE_TOO_LARGE,
@@ -112,29 +121,20 @@ impl DgramEndpoint {
         &self.control.stats
     }
 
-    fn count_send_failure(&self, to: &ReplyAddr, error: SendError) {
-        let reason = match error {
-            SendError::NoReceiver(_) => {
-                tracing::debug!(to = %to.path.display(), "nobody receives at the reply address any more");
-                DropReason::ReceiverGone
+    fn undelivered(&self, why: Undelivered) -> Sent {
+        match why {
+            Undelivered::TooLarge => Sent::TooLarge,
+            Undelivered::Dropped(reason) => {
+                self.stats().dropped(reason);
+                Sent::Failed
             }
-            SendError::QueueFull => {
-                tracing::debug!(to = %to.path.display(), "reply queue stayed full; answer dropped");
-                DropReason::ReceiverQueueFull
-            }
-            SendError::TooLarge => DropReason::SendFailed,
-            SendError::Io(e) => {
-                tracing::warn!(to = %to.path.display(), error = %e, "sending an answer failed");
-                DropReason::SendFailed
-            }
-        };
-        self.stats().dropped(reason);
+        }
     }
 }
 
 impl Endpoint for DgramEndpoint {
     type Origin = Received;
-    type Dest = ReplyAddr;
+    type Dest = Reply;
 
     fn credentials(origin: &Received) -> Option<PeerCredentials> {
         origin.credentials
@@ -144,18 +144,42 @@ impl Endpoint for DgramEndpoint {
         &self,
         origin: &Received,
         reply_to: Option<&str>,
-    ) -> Result<Option<ReplyAddr>, Refused<ReplyAddr>> {
+    ) -> Result<Option<Reply>, Refused<Reply>> {
         let uid = origin.credentials.map(|c| c.uid);
-        self.policy.resolve(reply_to, &origin.sender, uid)
+        let reply = |addr| Reply::new(addr, origin.credentials);
+        match self.policy.resolve(reply_to, &origin.sender, uid) {
+            Ok(to) => Ok(to.map(reply)),
+            Err(refusal) => Err(Box::new(Refusal {
+                error: refusal.error,
+                to: refusal.to.map(reply),
+                drop: refusal.drop,
+            })),
+        }
     }
 
+    /// As the policy says, and only within the sender's rate limit for
+    /// error answers to malformed input.
     fn resolve_malformed(
         &self,
         origin: &Received,
         reply_to: Option<&str>,
-    ) -> Result<ReplyAddr, Refused<ReplyAddr>> {
+    ) -> Result<Reply, Refused<Reply>> {
         let uid = origin.credentials.map(|c| c.uid);
-        self.policy.resolve_malformed(reply_to, &origin.sender, uid)
+        let to = match self.policy.resolve_malformed(reply_to, &origin.sender, uid) {
+            Ok(addr) => addr,
+            Err(refusal) => {
+                return Err(Box::new(Refusal {
+                    error: refusal.error,
+                    to: refusal.to.map(|addr| Reply::new(addr, origin.credentials)),
+                    drop: refusal.drop,
+                }));
+            }
+        };
+        let sender = SenderKey::new(origin.sender.path(), uid);
+        if !self.rate_limit.allow(sender, Instant::now()) {
+            return Err(Refusal::drop(DropReason::RateLimited));
+        }
+        Ok(Reply::new(to, origin.credentials))
     }
 
     fn max_message(&self) -> usize {
@@ -166,12 +190,13 @@ impl Endpoint for DgramEndpoint {
         "a datagram can carry here"
     }
 
-    fn try_send(&self, to: &ReplyAddr, bytes: Vec<u8>) -> TrySend {
-        match dgram::try_send_to(&self.socket, &bytes, &to.addr) {
+    fn try_send(&self, to: &Reply, bytes: Vec<u8>) -> TrySend {
+        match self.delivery.try_send(to, &bytes) {
             Ok(true) => TrySend::Sent,
-            Ok(false) => TrySend::Busy(bytes), // no room now: wait on a task
-            Err(e) => {
-                self.count_send_failure(to, e);
+            // No room now: wait on a task (or give up if the size is the trouble).
+            Ok(false) | Err(Undelivered::TooLarge) => TrySend::Busy(bytes),
+            Err(why) => {
+                self.undelivered(why);
                 TrySend::Failed
             }
         }
@@ -179,66 +204,27 @@ impl Endpoint for DgramEndpoint {
 
     /// Sends an answer, waiting (until `deadline`, or at least a moment) for
     /// room in the receiver's queue.
-    async fn send(&self, to: &ReplyAddr, bytes: Vec<u8>, deadline: Instant) -> Sent {
+    async fn send(&self, to: &Reply, bytes: Vec<u8>, deadline: Instant) -> Sent {
         let deadline = tokio::time::Instant::from_std(
             deadline.max(Instant::now() + Duration::from_millis(100)),
         );
-        let sent = {
-            let gate = GateRef::new(&self.gates, &to.path);
-            tokio::select! {
-                biased;
-                sent = dgram::send_to(&self.socket, &gate.gate, &bytes, &to.addr, deadline) => sent,
-                // Shutdown does not wait long for a receiver that stopped reading.
-                _ = self.abort.cancelled() => {
-                    let soon = deadline.min(tokio::time::Instant::now() + SHUTDOWN_SEND_WAIT);
-                    dgram::send_to(&self.socket, &gate.gate, &bytes, &to.addr, soon).await
-                }
+        let sent = tokio::select! {
+            biased;
+            sent = self.delivery.send(to, &bytes, deadline) => sent,
+            // Shutdown does not wait long for a receiver that stopped reading.
+            _ = self.abort.cancelled() => {
+                let soon = deadline.min(tokio::time::Instant::now() + SHUTDOWN_SEND_WAIT);
+                self.delivery.send(to, &bytes, soon).await
             }
         };
         match sent {
             Ok(()) => Sent::Delivered,
-            Err(SendError::TooLarge) => Sent::TooLarge,
-            Err(e) => {
-                self.count_send_failure(to, e);
-                Sent::Failed
-            }
+            Err(why) => self.undelivered(why),
         }
     }
 
     /// A datagram peer is never known to be gone before an answer is sent.
-    fn gone(_to: &ReplyAddr) -> impl std::future::Future<Output = ()> + Send {
+    fn gone(_to: &Reply) -> impl std::future::Future<Output = ()> + Send {
         std::future::pending()
-    }
-}
-
-/// A destination's send gate, removed from the map when its last user is done.
-struct GateRef<'a> {
-    map: &'a std::sync::Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>,
-    path: &'a Path,
-    gate: Arc<tokio::sync::Mutex<()>>,
-}
-
-impl<'a> GateRef<'a> {
-    fn new(
-        map: &'a std::sync::Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>,
-        path: &'a Path,
-    ) -> Self {
-        let gate = map
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(path.to_owned())
-            .or_default()
-            .clone();
-        GateRef { map, path, gate }
-    }
-}
-
-impl Drop for GateRef<'_> {
-    fn drop(&mut self) {
-        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
-        // The map's reference and ours: nobody else is waiting on it.
-        if Arc::strong_count(&self.gate) == 2 {
-            map.remove(self.path);
-        }
     }
 }

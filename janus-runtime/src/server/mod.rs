@@ -8,6 +8,8 @@
 //! | `reply_policy.rs` | where an answer may go (returns a `Result`) |
 //! | `endpoint_dgram.rs` | the datagram transport: receive loop, sending answers with back-pressure |
 //! | `endpoint_stream.rs` | the stream transport: accepting connections, reading frames, writing answers on their connection |
+//! | `delivery.rs` | datagram answers on a connected socket per verified destination; caps on answers waiting for room |
+//! | `rate_limit.rs` | per-sender token buckets for error answers to malformed input |
 //! | `observe.rs`, `stats.rs` | the observer hook and the counters |
 //!
 //! ## Lifecycle
@@ -32,11 +34,13 @@
 //! * Finally the socket files are removed (only if still the ones this
 //!   server created) and [`Control::done`] turns `true`.
 
+mod delivery;
 mod dispatch;
 mod endpoint_dgram;
 mod endpoint_stream;
 mod observe;
 mod pipeline;
+mod rate_limit;
 mod reply_policy;
 mod stats;
 
@@ -77,6 +81,7 @@ pub(crate) struct ServerConfig {
     pub observer: Option<observe::Observer>,
     /// The stream transport's limits.
     pub stream: endpoint_stream::StreamLimits,
+    pub delivery: delivery::DeliveryLimits,
 }
 
 impl Default for ServerConfig {
@@ -95,6 +100,7 @@ impl Default for ServerConfig {
             slow_process: false,
             observer: None,
             stream: Default::default(),
+            delivery: Default::default(),
         }
     }
 }
@@ -282,6 +288,34 @@ impl ServerBuilder {
 
     /// Binds the datagram server socket at `path` (and the stream socket,
     /// if [`stream`](Self::stream) was given).
+    /// Caps the answers that may wait for room in one receiver's full queue
+    /// (default 1024 answers, as many as a client has in flight by default, and 8 MiB; the byte cap is never below one answer
+    /// of the largest size). Beyond, answers to that receiver are dropped
+    /// and counted (`dropped.destination_backlog`), never held; answers to
+    /// other receivers never wait behind it.
+    pub fn max_waiting_answers_per_receiver(mut self, answers: usize, bytes: usize) -> Self {
+        self.config.delivery.answers_per_receiver = answers;
+        self.config.delivery.bytes_per_receiver = bytes;
+        self
+    }
+
+    /// Caps the bytes of all answers waiting for room at their receivers
+    /// (default 64 MiB, never below one answer of the largest size); beyond,
+    /// answers are dropped and counted (`dropped.held_bytes_cap`). The gauge
+    /// [`ServerStats::held_bytes`] never exceeds it.
+    pub fn max_held_answer_bytes(mut self, bytes: usize) -> Self {
+        self.config.delivery.held_bytes = bytes;
+        self
+    }
+
+    /// How many connected reply sockets (one per recent destination) are
+    /// kept for reuse (default 1024, least recently used dropped first).
+    pub fn reply_socket_cache(mut self, sockets: usize) -> Self {
+        self.config.delivery.reply_sockets = sockets.max(1);
+        self
+    }
+
+    /// Binds the server socket at `path`.
     ///
     /// Fails if the path breaks the socket path rules, if a running server
     /// is bound there, or if a file that is not a socket is in the way (it is
@@ -560,8 +594,11 @@ impl Server {
         let datagram_served = async {
             match datagram {
                 Some(socket) => {
+                    // With a datagram socket, its file is the first bound.
+                    let own = &self.bound.files[0];
                     endpoint_dgram::run(
                         socket,
+                        (&own.path, own.id),
                         max_datagram,
                         dispatcher.clone(),
                         &self.config,

@@ -168,6 +168,17 @@ impl<E: Endpoint> Pipeline<E> {
             Ok(decoded) => decoded,
             Err(rejection) => {
                 let seen = self.seen(rejection.request_id.as_deref(), None, peer, received_at);
+                if rejection.not_a_request {
+                    // Answering an answer is how reflection loops start.
+                    self.report(
+                        seen,
+                        RequestOutcome::Unanswered {
+                            reason: DropReason::NotARequest.describe(),
+                        },
+                    );
+                    self.stats().dropped(DropReason::NotARequest);
+                    return;
+                }
                 let corr = rejection.correlation();
                 let deadline = received_at + ERROR_REPLY_WAIT;
                 match self

@@ -9,8 +9,6 @@
 
 use std::path::{Path, PathBuf};
 
-use rustix::net::SocketAddrUnix;
-
 use super::stats::DropReason;
 use crate::error::{ErrorCode, ErrorObject};
 use crate::security::{self, is_inside};
@@ -45,15 +43,14 @@ impl<D> Refusal<D> {
 #[derive(Debug, Clone)]
 pub(crate) struct ReplyAddr {
     pub path: PathBuf,
-    pub addr: SocketAddrUnix,
 }
 
 impl ReplyAddr {
+    /// The address, if it is one a socket can have.
     fn new(path: &Path) -> Option<ReplyAddr> {
-        let addr = dgram::socket_addr(path).ok()?;
+        dgram::socket_addr(path).ok()?;
         Some(ReplyAddr {
             path: path.to_owned(),
-            addr,
         })
     }
 }

@@ -23,9 +23,22 @@ pub(crate) enum DropReason {
     SendFailed,
     /// A fire-and-forget request failed; there is nobody to tell.
     NotificationFailed,
+    /// Not a request (a response, an object naming no request): never answered.
+    NotARequest,
+    /// An error answer to malformed input over the sender's rate limit.
+    RateLimited,
+    /// The answer would have gone to a socket this server serves.
+    OwnSocket,
+    /// The socket reached at the reply address is not the one the request
+    /// came from (the path was swapped).
+    PeerMismatch,
+    /// The destination already had its cap of answers waiting for room.
+    DestinationBacklog,
+    /// The server already held its cap of answer bytes waiting for room.
+    HeldBytesCap,
 }
 
-const REASONS: usize = 9;
+const REASONS: usize = 15;
 
 impl DropReason {
     fn index(self) -> usize {
@@ -44,6 +57,12 @@ impl DropReason {
             DropReason::ReceiverQueueFull => "the receiver's queue stayed full",
             DropReason::SendFailed => "sending the answer failed",
             DropReason::NotificationFailed => "a fire-and-forget request failed",
+            DropReason::NotARequest => "not a request (a response, or no request named)",
+            DropReason::RateLimited => "error answers to this sender are over their rate limit",
+            DropReason::OwnSocket => "the reply address is a socket this server serves",
+            DropReason::PeerMismatch => "the socket at the reply address is not the sender's",
+            DropReason::DestinationBacklog => "too many answers already wait for this receiver",
+            DropReason::HeldBytesCap => "the server holds its cap of undelivered answer bytes",
         }
     }
 }
@@ -62,6 +81,12 @@ pub(crate) struct Stats {
     cancelled_by_peer: AtomicU64,
     dropped: [AtomicU64; REASONS],
     in_flight: AtomicUsize,
+    /// Answers (and their bytes) waiting for room at their receivers.
+    pub(crate) held_answers: AtomicUsize,
+    pub(crate) held_bytes: AtomicUsize,
+    /// Connected reply sockets cached for delivery.
+    pub(crate) reply_sockets: AtomicUsize,
+    send_wait_fallbacks: AtomicU64,
     /// The stream transport's connection counters.
     pub stream: StreamStats,
 }
@@ -135,6 +160,9 @@ impl Stats {
     pub fn cancelled_by_peer(&self) {
         self.cancelled_by_peer.fetch_add(1, Relaxed);
     }
+    pub fn send_wait_fallback(&self) {
+        self.send_wait_fallbacks.fetch_add(1, Relaxed);
+    }
     /// Counts a handler as running until the guard is dropped.
     pub fn running(&self) -> Running<'_> {
         self.in_flight.fetch_add(1, Relaxed);
@@ -154,6 +182,10 @@ impl Stats {
             notifications: self.notifications.load(Relaxed),
             cancelled_by_peer: self.cancelled_by_peer.load(Relaxed),
             in_flight: self.in_flight.load(Relaxed),
+            held_answers: self.held_answers.load(Relaxed),
+            held_bytes: self.held_bytes.load(Relaxed),
+            reply_sockets: self.reply_sockets.load(Relaxed),
+            send_wait_fallbacks: self.send_wait_fallbacks.load(Relaxed),
             dropped: DropCounts {
                 unanswerable: d(DropReason::Unanswerable),
                 invalid_reply_to: d(DropReason::InvalidReplyTo),
@@ -164,6 +196,12 @@ impl Stats {
                 receiver_queue_full: d(DropReason::ReceiverQueueFull),
                 send_failed: d(DropReason::SendFailed),
                 notification_failed: d(DropReason::NotificationFailed),
+                not_a_request: d(DropReason::NotARequest),
+                rate_limited: d(DropReason::RateLimited),
+                own_socket: d(DropReason::OwnSocket),
+                peer_mismatch: d(DropReason::PeerMismatch),
+                destination_backlog: d(DropReason::DestinationBacklog),
+                held_bytes_cap: d(DropReason::HeldBytesCap),
             },
             stream: self.stream.snapshot(),
         }
@@ -195,6 +233,16 @@ pub struct ServerStats {
     pub cancelled_by_peer: u64,
     /// Handlers running now.
     pub in_flight: usize,
+    /// Answers waiting now for room in their receivers' queues (datagrams).
+    pub held_answers: usize,
+    /// Their bytes; never more than the server's cap
+    /// ([`ServerBuilder::max_held_answer_bytes`](crate::ServerBuilder::max_held_answer_bytes)).
+    pub held_bytes: usize,
+    /// Connected reply sockets cached now, one per recent destination.
+    pub reply_sockets: usize,
+    /// Answers that, waiting for room, found it on the safety-net timer, no
+    /// wake-up having come (on the normal path the kernel wakes the sender).
+    pub send_wait_fallbacks: u64,
     /// Requests or answers that went nowhere, by reason.
     pub dropped: DropCounts,
     /// The stream transport's connections.
@@ -243,6 +291,18 @@ pub struct DropCounts {
     pub send_failed: u64,
     /// Fire-and-forget requests that failed (nobody to tell).
     pub notification_failed: u64,
+    /// Messages that were not requests (responses, objects naming no request).
+    pub not_a_request: u64,
+    /// Error answers to malformed input over the sender's rate limit.
+    pub rate_limited: u64,
+    /// Answers that would have gone to a socket this server serves.
+    pub own_socket: u64,
+    /// Answers whose reply address led to another socket than the sender's.
+    pub peer_mismatch: u64,
+    /// Answers over a receiver's cap of answers waiting for room.
+    pub destination_backlog: u64,
+    /// Answers over the server's cap of bytes waiting for room.
+    pub held_bytes_cap: u64,
 }
 
 impl DropCounts {
@@ -257,5 +317,11 @@ impl DropCounts {
             + self.receiver_queue_full
             + self.send_failed
             + self.notification_failed
+            + self.not_a_request
+            + self.rate_limited
+            + self.own_socket
+            + self.peer_mismatch
+            + self.destination_backlog
+            + self.held_bytes_cap
     }
 }

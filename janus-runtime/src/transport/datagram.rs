@@ -217,7 +217,10 @@ impl Socket {
 ///
 /// The crate's one `unsafe` block: the rest of the crate denies `unsafe_code`.
 #[allow(unsafe_code)]
-fn register(socket: StdUnixDatagram, interest: Interest) -> io::Result<AsyncFd<StdUnixDatagram>> {
+pub(crate) fn register(
+    socket: StdUnixDatagram,
+    interest: Interest,
+) -> io::Result<AsyncFd<StdUnixDatagram>> {
     // SAFETY: a `UnixDatagram` owns its file descriptor: it stays open, and
     // `as_raw_fd` returns that same descriptor, for as long as the `AsyncFd`
     // owns the socket.
@@ -255,7 +258,7 @@ fn classify(errno: rustix::io::Errno) -> Option<SendError> {
     match errno {
         Errno::AGAIN | Errno::NOBUFS | Errno::INTR => None,
         Errno::MSGSIZE => Some(SendError::TooLarge),
-        Errno::NOENT | Errno::CONNREFUSED | Errno::NOTDIR => {
+        Errno::NOENT | Errno::CONNREFUSED | Errno::NOTDIR | Errno::NOTCONN => {
             Some(SendError::NoReceiver(io::Error::from(errno)))
         }
         other => Some(SendError::Io(io::Error::from(other))),
@@ -345,6 +348,137 @@ pub(crate) async fn send_to(
                     return Ok(());
                 }
                 backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+}
+
+/// How long a sender waiting for room on a connected socket waits for its
+/// wake-up before it tries again anyway (a safety net: the kernel wakes a
+/// connected sender when its receiver reads).
+const CONNECTED_FALLBACK: Duration = Duration::from_millis(50);
+
+/// A datagram socket connected to one receiver: every send goes to the
+/// socket `connect` reached, whatever later happens to the path.
+#[derive(Debug)]
+pub(crate) struct Connected {
+    socket: StdUnixDatagram,
+    /// The largest datagram the send buffer takes now.
+    max_send: std::sync::atomic::AtomicUsize,
+}
+
+impl Connected {
+    /// Connects a new, unbound, non-blocking socket to `path` (following
+    /// symlinks, as `connect` does).
+    pub(crate) fn connect(path: &Path) -> Result<Connected, SendError> {
+        let socket = StdUnixDatagram::unbound().map_err(SendError::Io)?;
+        socket.set_nonblocking(true).map_err(SendError::Io)?;
+        if let Err(e) = socket.connect(path) {
+            return Err(
+                match e.raw_os_error().map(rustix::io::Errno::from_raw_os_error) {
+                    Some(errno) => classify(errno).unwrap_or(SendError::QueueFull),
+                    None => SendError::Io(e),
+                },
+            );
+        }
+        let granted = rustix::net::sockopt::socket_send_buffer_size(&socket)
+            .map_err(|e| SendError::Io(e.into()))?;
+        let max_send = granted
+            .saturating_sub(SNDBUF_OVERHEAD)
+            .min(OS_DATAGRAM_LIMIT);
+        Ok(Connected {
+            socket,
+            max_send: max_send.into(),
+        })
+    }
+
+    /// The address the connected receiver is bound to, as the kernel holds
+    /// it (fixed when the receiver bound it: a later rename, link or
+    /// symlink does not change it); `None` if it has no path.
+    pub(crate) fn peer_path(&self) -> io::Result<Option<Vec<u8>>> {
+        let addr = rustix::net::getpeername(&self.socket)?;
+        Ok(addr
+            .and_then(|addr| SocketAddrUnix::try_from(addr).ok())
+            .and_then(|unix| unix.path_bytes().map(<[u8]>::to_vec))
+            .filter(|p| !p.is_empty()))
+    }
+
+    /// Grows the send buffer so that a datagram of `len` bytes fits, up to
+    /// `limit`; a connection starts with the system's default buffer.
+    fn make_room_for(&self, len: usize, limit: usize) {
+        use std::sync::atomic::Ordering::Relaxed;
+        if len > self.max_send.load(Relaxed) {
+            let wanted = (len + SNDBUF_OVERHEAD).min(limit + SNDBUF_OVERHEAD);
+            if let Ok(max) = size_send_buffer(&self.socket, wanted) {
+                self.max_send.store(max, Relaxed);
+            }
+        }
+    }
+
+    /// One attempt to send without waiting: `Ok(false)` when there is no
+    /// room now. `limit` is the largest datagram the server sends.
+    pub(crate) fn try_send(&self, bytes: &[u8], limit: usize) -> Result<bool, SendError> {
+        self.make_room_for(bytes.len(), limit);
+        match rustix::net::send(
+            &self.socket,
+            bytes,
+            SendFlags::DONTWAIT | SendFlags::NOSIGNAL,
+        ) {
+            Ok(_) => Ok(true),
+            Err(errno) => match classify(errno) {
+                None => Ok(false),
+                Some(err) => Err(err),
+            },
+        }
+    }
+
+    /// Sends, waiting until `deadline` while the receiver's queue is full.
+    /// The kernel wakes a connected sender when its receiver reads; the
+    /// timer behind it is a safety net, and `fallback` is called when the
+    /// timer, not a wake-up, found the room.
+    pub(crate) async fn send(
+        &self,
+        bytes: &[u8],
+        limit: usize,
+        deadline: Instant,
+        fallback: impl Fn(),
+    ) -> Result<(), SendError> {
+        if self.try_send(bytes, limit)? {
+            return Ok(());
+        }
+        let dup = self.socket.try_clone().map_err(SendError::Io)?;
+        let watch = register(dup, Interest::WRITABLE).map_err(SendError::Io)?;
+        loop {
+            if Instant::now() >= deadline {
+                return Err(SendError::QueueFull);
+            }
+            let wake = (Instant::now() + CONNECTED_FALLBACK).min(deadline);
+            tokio::select! {
+                ready = watch.writable() => {
+                    let mut ready = ready.map_err(SendError::Io)?;
+                    let mut failure = None;
+                    let attempt = ready.try_io(|_| match self.try_send(bytes, limit) {
+                        Ok(true) => Ok(()),
+                        Ok(false) => Err(io::Error::from(rustix::io::Errno::AGAIN)),
+                        Err(e) => {
+                            failure = Some(e);
+                            Err(io::Error::from(rustix::io::Errno::AGAIN))
+                        }
+                    });
+                    if let Ok(Ok(())) = attempt {
+                        return Ok(());
+                    }
+                    if let Some(err) = failure {
+                        return Err(err);
+                    }
+                }
+                _ = tokio::time::sleep_until(wake) => {
+                    if self.try_send(bytes, limit)? {
+                        // There was room, and no wake-up said so.
+                        fallback();
+                        return Ok(());
+                    }
+                }
             }
         }
     }

@@ -41,6 +41,14 @@ impl FileId {
             birth,
         })
     }
+
+    /// Whether `path`, with symlinks followed, names this very file.
+    pub(crate) fn is_reached_by(&self, path: &Path) -> bool {
+        use rustix::fs::{AtFlags, CWD, StatxFlags, statx};
+        statx(CWD, path, AtFlags::empty(), StatxFlags::INO).is_ok_and(|st| {
+            (st.stx_dev_major, st.stx_dev_minor) == self.dev && st.stx_ino == self.ino
+        })
+    }
 }
 
 /// Binds a server socket at `path` with `bind` (a datagram or a stream
