@@ -44,7 +44,7 @@ fn seed_manifest_generates_without_warnings() {
     let text = g.to_formatted_string("user-management.json");
     for item in [
         "pub struct CreateUserArgs",
-        "pub struct Username(::std::string::String);",
+        "pub type Username = ::janus_runtime::Constrained<",
         "pub enum Role",
         "pub enum CreateUserError",
         "pub trait UserServiceClient",

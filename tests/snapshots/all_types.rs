@@ -50,12 +50,13 @@ pub mod catalog {
         pub const ALL: [Self; 3] = [Self::New, Self::Used, Self::Refurbished];
         /// The wire value.
         pub const fn as_str(self) -> &'static str {
-            match self {
-                Self::New => "new",
-                Self::Used => "used",
-                Self::Refurbished => "refurbished",
-            }
+            <Self as ::janus_runtime::typed::WireEnum>::WIRE[self as usize]
         }
+    }
+    impl ::janus_runtime::typed::WireEnum for Condition {
+        const NAME: &'static str = "Condition";
+        const VARIANTS: &'static [Self] = &Self::ALL;
+        const WIRE: &'static [&'static str] = &["new", "used", "refurbished"];
     }
     impl ::std::fmt::Display for Condition {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
@@ -63,29 +64,9 @@ pub mod catalog {
         }
     }
     impl ::std::str::FromStr for Condition {
-        type Err = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            match value {
-                "new" => ::std::result::Result::Ok(Self::New),
-                "used" => ::std::result::Result::Ok(Self::Used),
-                "refurbished" => ::std::result::Result::Ok(Self::Refurbished),
-                other => {
-                    ::std::result::Result::Err(
-                        ::janus_runtime::__private::janus_constraints::InvalidValue::new(
-                            "Condition",
-                            ::janus_runtime::__private::support::enum_violation(
-                                other,
-                                &["new", "used", "refurbished"],
-                            ),
-                        ),
-                    )
-                }
-            }
+        type Err = ::janus_runtime::constraints::InvalidValue;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            ::janus_runtime::typed::parse_enum(value)
         }
     }
     impl ::janus_runtime::__private::serde::Serialize for Condition {
@@ -100,174 +81,23 @@ pub mod catalog {
         fn deserialize<D: ::janus_runtime::__private::serde::Deserializer<'de>>(
             deserializer: D,
         ) -> ::std::result::Result<Self, D::Error> {
-            let value = <::std::string::String as ::janus_runtime::__private::serde::Deserialize<
-                'de,
-            >>::deserialize(deserializer)?;
-            value
-                .parse()
-                .map_err(
-                    <D::Error as ::janus_runtime::__private::serde::de::Error>::custom,
-                )
+            ::janus_runtime::typed::deserialize_enum(deserializer)
         }
     }
     /// Result of the `count-items` request.
     ///
     /// Constraints: at least 0.
     ///
-    /// Built only through checks: [`new`](Self::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `count_items_response!`.
-    #[derive(
-        ::std::fmt::Debug,
-        ::std::clone::Clone,
-        ::std::marker::Copy,
-        ::std::cmp::PartialEq,
-        ::std::cmp::Eq,
-        ::std::hash::Hash,
-        ::std::cmp::PartialOrd,
-        ::std::cmp::Ord,
-    )]
-    pub struct CountItemsResponse(i64);
-    impl CountItemsResponse {
-        /// Builds the value if it satisfies the manifest's constraints.
-        pub fn new(
-            value: i64,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            match Self::check(value) {
-                ::std::result::Result::Ok(()) => ::std::result::Result::Ok(Self(value)),
-                ::std::result::Result::Err(violation) => {
-                    ::std::result::Result::Err(
-                        ::janus_runtime::__private::janus_constraints::InvalidValue::new(
-                            "CountItemsResponse",
-                            violation,
-                        ),
-                    )
-                }
-            }
-        }
-        /// Checks a value against the constraints, without building anything.
-        pub fn check(
-            value: i64,
-        ) -> ::std::result::Result<
-            (),
-            ::janus_runtime::__private::janus_constraints::Violation,
-        > {
-            ::janus_runtime::__private::janus_constraints::check_integer(
-                value,
-                ::std::option::Option::Some(0i64),
-                ::std::option::Option::None,
-            )
-        }
-        /// The value.
-        pub fn get(self) -> i64 {
-            self.0
-        }
-        /// The value, unwrapped.
-        pub fn into_inner(self) -> i64 {
-            self.0
-        }
-    }
-    impl ::std::ops::Deref for CountItemsResponse {
-        type Target = i64;
-        fn deref(&self) -> &i64 {
-            &self.0
-        }
-    }
-    impl ::std::fmt::Display for CountItemsResponse {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            ::std::fmt::Display::fmt(&self.0, f)
-        }
-    }
-    impl ::std::str::FromStr for CountItemsResponse {
-        type Err = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            match value.trim().parse::<i64>() {
-                ::std::result::Result::Ok(parsed) => Self::new(parsed),
-                ::std::result::Result::Err(_) => {
-                    let shown = ::janus_runtime::__private::serde_json::Value::String(
-                        ::std::convert::From::from(value),
-                    );
-                    match ::janus_runtime::__private::janus_constraints::check_type(
-                        &shown,
-                        ::janus_runtime::__private::janus_constraints::JsonType::Integer,
-                    ) {
-                        ::std::result::Result::Err(violation) => {
-                            ::std::result::Result::Err(
-                                ::janus_runtime::__private::janus_constraints::InvalidValue::new(
-                                    "CountItemsResponse",
-                                    violation,
-                                ),
-                            )
-                        }
-                        ::std::result::Result::Ok(()) => {
-                            ::std::result::Result::Err(
-                                ::janus_runtime::__private::janus_constraints::InvalidValue::new(
-                                    "CountItemsResponse",
-                                    ::janus_runtime::__private::janus_constraints::missing_required(),
-                                ),
-                            )
-                        }
-                    }
-                }
-            }
-        }
-    }
-    impl ::std::convert::TryFrom<i64> for CountItemsResponse {
-        type Error = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn try_from(
-            value: i64,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            Self::new(value)
-        }
-    }
-    impl ::std::convert::From<CountItemsResponse> for i64 {
-        fn from(value: CountItemsResponse) -> Self {
-            value.0
-        }
-    }
-    impl ::janus_runtime::__private::serde::Serialize for CountItemsResponse {
-        fn serialize<S: ::janus_runtime::__private::serde::Serializer>(
-            &self,
-            serializer: S,
-        ) -> ::std::result::Result<S::Ok, S::Error> {
-            serializer.serialize_i64(self.0)
-        }
-    }
-    impl<'de> ::janus_runtime::__private::serde::Deserialize<'de>
-    for CountItemsResponse {
-        fn deserialize<D: ::janus_runtime::__private::serde::Deserializer<'de>>(
-            deserializer: D,
-        ) -> ::std::result::Result<Self, D::Error> {
-            let value = <i64 as ::janus_runtime::__private::serde::Deserialize<
-                'de,
-            >>::deserialize(deserializer)?;
-            Self::new(value)
-                .map_err(
-                    <D::Error as ::janus_runtime::__private::serde::de::Error>::custom,
-                )
-        }
-    }
-    impl ::janus_runtime::__private::support::FromCheckedLiteral<15389638258452764172u64>
-    for CountItemsResponse {
-        type Literal = i64;
-        fn from_checked_literal(value: i64) -> Self {
-            Self(value)
-        }
-    }
+    /// Built only through checks: [`new`](::janus_runtime::Constrained::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `count_items_response!`.
+    pub type CountItemsResponse = ::janus_runtime::Constrained<
+        i64,
+        __rules::CountItemsResponse,
+    >;
     #[doc(hidden)]
     #[allow(unused_macros)]
     macro_rules! __janus_literal_count_items_response {
         ($value:literal) => {
-            ::janus_runtime::__private::support::from_checked_literal:: < _,
+            ::janus_runtime::__private::from_checked_literal:: < _, _,
             15389638258452764172u64 >
             (::janus_runtime::__private::check_literal!("{\"kind\":\"integer\",\"location\":\"all-types.json: /channels/catalog/requests/count-items/response\",\"minimum\":0,\"type\":\"CountItemsResponse\"}",
             $value))
@@ -290,178 +120,23 @@ pub mod catalog {
         #[serde(rename = "height")]
         pub height: Height,
         /// `unit`
-        #[serde(rename = "unit", default = "Dimensions::__janus_default_unit")]
+        #[serde(rename = "unit", default)]
         pub unit: Unit,
         /// `width`
         #[serde(rename = "width")]
         pub width: Width,
     }
-    impl Dimensions {
-        #[doc(hidden)]
-        fn __janus_default_unit() -> Unit {
-            ::std::default::Default::default()
-        }
-    }
     /// `discount`
     ///
     /// Constraints: from 0 to 1 inclusive.
     ///
-    /// Built only through checks: [`new`](Self::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `discount!`.
-    #[derive(
-        ::std::fmt::Debug,
-        ::std::clone::Clone,
-        ::std::marker::Copy,
-        ::std::cmp::PartialEq,
-        ::std::cmp::PartialOrd,
-    )]
-    pub struct Discount(f64);
-    impl Discount {
-        /// Builds the value if it satisfies the manifest's constraints.
-        pub fn new(
-            value: f64,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            match Self::check(value) {
-                ::std::result::Result::Ok(()) => ::std::result::Result::Ok(Self(value)),
-                ::std::result::Result::Err(violation) => {
-                    ::std::result::Result::Err(
-                        ::janus_runtime::__private::janus_constraints::InvalidValue::new(
-                            "Discount",
-                            violation,
-                        ),
-                    )
-                }
-            }
-        }
-        /// Checks a value against the constraints, without building anything.
-        pub fn check(
-            value: f64,
-        ) -> ::std::result::Result<
-            (),
-            ::janus_runtime::__private::janus_constraints::Violation,
-        > {
-            ::janus_runtime::__private::janus_constraints::check_number(
-                value,
-                ::std::option::Option::Some(0f64),
-                ::std::option::Option::Some(1f64),
-            )
-        }
-        /// The value.
-        pub fn get(self) -> f64 {
-            self.0
-        }
-        /// The value, unwrapped.
-        pub fn into_inner(self) -> f64 {
-            self.0
-        }
-    }
-    impl ::std::ops::Deref for Discount {
-        type Target = f64;
-        fn deref(&self) -> &f64 {
-            &self.0
-        }
-    }
-    impl ::std::fmt::Display for Discount {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            ::std::fmt::Display::fmt(&self.0, f)
-        }
-    }
-    impl ::std::str::FromStr for Discount {
-        type Err = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            match value.trim().parse::<f64>() {
-                ::std::result::Result::Ok(parsed) => Self::new(parsed),
-                ::std::result::Result::Err(_) => {
-                    let shown = ::janus_runtime::__private::serde_json::Value::String(
-                        ::std::convert::From::from(value),
-                    );
-                    match ::janus_runtime::__private::janus_constraints::check_type(
-                        &shown,
-                        ::janus_runtime::__private::janus_constraints::JsonType::Number,
-                    ) {
-                        ::std::result::Result::Err(violation) => {
-                            ::std::result::Result::Err(
-                                ::janus_runtime::__private::janus_constraints::InvalidValue::new(
-                                    "Discount",
-                                    violation,
-                                ),
-                            )
-                        }
-                        ::std::result::Result::Ok(()) => {
-                            ::std::result::Result::Err(
-                                ::janus_runtime::__private::janus_constraints::InvalidValue::new(
-                                    "Discount",
-                                    ::janus_runtime::__private::janus_constraints::missing_required(),
-                                ),
-                            )
-                        }
-                    }
-                }
-            }
-        }
-    }
-    impl ::std::convert::TryFrom<f64> for Discount {
-        type Error = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn try_from(
-            value: f64,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            Self::new(value)
-        }
-    }
-    impl ::std::convert::From<Discount> for f64 {
-        fn from(value: Discount) -> Self {
-            value.0
-        }
-    }
-    impl ::janus_runtime::__private::serde::Serialize for Discount {
-        fn serialize<S: ::janus_runtime::__private::serde::Serializer>(
-            &self,
-            serializer: S,
-        ) -> ::std::result::Result<S::Ok, S::Error> {
-            serializer.serialize_f64(self.0)
-        }
-    }
-    impl<'de> ::janus_runtime::__private::serde::Deserialize<'de> for Discount {
-        fn deserialize<D: ::janus_runtime::__private::serde::Deserializer<'de>>(
-            deserializer: D,
-        ) -> ::std::result::Result<Self, D::Error> {
-            let value = <f64 as ::janus_runtime::__private::serde::Deserialize<
-                'de,
-            >>::deserialize(deserializer)?;
-            Self::new(value)
-                .map_err(
-                    <D::Error as ::janus_runtime::__private::serde::de::Error>::custom,
-                )
-        }
-    }
-    impl ::janus_runtime::__private::support::FromCheckedLiteral<8936571281601673828u64>
-    for Discount {
-        type Literal = f64;
-        fn from_checked_literal(value: f64) -> Self {
-            Self(value)
-        }
-    }
-    impl ::std::default::Default for Discount {
-        /// The manifest's `default`.
-        fn default() -> Self {
-            Self(0.5f64)
-        }
-    }
+    /// Built only through checks: [`new`](::janus_runtime::Constrained::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `discount!`.
+    pub type Discount = ::janus_runtime::Constrained<f64, __rules::Discount>;
     #[doc(hidden)]
     #[allow(unused_macros)]
     macro_rules! __janus_literal_discount {
         ($value:literal) => {
-            ::janus_runtime::__private::support::from_checked_literal:: < _,
+            ::janus_runtime::__private::from_checked_literal:: < _, _,
             8936571281601673828u64 >
             (::janus_runtime::__private::check_literal!("{\"kind\":\"number\",\"location\":\"all-types.json: /channels/catalog/requests/put-item/args/discount\",\"maximum\":1,\"minimum\":0,\"type\":\"Discount\"}",
             $value))
@@ -474,156 +149,13 @@ pub mod catalog {
     ///
     /// Constraints: at least 0.
     ///
-    /// Built only through checks: [`new`](Self::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `height!`.
-    #[derive(
-        ::std::fmt::Debug,
-        ::std::clone::Clone,
-        ::std::marker::Copy,
-        ::std::cmp::PartialEq,
-        ::std::cmp::PartialOrd,
-    )]
-    pub struct Height(f64);
-    impl Height {
-        /// Builds the value if it satisfies the manifest's constraints.
-        pub fn new(
-            value: f64,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            match Self::check(value) {
-                ::std::result::Result::Ok(()) => ::std::result::Result::Ok(Self(value)),
-                ::std::result::Result::Err(violation) => {
-                    ::std::result::Result::Err(
-                        ::janus_runtime::__private::janus_constraints::InvalidValue::new(
-                            "Height",
-                            violation,
-                        ),
-                    )
-                }
-            }
-        }
-        /// Checks a value against the constraints, without building anything.
-        pub fn check(
-            value: f64,
-        ) -> ::std::result::Result<
-            (),
-            ::janus_runtime::__private::janus_constraints::Violation,
-        > {
-            ::janus_runtime::__private::janus_constraints::check_number(
-                value,
-                ::std::option::Option::Some(0f64),
-                ::std::option::Option::None,
-            )
-        }
-        /// The value.
-        pub fn get(self) -> f64 {
-            self.0
-        }
-        /// The value, unwrapped.
-        pub fn into_inner(self) -> f64 {
-            self.0
-        }
-    }
-    impl ::std::ops::Deref for Height {
-        type Target = f64;
-        fn deref(&self) -> &f64 {
-            &self.0
-        }
-    }
-    impl ::std::fmt::Display for Height {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            ::std::fmt::Display::fmt(&self.0, f)
-        }
-    }
-    impl ::std::str::FromStr for Height {
-        type Err = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            match value.trim().parse::<f64>() {
-                ::std::result::Result::Ok(parsed) => Self::new(parsed),
-                ::std::result::Result::Err(_) => {
-                    let shown = ::janus_runtime::__private::serde_json::Value::String(
-                        ::std::convert::From::from(value),
-                    );
-                    match ::janus_runtime::__private::janus_constraints::check_type(
-                        &shown,
-                        ::janus_runtime::__private::janus_constraints::JsonType::Number,
-                    ) {
-                        ::std::result::Result::Err(violation) => {
-                            ::std::result::Result::Err(
-                                ::janus_runtime::__private::janus_constraints::InvalidValue::new(
-                                    "Height",
-                                    violation,
-                                ),
-                            )
-                        }
-                        ::std::result::Result::Ok(()) => {
-                            ::std::result::Result::Err(
-                                ::janus_runtime::__private::janus_constraints::InvalidValue::new(
-                                    "Height",
-                                    ::janus_runtime::__private::janus_constraints::missing_required(),
-                                ),
-                            )
-                        }
-                    }
-                }
-            }
-        }
-    }
-    impl ::std::convert::TryFrom<f64> for Height {
-        type Error = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn try_from(
-            value: f64,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            Self::new(value)
-        }
-    }
-    impl ::std::convert::From<Height> for f64 {
-        fn from(value: Height) -> Self {
-            value.0
-        }
-    }
-    impl ::janus_runtime::__private::serde::Serialize for Height {
-        fn serialize<S: ::janus_runtime::__private::serde::Serializer>(
-            &self,
-            serializer: S,
-        ) -> ::std::result::Result<S::Ok, S::Error> {
-            serializer.serialize_f64(self.0)
-        }
-    }
-    impl<'de> ::janus_runtime::__private::serde::Deserialize<'de> for Height {
-        fn deserialize<D: ::janus_runtime::__private::serde::Deserializer<'de>>(
-            deserializer: D,
-        ) -> ::std::result::Result<Self, D::Error> {
-            let value = <f64 as ::janus_runtime::__private::serde::Deserialize<
-                'de,
-            >>::deserialize(deserializer)?;
-            Self::new(value)
-                .map_err(
-                    <D::Error as ::janus_runtime::__private::serde::de::Error>::custom,
-                )
-        }
-    }
-    impl ::janus_runtime::__private::support::FromCheckedLiteral<14745929849966014249u64>
-    for Height {
-        type Literal = f64;
-        fn from_checked_literal(value: f64) -> Self {
-            Self(value)
-        }
-    }
+    /// Built only through checks: [`new`](::janus_runtime::Constrained::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `height!`.
+    pub type Height = ::janus_runtime::Constrained<f64, __rules::Height>;
     #[doc(hidden)]
     #[allow(unused_macros)]
     macro_rules! __janus_literal_height {
         ($value:literal) => {
-            ::janus_runtime::__private::support::from_checked_literal:: < _,
+            ::janus_runtime::__private::from_checked_literal:: < _, _,
             14745929849966014249u64 >
             (::janus_runtime::__private::check_literal!("{\"kind\":\"number\",\"location\":\"all-types.json: /channels/catalog/requests/put-item/args/dimensions/properties/height\",\"minimum\":0,\"type\":\"Height\"}",
             $value))
@@ -670,12 +202,13 @@ pub mod catalog {
         pub const ALL: [Self; 3] = [Self::InStock, Self::SoldOut, Self::Discontinued];
         /// The wire value.
         pub const fn as_str(self) -> &'static str {
-            match self {
-                Self::InStock => "in-stock",
-                Self::SoldOut => "sold-out",
-                Self::Discontinued => "discontinued",
-            }
+            <Self as ::janus_runtime::typed::WireEnum>::WIRE[self as usize]
         }
+    }
+    impl ::janus_runtime::typed::WireEnum for ItemStateResponse {
+        const NAME: &'static str = "ItemStateResponse";
+        const VARIANTS: &'static [Self] = &Self::ALL;
+        const WIRE: &'static [&'static str] = &["in-stock", "sold-out", "discontinued"];
     }
     impl ::std::fmt::Display for ItemStateResponse {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
@@ -683,29 +216,9 @@ pub mod catalog {
         }
     }
     impl ::std::str::FromStr for ItemStateResponse {
-        type Err = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            match value {
-                "in-stock" => ::std::result::Result::Ok(Self::InStock),
-                "sold-out" => ::std::result::Result::Ok(Self::SoldOut),
-                "discontinued" => ::std::result::Result::Ok(Self::Discontinued),
-                other => {
-                    ::std::result::Result::Err(
-                        ::janus_runtime::__private::janus_constraints::InvalidValue::new(
-                            "ItemStateResponse",
-                            ::janus_runtime::__private::support::enum_violation(
-                                other,
-                                &["in-stock", "sold-out", "discontinued"],
-                            ),
-                        ),
-                    )
-                }
-            }
+        type Err = ::janus_runtime::constraints::InvalidValue;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            ::janus_runtime::typed::parse_enum(value)
         }
     }
     impl ::janus_runtime::__private::serde::Serialize for ItemStateResponse {
@@ -720,190 +233,23 @@ pub mod catalog {
         fn deserialize<D: ::janus_runtime::__private::serde::Deserializer<'de>>(
             deserializer: D,
         ) -> ::std::result::Result<Self, D::Error> {
-            let value = <::std::string::String as ::janus_runtime::__private::serde::Deserialize<
-                'de,
-            >>::deserialize(deserializer)?;
-            value
-                .parse()
-                .map_err(
-                    <D::Error as ::janus_runtime::__private::serde::de::Error>::custom,
-                )
+            ::janus_runtime::typed::deserialize_enum(deserializer)
         }
     }
     /// `sku`
     ///
     /// Constraints: matches `^[A-Z]{3}-[0-9]{4}$`.
     ///
-    /// Built only through checks: [`new`](Self::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `item_state_sku!`.
-    #[derive(
-        ::std::fmt::Debug,
-        ::std::clone::Clone,
-        ::std::cmp::PartialEq,
-        ::std::cmp::Eq,
-        ::std::hash::Hash,
-        ::std::cmp::PartialOrd,
-        ::std::cmp::Ord,
-    )]
-    pub struct ItemStateSku(::std::string::String);
-    impl ItemStateSku {
-        /// Builds the value if it satisfies the manifest's constraints.
-        pub fn new(
-            value: impl ::std::convert::Into<::std::string::String>,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            let value: ::std::string::String = ::std::convert::Into::into(value);
-            match Self::check(&value) {
-                ::std::result::Result::Ok(()) => ::std::result::Result::Ok(Self(value)),
-                ::std::result::Result::Err(violation) => {
-                    ::std::result::Result::Err(
-                        ::janus_runtime::__private::janus_constraints::InvalidValue::new(
-                            "ItemStateSku",
-                            violation,
-                        ),
-                    )
-                }
-            }
-        }
-        /// Checks a value against the constraints, without building anything.
-        pub fn check(
-            value: &str,
-        ) -> ::std::result::Result<
-            (),
-            ::janus_runtime::__private::janus_constraints::Violation,
-        > {
-            static PATTERN: ::std::sync::LazyLock<
-                ::std::option::Option<
-                    ::janus_runtime::__private::janus_constraints::Pattern,
-                >,
-            > = ::std::sync::LazyLock::new(|| {
-                ::janus_runtime::__private::janus_constraints::Pattern::new(
-                        "^[A-Z]{3}-[0-9]{4}$",
-                    )
-                    .ok()
-            });
-            let pattern = match &*PATTERN {
-                ::std::option::Option::Some(pattern) => pattern,
-                ::std::option::Option::None => {
-                    return ::std::result::Result::Err(
-                        ::janus_runtime::__private::janus_constraints::Violation::new(
-                            ::janus_runtime::__private::janus_constraints::keyword::PATTERN,
-                            ::janus_runtime::__private::serde_json::Value::String(
-                                ::std::convert::From::from("^[A-Z]{3}-[0-9]{4}$"),
-                            ),
-                            ::std::format!(
-                                "pattern `{}` could not be compiled", "^[A-Z]{3}-[0-9]{4}$"
-                            ),
-                        ),
-                    );
-                }
-            };
-            ::janus_runtime::__private::janus_constraints::check_string(
-                value,
-                &::janus_runtime::__private::janus_constraints::StringRules {
-                    min_length: ::std::option::Option::None,
-                    max_length: ::std::option::Option::None,
-                    pattern: ::std::option::Option::Some(pattern),
-                },
-            )
-        }
-        /// The value.
-        pub fn as_str(&self) -> &str {
-            &self.0
-        }
-        /// The value, unwrapped.
-        pub fn into_inner(self) -> ::std::string::String {
-            self.0
-        }
-    }
-    impl ::std::ops::Deref for ItemStateSku {
-        type Target = str;
-        fn deref(&self) -> &str {
-            &self.0
-        }
-    }
-    impl ::std::fmt::Display for ItemStateSku {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            ::std::fmt::Display::fmt(&self.0, f)
-        }
-    }
-    impl ::std::str::FromStr for ItemStateSku {
-        type Err = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            Self::new(value)
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for ItemStateSku {
-        type Error = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            Self::new(value)
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for ItemStateSku {
-        type Error = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            Self::new(value)
-        }
-    }
-    impl ::std::convert::From<ItemStateSku> for ::std::string::String {
-        fn from(value: ItemStateSku) -> Self {
-            value.0
-        }
-    }
-    impl ::std::convert::AsRef<str> for ItemStateSku {
-        fn as_ref(&self) -> &str {
-            &self.0
-        }
-    }
-    impl ::janus_runtime::__private::serde::Serialize for ItemStateSku {
-        fn serialize<S: ::janus_runtime::__private::serde::Serializer>(
-            &self,
-            serializer: S,
-        ) -> ::std::result::Result<S::Ok, S::Error> {
-            serializer.serialize_str(&self.0)
-        }
-    }
-    impl<'de> ::janus_runtime::__private::serde::Deserialize<'de> for ItemStateSku {
-        fn deserialize<D: ::janus_runtime::__private::serde::Deserializer<'de>>(
-            deserializer: D,
-        ) -> ::std::result::Result<Self, D::Error> {
-            let value = <::std::string::String as ::janus_runtime::__private::serde::Deserialize<
-                'de,
-            >>::deserialize(deserializer)?;
-            Self::new(value)
-                .map_err(
-                    <D::Error as ::janus_runtime::__private::serde::de::Error>::custom,
-                )
-        }
-    }
-    impl ::janus_runtime::__private::support::FromCheckedLiteral<17716660942665472373u64>
-    for ItemStateSku {
-        type Literal = &'static str;
-        fn from_checked_literal(value: &'static str) -> Self {
-            Self(::std::convert::From::from(value))
-        }
-    }
+    /// Built only through checks: [`new`](::janus_runtime::Constrained::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `item_state_sku!`.
+    pub type ItemStateSku = ::janus_runtime::Constrained<
+        ::std::string::String,
+        __rules::ItemStateSku,
+    >;
     #[doc(hidden)]
     #[allow(unused_macros)]
     macro_rules! __janus_literal_item_state_sku {
         ($value:literal) => {
-            ::janus_runtime::__private::support::from_checked_literal:: < _,
+            ::janus_runtime::__private::from_checked_literal:: < _, _,
             17716660942665472373u64 >
             (::janus_runtime::__private::check_literal!("{\"kind\":\"string\",\"location\":\"all-types.json: /channels/catalog/requests/item-state/args/sku\",\"pattern\":\"^[A-Z]{3}-[0-9]{4}$\",\"type\":\"ItemStateSku\"}",
             $value))
@@ -916,151 +262,16 @@ pub mod catalog {
     ///
     /// Constraints: at least 1 characters.
     ///
-    /// Built only through checks: [`new`](Self::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `list_tags_response_item!`.
-    #[derive(
-        ::std::fmt::Debug,
-        ::std::clone::Clone,
-        ::std::cmp::PartialEq,
-        ::std::cmp::Eq,
-        ::std::hash::Hash,
-        ::std::cmp::PartialOrd,
-        ::std::cmp::Ord,
-    )]
-    pub struct ListTagsResponseItem(::std::string::String);
-    impl ListTagsResponseItem {
-        /// Builds the value if it satisfies the manifest's constraints.
-        pub fn new(
-            value: impl ::std::convert::Into<::std::string::String>,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            let value: ::std::string::String = ::std::convert::Into::into(value);
-            match Self::check(&value) {
-                ::std::result::Result::Ok(()) => ::std::result::Result::Ok(Self(value)),
-                ::std::result::Result::Err(violation) => {
-                    ::std::result::Result::Err(
-                        ::janus_runtime::__private::janus_constraints::InvalidValue::new(
-                            "ListTagsResponseItem",
-                            violation,
-                        ),
-                    )
-                }
-            }
-        }
-        /// Checks a value against the constraints, without building anything.
-        pub fn check(
-            value: &str,
-        ) -> ::std::result::Result<
-            (),
-            ::janus_runtime::__private::janus_constraints::Violation,
-        > {
-            ::janus_runtime::__private::janus_constraints::check_string(
-                value,
-                &::janus_runtime::__private::janus_constraints::StringRules {
-                    min_length: ::std::option::Option::Some(1u64),
-                    max_length: ::std::option::Option::None,
-                    pattern: ::std::option::Option::None,
-                },
-            )
-        }
-        /// The value.
-        pub fn as_str(&self) -> &str {
-            &self.0
-        }
-        /// The value, unwrapped.
-        pub fn into_inner(self) -> ::std::string::String {
-            self.0
-        }
-    }
-    impl ::std::ops::Deref for ListTagsResponseItem {
-        type Target = str;
-        fn deref(&self) -> &str {
-            &self.0
-        }
-    }
-    impl ::std::fmt::Display for ListTagsResponseItem {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            ::std::fmt::Display::fmt(&self.0, f)
-        }
-    }
-    impl ::std::str::FromStr for ListTagsResponseItem {
-        type Err = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            Self::new(value)
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for ListTagsResponseItem {
-        type Error = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            Self::new(value)
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for ListTagsResponseItem {
-        type Error = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            Self::new(value)
-        }
-    }
-    impl ::std::convert::From<ListTagsResponseItem> for ::std::string::String {
-        fn from(value: ListTagsResponseItem) -> Self {
-            value.0
-        }
-    }
-    impl ::std::convert::AsRef<str> for ListTagsResponseItem {
-        fn as_ref(&self) -> &str {
-            &self.0
-        }
-    }
-    impl ::janus_runtime::__private::serde::Serialize for ListTagsResponseItem {
-        fn serialize<S: ::janus_runtime::__private::serde::Serializer>(
-            &self,
-            serializer: S,
-        ) -> ::std::result::Result<S::Ok, S::Error> {
-            serializer.serialize_str(&self.0)
-        }
-    }
-    impl<'de> ::janus_runtime::__private::serde::Deserialize<'de>
-    for ListTagsResponseItem {
-        fn deserialize<D: ::janus_runtime::__private::serde::Deserializer<'de>>(
-            deserializer: D,
-        ) -> ::std::result::Result<Self, D::Error> {
-            let value = <::std::string::String as ::janus_runtime::__private::serde::Deserialize<
-                'de,
-            >>::deserialize(deserializer)?;
-            Self::new(value)
-                .map_err(
-                    <D::Error as ::janus_runtime::__private::serde::de::Error>::custom,
-                )
-        }
-    }
-    impl ::janus_runtime::__private::support::FromCheckedLiteral<738953208905651008u64>
-    for ListTagsResponseItem {
-        type Literal = &'static str;
-        fn from_checked_literal(value: &'static str) -> Self {
-            Self(::std::convert::From::from(value))
-        }
-    }
+    /// Built only through checks: [`new`](::janus_runtime::Constrained::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `list_tags_response_item!`.
+    pub type ListTagsResponseItem = ::janus_runtime::Constrained<
+        ::std::string::String,
+        __rules::ListTagsResponseItem,
+    >;
     #[doc(hidden)]
     #[allow(unused_macros)]
     macro_rules! __janus_literal_list_tags_response_item {
         ($value:literal) => {
-            ::janus_runtime::__private::support::from_checked_literal:: < _,
+            ::janus_runtime::__private::from_checked_literal:: < _, _,
             738953208905651008u64 >
             (::janus_runtime::__private::check_literal!("{\"kind\":\"string\",\"location\":\"all-types.json: /channels/catalog/requests/list-tags/response/items\",\"minLength\":1,\"type\":\"ListTagsResponseItem\"}",
             $value))
@@ -1073,159 +284,13 @@ pub mod catalog {
     ///
     /// Constraints: from -5 to 5 inclusive.
     ///
-    /// Built only through checks: [`new`](Self::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `matrix_item_item!`.
-    #[derive(
-        ::std::fmt::Debug,
-        ::std::clone::Clone,
-        ::std::marker::Copy,
-        ::std::cmp::PartialEq,
-        ::std::cmp::Eq,
-        ::std::hash::Hash,
-        ::std::cmp::PartialOrd,
-        ::std::cmp::Ord,
-    )]
-    pub struct MatrixItemItem(i64);
-    impl MatrixItemItem {
-        /// Builds the value if it satisfies the manifest's constraints.
-        pub fn new(
-            value: i64,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            match Self::check(value) {
-                ::std::result::Result::Ok(()) => ::std::result::Result::Ok(Self(value)),
-                ::std::result::Result::Err(violation) => {
-                    ::std::result::Result::Err(
-                        ::janus_runtime::__private::janus_constraints::InvalidValue::new(
-                            "MatrixItemItem",
-                            violation,
-                        ),
-                    )
-                }
-            }
-        }
-        /// Checks a value against the constraints, without building anything.
-        pub fn check(
-            value: i64,
-        ) -> ::std::result::Result<
-            (),
-            ::janus_runtime::__private::janus_constraints::Violation,
-        > {
-            ::janus_runtime::__private::janus_constraints::check_integer(
-                value,
-                ::std::option::Option::Some(-5i64),
-                ::std::option::Option::Some(5i64),
-            )
-        }
-        /// The value.
-        pub fn get(self) -> i64 {
-            self.0
-        }
-        /// The value, unwrapped.
-        pub fn into_inner(self) -> i64 {
-            self.0
-        }
-    }
-    impl ::std::ops::Deref for MatrixItemItem {
-        type Target = i64;
-        fn deref(&self) -> &i64 {
-            &self.0
-        }
-    }
-    impl ::std::fmt::Display for MatrixItemItem {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            ::std::fmt::Display::fmt(&self.0, f)
-        }
-    }
-    impl ::std::str::FromStr for MatrixItemItem {
-        type Err = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            match value.trim().parse::<i64>() {
-                ::std::result::Result::Ok(parsed) => Self::new(parsed),
-                ::std::result::Result::Err(_) => {
-                    let shown = ::janus_runtime::__private::serde_json::Value::String(
-                        ::std::convert::From::from(value),
-                    );
-                    match ::janus_runtime::__private::janus_constraints::check_type(
-                        &shown,
-                        ::janus_runtime::__private::janus_constraints::JsonType::Integer,
-                    ) {
-                        ::std::result::Result::Err(violation) => {
-                            ::std::result::Result::Err(
-                                ::janus_runtime::__private::janus_constraints::InvalidValue::new(
-                                    "MatrixItemItem",
-                                    violation,
-                                ),
-                            )
-                        }
-                        ::std::result::Result::Ok(()) => {
-                            ::std::result::Result::Err(
-                                ::janus_runtime::__private::janus_constraints::InvalidValue::new(
-                                    "MatrixItemItem",
-                                    ::janus_runtime::__private::janus_constraints::missing_required(),
-                                ),
-                            )
-                        }
-                    }
-                }
-            }
-        }
-    }
-    impl ::std::convert::TryFrom<i64> for MatrixItemItem {
-        type Error = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn try_from(
-            value: i64,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            Self::new(value)
-        }
-    }
-    impl ::std::convert::From<MatrixItemItem> for i64 {
-        fn from(value: MatrixItemItem) -> Self {
-            value.0
-        }
-    }
-    impl ::janus_runtime::__private::serde::Serialize for MatrixItemItem {
-        fn serialize<S: ::janus_runtime::__private::serde::Serializer>(
-            &self,
-            serializer: S,
-        ) -> ::std::result::Result<S::Ok, S::Error> {
-            serializer.serialize_i64(self.0)
-        }
-    }
-    impl<'de> ::janus_runtime::__private::serde::Deserialize<'de> for MatrixItemItem {
-        fn deserialize<D: ::janus_runtime::__private::serde::Deserializer<'de>>(
-            deserializer: D,
-        ) -> ::std::result::Result<Self, D::Error> {
-            let value = <i64 as ::janus_runtime::__private::serde::Deserialize<
-                'de,
-            >>::deserialize(deserializer)?;
-            Self::new(value)
-                .map_err(
-                    <D::Error as ::janus_runtime::__private::serde::de::Error>::custom,
-                )
-        }
-    }
-    impl ::janus_runtime::__private::support::FromCheckedLiteral<16077135191639248733u64>
-    for MatrixItemItem {
-        type Literal = i64;
-        fn from_checked_literal(value: i64) -> Self {
-            Self(value)
-        }
-    }
+    /// Built only through checks: [`new`](::janus_runtime::Constrained::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `matrix_item_item!`.
+    pub type MatrixItemItem = ::janus_runtime::Constrained<i64, __rules::MatrixItemItem>;
     #[doc(hidden)]
     #[allow(unused_macros)]
     macro_rules! __janus_literal_matrix_item_item {
         ($value:literal) => {
-            ::janus_runtime::__private::support::from_checked_literal:: < _,
+            ::janus_runtime::__private::from_checked_literal:: < _, _,
             16077135191639248733u64 >
             (::janus_runtime::__private::check_literal!("{\"kind\":\"integer\",\"location\":\"all-types.json: /channels/catalog/requests/put-item/args/matrix/items/items\",\"maximum\":5,\"minimum\":-5,\"type\":\"MatrixItemItem\"}",
             $value))
@@ -1238,156 +303,13 @@ pub mod catalog {
     ///
     /// Constraints: from 0.01 to 99999.99 inclusive.
     ///
-    /// Built only through checks: [`new`](Self::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `price!`.
-    #[derive(
-        ::std::fmt::Debug,
-        ::std::clone::Clone,
-        ::std::marker::Copy,
-        ::std::cmp::PartialEq,
-        ::std::cmp::PartialOrd,
-    )]
-    pub struct Price(f64);
-    impl Price {
-        /// Builds the value if it satisfies the manifest's constraints.
-        pub fn new(
-            value: f64,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            match Self::check(value) {
-                ::std::result::Result::Ok(()) => ::std::result::Result::Ok(Self(value)),
-                ::std::result::Result::Err(violation) => {
-                    ::std::result::Result::Err(
-                        ::janus_runtime::__private::janus_constraints::InvalidValue::new(
-                            "Price",
-                            violation,
-                        ),
-                    )
-                }
-            }
-        }
-        /// Checks a value against the constraints, without building anything.
-        pub fn check(
-            value: f64,
-        ) -> ::std::result::Result<
-            (),
-            ::janus_runtime::__private::janus_constraints::Violation,
-        > {
-            ::janus_runtime::__private::janus_constraints::check_number(
-                value,
-                ::std::option::Option::Some(0.01f64),
-                ::std::option::Option::Some(99999.99f64),
-            )
-        }
-        /// The value.
-        pub fn get(self) -> f64 {
-            self.0
-        }
-        /// The value, unwrapped.
-        pub fn into_inner(self) -> f64 {
-            self.0
-        }
-    }
-    impl ::std::ops::Deref for Price {
-        type Target = f64;
-        fn deref(&self) -> &f64 {
-            &self.0
-        }
-    }
-    impl ::std::fmt::Display for Price {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            ::std::fmt::Display::fmt(&self.0, f)
-        }
-    }
-    impl ::std::str::FromStr for Price {
-        type Err = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            match value.trim().parse::<f64>() {
-                ::std::result::Result::Ok(parsed) => Self::new(parsed),
-                ::std::result::Result::Err(_) => {
-                    let shown = ::janus_runtime::__private::serde_json::Value::String(
-                        ::std::convert::From::from(value),
-                    );
-                    match ::janus_runtime::__private::janus_constraints::check_type(
-                        &shown,
-                        ::janus_runtime::__private::janus_constraints::JsonType::Number,
-                    ) {
-                        ::std::result::Result::Err(violation) => {
-                            ::std::result::Result::Err(
-                                ::janus_runtime::__private::janus_constraints::InvalidValue::new(
-                                    "Price",
-                                    violation,
-                                ),
-                            )
-                        }
-                        ::std::result::Result::Ok(()) => {
-                            ::std::result::Result::Err(
-                                ::janus_runtime::__private::janus_constraints::InvalidValue::new(
-                                    "Price",
-                                    ::janus_runtime::__private::janus_constraints::missing_required(),
-                                ),
-                            )
-                        }
-                    }
-                }
-            }
-        }
-    }
-    impl ::std::convert::TryFrom<f64> for Price {
-        type Error = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn try_from(
-            value: f64,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            Self::new(value)
-        }
-    }
-    impl ::std::convert::From<Price> for f64 {
-        fn from(value: Price) -> Self {
-            value.0
-        }
-    }
-    impl ::janus_runtime::__private::serde::Serialize for Price {
-        fn serialize<S: ::janus_runtime::__private::serde::Serializer>(
-            &self,
-            serializer: S,
-        ) -> ::std::result::Result<S::Ok, S::Error> {
-            serializer.serialize_f64(self.0)
-        }
-    }
-    impl<'de> ::janus_runtime::__private::serde::Deserialize<'de> for Price {
-        fn deserialize<D: ::janus_runtime::__private::serde::Deserializer<'de>>(
-            deserializer: D,
-        ) -> ::std::result::Result<Self, D::Error> {
-            let value = <f64 as ::janus_runtime::__private::serde::Deserialize<
-                'de,
-            >>::deserialize(deserializer)?;
-            Self::new(value)
-                .map_err(
-                    <D::Error as ::janus_runtime::__private::serde::de::Error>::custom,
-                )
-        }
-    }
-    impl ::janus_runtime::__private::support::FromCheckedLiteral<6928598867011087269u64>
-    for Price {
-        type Literal = f64;
-        fn from_checked_literal(value: f64) -> Self {
-            Self(value)
-        }
-    }
+    /// Built only through checks: [`new`](::janus_runtime::Constrained::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `price!`.
+    pub type Price = ::janus_runtime::Constrained<f64, __rules::Price>;
     #[doc(hidden)]
     #[allow(unused_macros)]
     macro_rules! __janus_literal_price {
         ($value:literal) => {
-            ::janus_runtime::__private::support::from_checked_literal:: < _,
+            ::janus_runtime::__private::from_checked_literal:: < _, _,
             6928598867011087269u64 >
             (::janus_runtime::__private::check_literal!("{\"kind\":\"number\",\"location\":\"all-types.json: /channels/catalog/requests/put-item/args/price\",\"maximum\":99999.99,\"minimum\":0.01,\"type\":\"Price\"}",
             $value))
@@ -1432,7 +354,7 @@ pub mod catalog {
         )]
         pub dimensions: ::std::option::Option<Dimensions>,
         /// `discount`
-        #[serde(rename = "discount", default = "PutItemArgs::__janus_default_discount")]
+        #[serde(rename = "discount", default)]
         pub discount: Discount,
         /// `featured`
         #[serde(
@@ -1476,7 +398,7 @@ pub mod catalog {
         #[serde(rename = "price")]
         pub price: Price,
         /// `quantity`
-        #[serde(rename = "quantity", default = "PutItemArgs::__janus_default_quantity")]
+        #[serde(rename = "quantity", default)]
         pub quantity: Quantity,
         /// Stock keeping unit.
         #[serde(rename = "sku")]
@@ -1508,16 +430,8 @@ pub mod catalog {
             10i64
         }
         #[doc(hidden)]
-        fn __janus_default_discount() -> Discount {
-            ::std::default::Default::default()
-        }
-        #[doc(hidden)]
         fn __janus_default_label() -> ::std::string::String {
             ::std::convert::From::from("new")
-        }
-        #[doc(hidden)]
-        fn __janus_default_quantity() -> Quantity {
-            ::std::default::Default::default()
         }
         #[doc(hidden)]
         fn __janus_default_visible() -> bool {
@@ -1558,20 +472,17 @@ pub mod catalog {
         ];
         /// The symbolic name (`data.errorType`).
         pub const fn error_type(self) -> &'static str {
-            match self {
-                Self::ValidationFailed => "VALIDATION_FAILED",
-                Self::MessageTooLarge => "MESSAGE_TOO_LARGE",
-                Self::ResourceLimitExceeded => "RESOURCE_LIMIT_EXCEEDED",
-                Self::SkuTaken => "SKU_TAKEN",
-                Self::OutOfStock => "OUT_OF_STOCK",
-            }
+            [
+                "VALIDATION_FAILED",
+                "MESSAGE_TOO_LARGE",
+                "RESOURCE_LIMIT_EXCEEDED",
+                "SKU_TAKEN",
+                "OUT_OF_STOCK",
+            ][self as usize]
         }
         /// The protocol code this error is sent with.
         pub fn code(self) -> ::janus_runtime::ErrorCode {
-            match ::janus_runtime::ErrorCode::from_error_type(self.error_type()) {
-                ::std::option::Option::Some(code) => code,
-                ::std::option::Option::None => ::janus_runtime::ErrorCode::ServerError,
-            }
+            ::janus_runtime::__private::error_code(self.error_type())
         }
     }
     impl ::std::fmt::Display for PutItemError {
@@ -1582,38 +493,16 @@ pub mod catalog {
     impl ::std::error::Error for PutItemError {}
     impl ::janus_runtime::ApplicationError for PutItemError {
         fn to_error_object(&self) -> ::janus_runtime::ErrorObject {
-            ::janus_runtime::ErrorObject::with_type(
-                self.code(),
-                self.error_type(),
-                ::std::format!("request `{}` failed: {}", "put-item", self.error_type()),
-            )
+            ::janus_runtime::__private::error_object("put-item", self.error_type())
         }
         fn from_error_object(
             error: &::janus_runtime::ErrorObject,
         ) -> ::std::option::Option<Self> {
-            match error.error_type() {
-                ::std::option::Option::Some(name) => {
-                    ::std::iter::Iterator::find(
-                        &mut ::std::iter::IntoIterator::into_iter(Self::ALL),
-                        |e| e.error_type() == name,
-                    )
-                }
-                ::std::option::Option::None => {
-                    ::std::iter::Iterator::find(
-                        &mut ::std::iter::IntoIterator::into_iter(Self::ALL),
-                        |e| {
-                            match ::janus_runtime::ErrorCode::from_error_type(
-                                e.error_type(),
-                            ) {
-                                ::std::option::Option::Some(code) => {
-                                    code.code() == error.code
-                                }
-                                ::std::option::Option::None => false,
-                            }
-                        },
-                    )
-                }
-            }
+            ::janus_runtime::__private::declared_error(
+                &Self::ALL,
+                Self::error_type,
+                error,
+            )
         }
     }
     /// Result of the `put-item` request.
@@ -1644,176 +533,16 @@ pub mod catalog {
     ///
     /// Constraints: matches `^[A-Z]{3}-[0-9]{4}$`.
     ///
-    /// Built only through checks: [`new`](Self::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `put_item_sku!`.
-    #[derive(
-        ::std::fmt::Debug,
-        ::std::clone::Clone,
-        ::std::cmp::PartialEq,
-        ::std::cmp::Eq,
-        ::std::hash::Hash,
-        ::std::cmp::PartialOrd,
-        ::std::cmp::Ord,
-    )]
-    pub struct PutItemSku(::std::string::String);
-    impl PutItemSku {
-        /// Builds the value if it satisfies the manifest's constraints.
-        pub fn new(
-            value: impl ::std::convert::Into<::std::string::String>,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            let value: ::std::string::String = ::std::convert::Into::into(value);
-            match Self::check(&value) {
-                ::std::result::Result::Ok(()) => ::std::result::Result::Ok(Self(value)),
-                ::std::result::Result::Err(violation) => {
-                    ::std::result::Result::Err(
-                        ::janus_runtime::__private::janus_constraints::InvalidValue::new(
-                            "PutItemSku",
-                            violation,
-                        ),
-                    )
-                }
-            }
-        }
-        /// Checks a value against the constraints, without building anything.
-        pub fn check(
-            value: &str,
-        ) -> ::std::result::Result<
-            (),
-            ::janus_runtime::__private::janus_constraints::Violation,
-        > {
-            static PATTERN: ::std::sync::LazyLock<
-                ::std::option::Option<
-                    ::janus_runtime::__private::janus_constraints::Pattern,
-                >,
-            > = ::std::sync::LazyLock::new(|| {
-                ::janus_runtime::__private::janus_constraints::Pattern::new(
-                        "^[A-Z]{3}-[0-9]{4}$",
-                    )
-                    .ok()
-            });
-            let pattern = match &*PATTERN {
-                ::std::option::Option::Some(pattern) => pattern,
-                ::std::option::Option::None => {
-                    return ::std::result::Result::Err(
-                        ::janus_runtime::__private::janus_constraints::Violation::new(
-                            ::janus_runtime::__private::janus_constraints::keyword::PATTERN,
-                            ::janus_runtime::__private::serde_json::Value::String(
-                                ::std::convert::From::from("^[A-Z]{3}-[0-9]{4}$"),
-                            ),
-                            ::std::format!(
-                                "pattern `{}` could not be compiled", "^[A-Z]{3}-[0-9]{4}$"
-                            ),
-                        ),
-                    );
-                }
-            };
-            ::janus_runtime::__private::janus_constraints::check_string(
-                value,
-                &::janus_runtime::__private::janus_constraints::StringRules {
-                    min_length: ::std::option::Option::None,
-                    max_length: ::std::option::Option::None,
-                    pattern: ::std::option::Option::Some(pattern),
-                },
-            )
-        }
-        /// The value.
-        pub fn as_str(&self) -> &str {
-            &self.0
-        }
-        /// The value, unwrapped.
-        pub fn into_inner(self) -> ::std::string::String {
-            self.0
-        }
-    }
-    impl ::std::ops::Deref for PutItemSku {
-        type Target = str;
-        fn deref(&self) -> &str {
-            &self.0
-        }
-    }
-    impl ::std::fmt::Display for PutItemSku {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            ::std::fmt::Display::fmt(&self.0, f)
-        }
-    }
-    impl ::std::str::FromStr for PutItemSku {
-        type Err = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            Self::new(value)
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for PutItemSku {
-        type Error = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            Self::new(value)
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for PutItemSku {
-        type Error = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            Self::new(value)
-        }
-    }
-    impl ::std::convert::From<PutItemSku> for ::std::string::String {
-        fn from(value: PutItemSku) -> Self {
-            value.0
-        }
-    }
-    impl ::std::convert::AsRef<str> for PutItemSku {
-        fn as_ref(&self) -> &str {
-            &self.0
-        }
-    }
-    impl ::janus_runtime::__private::serde::Serialize for PutItemSku {
-        fn serialize<S: ::janus_runtime::__private::serde::Serializer>(
-            &self,
-            serializer: S,
-        ) -> ::std::result::Result<S::Ok, S::Error> {
-            serializer.serialize_str(&self.0)
-        }
-    }
-    impl<'de> ::janus_runtime::__private::serde::Deserialize<'de> for PutItemSku {
-        fn deserialize<D: ::janus_runtime::__private::serde::Deserializer<'de>>(
-            deserializer: D,
-        ) -> ::std::result::Result<Self, D::Error> {
-            let value = <::std::string::String as ::janus_runtime::__private::serde::Deserialize<
-                'de,
-            >>::deserialize(deserializer)?;
-            Self::new(value)
-                .map_err(
-                    <D::Error as ::janus_runtime::__private::serde::de::Error>::custom,
-                )
-        }
-    }
-    impl ::janus_runtime::__private::support::FromCheckedLiteral<8835257726149554779u64>
-    for PutItemSku {
-        type Literal = &'static str;
-        fn from_checked_literal(value: &'static str) -> Self {
-            Self(::std::convert::From::from(value))
-        }
-    }
+    /// Built only through checks: [`new`](::janus_runtime::Constrained::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `put_item_sku!`.
+    pub type PutItemSku = ::janus_runtime::Constrained<
+        ::std::string::String,
+        __rules::PutItemSku,
+    >;
     #[doc(hidden)]
     #[allow(unused_macros)]
     macro_rules! __janus_literal_put_item_sku {
         ($value:literal) => {
-            ::janus_runtime::__private::support::from_checked_literal:: < _,
+            ::janus_runtime::__private::from_checked_literal:: < _, _,
             8835257726149554779u64 >
             (::janus_runtime::__private::check_literal!("{\"kind\":\"string\",\"location\":\"all-types.json: /channels/catalog/requests/put-item/args/sku\",\"pattern\":\"^[A-Z]{3}-[0-9]{4}$\",\"type\":\"PutItemSku\"}",
             $value))
@@ -1826,165 +555,13 @@ pub mod catalog {
     ///
     /// Constraints: from 0 to 10000 inclusive.
     ///
-    /// Built only through checks: [`new`](Self::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `quantity!`.
-    #[derive(
-        ::std::fmt::Debug,
-        ::std::clone::Clone,
-        ::std::marker::Copy,
-        ::std::cmp::PartialEq,
-        ::std::cmp::Eq,
-        ::std::hash::Hash,
-        ::std::cmp::PartialOrd,
-        ::std::cmp::Ord,
-    )]
-    pub struct Quantity(i64);
-    impl Quantity {
-        /// Builds the value if it satisfies the manifest's constraints.
-        pub fn new(
-            value: i64,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            match Self::check(value) {
-                ::std::result::Result::Ok(()) => ::std::result::Result::Ok(Self(value)),
-                ::std::result::Result::Err(violation) => {
-                    ::std::result::Result::Err(
-                        ::janus_runtime::__private::janus_constraints::InvalidValue::new(
-                            "Quantity",
-                            violation,
-                        ),
-                    )
-                }
-            }
-        }
-        /// Checks a value against the constraints, without building anything.
-        pub fn check(
-            value: i64,
-        ) -> ::std::result::Result<
-            (),
-            ::janus_runtime::__private::janus_constraints::Violation,
-        > {
-            ::janus_runtime::__private::janus_constraints::check_integer(
-                value,
-                ::std::option::Option::Some(0i64),
-                ::std::option::Option::Some(10000i64),
-            )
-        }
-        /// The value.
-        pub fn get(self) -> i64 {
-            self.0
-        }
-        /// The value, unwrapped.
-        pub fn into_inner(self) -> i64 {
-            self.0
-        }
-    }
-    impl ::std::ops::Deref for Quantity {
-        type Target = i64;
-        fn deref(&self) -> &i64 {
-            &self.0
-        }
-    }
-    impl ::std::fmt::Display for Quantity {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            ::std::fmt::Display::fmt(&self.0, f)
-        }
-    }
-    impl ::std::str::FromStr for Quantity {
-        type Err = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            match value.trim().parse::<i64>() {
-                ::std::result::Result::Ok(parsed) => Self::new(parsed),
-                ::std::result::Result::Err(_) => {
-                    let shown = ::janus_runtime::__private::serde_json::Value::String(
-                        ::std::convert::From::from(value),
-                    );
-                    match ::janus_runtime::__private::janus_constraints::check_type(
-                        &shown,
-                        ::janus_runtime::__private::janus_constraints::JsonType::Integer,
-                    ) {
-                        ::std::result::Result::Err(violation) => {
-                            ::std::result::Result::Err(
-                                ::janus_runtime::__private::janus_constraints::InvalidValue::new(
-                                    "Quantity",
-                                    violation,
-                                ),
-                            )
-                        }
-                        ::std::result::Result::Ok(()) => {
-                            ::std::result::Result::Err(
-                                ::janus_runtime::__private::janus_constraints::InvalidValue::new(
-                                    "Quantity",
-                                    ::janus_runtime::__private::janus_constraints::missing_required(),
-                                ),
-                            )
-                        }
-                    }
-                }
-            }
-        }
-    }
-    impl ::std::convert::TryFrom<i64> for Quantity {
-        type Error = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn try_from(
-            value: i64,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            Self::new(value)
-        }
-    }
-    impl ::std::convert::From<Quantity> for i64 {
-        fn from(value: Quantity) -> Self {
-            value.0
-        }
-    }
-    impl ::janus_runtime::__private::serde::Serialize for Quantity {
-        fn serialize<S: ::janus_runtime::__private::serde::Serializer>(
-            &self,
-            serializer: S,
-        ) -> ::std::result::Result<S::Ok, S::Error> {
-            serializer.serialize_i64(self.0)
-        }
-    }
-    impl<'de> ::janus_runtime::__private::serde::Deserialize<'de> for Quantity {
-        fn deserialize<D: ::janus_runtime::__private::serde::Deserializer<'de>>(
-            deserializer: D,
-        ) -> ::std::result::Result<Self, D::Error> {
-            let value = <i64 as ::janus_runtime::__private::serde::Deserialize<
-                'de,
-            >>::deserialize(deserializer)?;
-            Self::new(value)
-                .map_err(
-                    <D::Error as ::janus_runtime::__private::serde::de::Error>::custom,
-                )
-        }
-    }
-    impl ::janus_runtime::__private::support::FromCheckedLiteral<15557918179744470349u64>
-    for Quantity {
-        type Literal = i64;
-        fn from_checked_literal(value: i64) -> Self {
-            Self(value)
-        }
-    }
-    impl ::std::default::Default for Quantity {
-        /// The manifest's `default`.
-        fn default() -> Self {
-            Self(1i64)
-        }
-    }
+    /// Built only through checks: [`new`](::janus_runtime::Constrained::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `quantity!`.
+    pub type Quantity = ::janus_runtime::Constrained<i64, __rules::Quantity>;
     #[doc(hidden)]
     #[allow(unused_macros)]
     macro_rules! __janus_literal_quantity {
         ($value:literal) => {
-            ::janus_runtime::__private::support::from_checked_literal:: < _,
+            ::janus_runtime::__private::from_checked_literal:: < _, _,
             15557918179744470349u64 >
             (::janus_runtime::__private::check_literal!("{\"kind\":\"integer\",\"location\":\"all-types.json: /channels/catalog/requests/put-item/args/quantity\",\"maximum\":10000,\"minimum\":0,\"type\":\"Quantity\"}",
             $value))
@@ -1997,150 +574,16 @@ pub mod catalog {
     ///
     /// Constraints: at most 16 characters.
     ///
-    /// Built only through checks: [`new`](Self::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `tags_item!`.
-    #[derive(
-        ::std::fmt::Debug,
-        ::std::clone::Clone,
-        ::std::cmp::PartialEq,
-        ::std::cmp::Eq,
-        ::std::hash::Hash,
-        ::std::cmp::PartialOrd,
-        ::std::cmp::Ord,
-    )]
-    pub struct TagsItem(::std::string::String);
-    impl TagsItem {
-        /// Builds the value if it satisfies the manifest's constraints.
-        pub fn new(
-            value: impl ::std::convert::Into<::std::string::String>,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            let value: ::std::string::String = ::std::convert::Into::into(value);
-            match Self::check(&value) {
-                ::std::result::Result::Ok(()) => ::std::result::Result::Ok(Self(value)),
-                ::std::result::Result::Err(violation) => {
-                    ::std::result::Result::Err(
-                        ::janus_runtime::__private::janus_constraints::InvalidValue::new(
-                            "TagsItem",
-                            violation,
-                        ),
-                    )
-                }
-            }
-        }
-        /// Checks a value against the constraints, without building anything.
-        pub fn check(
-            value: &str,
-        ) -> ::std::result::Result<
-            (),
-            ::janus_runtime::__private::janus_constraints::Violation,
-        > {
-            ::janus_runtime::__private::janus_constraints::check_string(
-                value,
-                &::janus_runtime::__private::janus_constraints::StringRules {
-                    min_length: ::std::option::Option::None,
-                    max_length: ::std::option::Option::Some(16u64),
-                    pattern: ::std::option::Option::None,
-                },
-            )
-        }
-        /// The value.
-        pub fn as_str(&self) -> &str {
-            &self.0
-        }
-        /// The value, unwrapped.
-        pub fn into_inner(self) -> ::std::string::String {
-            self.0
-        }
-    }
-    impl ::std::ops::Deref for TagsItem {
-        type Target = str;
-        fn deref(&self) -> &str {
-            &self.0
-        }
-    }
-    impl ::std::fmt::Display for TagsItem {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            ::std::fmt::Display::fmt(&self.0, f)
-        }
-    }
-    impl ::std::str::FromStr for TagsItem {
-        type Err = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            Self::new(value)
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for TagsItem {
-        type Error = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            Self::new(value)
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for TagsItem {
-        type Error = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            Self::new(value)
-        }
-    }
-    impl ::std::convert::From<TagsItem> for ::std::string::String {
-        fn from(value: TagsItem) -> Self {
-            value.0
-        }
-    }
-    impl ::std::convert::AsRef<str> for TagsItem {
-        fn as_ref(&self) -> &str {
-            &self.0
-        }
-    }
-    impl ::janus_runtime::__private::serde::Serialize for TagsItem {
-        fn serialize<S: ::janus_runtime::__private::serde::Serializer>(
-            &self,
-            serializer: S,
-        ) -> ::std::result::Result<S::Ok, S::Error> {
-            serializer.serialize_str(&self.0)
-        }
-    }
-    impl<'de> ::janus_runtime::__private::serde::Deserialize<'de> for TagsItem {
-        fn deserialize<D: ::janus_runtime::__private::serde::Deserializer<'de>>(
-            deserializer: D,
-        ) -> ::std::result::Result<Self, D::Error> {
-            let value = <::std::string::String as ::janus_runtime::__private::serde::Deserialize<
-                'de,
-            >>::deserialize(deserializer)?;
-            Self::new(value)
-                .map_err(
-                    <D::Error as ::janus_runtime::__private::serde::de::Error>::custom,
-                )
-        }
-    }
-    impl ::janus_runtime::__private::support::FromCheckedLiteral<14255605393035014482u64>
-    for TagsItem {
-        type Literal = &'static str;
-        fn from_checked_literal(value: &'static str) -> Self {
-            Self(::std::convert::From::from(value))
-        }
-    }
+    /// Built only through checks: [`new`](::janus_runtime::Constrained::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `tags_item!`.
+    pub type TagsItem = ::janus_runtime::Constrained<
+        ::std::string::String,
+        __rules::TagsItem,
+    >;
     #[doc(hidden)]
     #[allow(unused_macros)]
     macro_rules! __janus_literal_tags_item {
         ($value:literal) => {
-            ::janus_runtime::__private::support::from_checked_literal:: < _,
+            ::janus_runtime::__private::from_checked_literal:: < _, _,
             14255605393035014482u64 >
             (::janus_runtime::__private::check_literal!("{\"kind\":\"string\",\"location\":\"all-types.json: /channels/catalog/requests/put-item/args/tags/items\",\"maxLength\":16,\"type\":\"TagsItem\"}",
             $value))
@@ -2153,150 +596,13 @@ pub mod catalog {
     ///
     /// Constraints: 1 to 80 characters.
     ///
-    /// Built only through checks: [`new`](Self::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `title!`.
-    #[derive(
-        ::std::fmt::Debug,
-        ::std::clone::Clone,
-        ::std::cmp::PartialEq,
-        ::std::cmp::Eq,
-        ::std::hash::Hash,
-        ::std::cmp::PartialOrd,
-        ::std::cmp::Ord,
-    )]
-    pub struct Title(::std::string::String);
-    impl Title {
-        /// Builds the value if it satisfies the manifest's constraints.
-        pub fn new(
-            value: impl ::std::convert::Into<::std::string::String>,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            let value: ::std::string::String = ::std::convert::Into::into(value);
-            match Self::check(&value) {
-                ::std::result::Result::Ok(()) => ::std::result::Result::Ok(Self(value)),
-                ::std::result::Result::Err(violation) => {
-                    ::std::result::Result::Err(
-                        ::janus_runtime::__private::janus_constraints::InvalidValue::new(
-                            "Title",
-                            violation,
-                        ),
-                    )
-                }
-            }
-        }
-        /// Checks a value against the constraints, without building anything.
-        pub fn check(
-            value: &str,
-        ) -> ::std::result::Result<
-            (),
-            ::janus_runtime::__private::janus_constraints::Violation,
-        > {
-            ::janus_runtime::__private::janus_constraints::check_string(
-                value,
-                &::janus_runtime::__private::janus_constraints::StringRules {
-                    min_length: ::std::option::Option::Some(1u64),
-                    max_length: ::std::option::Option::Some(80u64),
-                    pattern: ::std::option::Option::None,
-                },
-            )
-        }
-        /// The value.
-        pub fn as_str(&self) -> &str {
-            &self.0
-        }
-        /// The value, unwrapped.
-        pub fn into_inner(self) -> ::std::string::String {
-            self.0
-        }
-    }
-    impl ::std::ops::Deref for Title {
-        type Target = str;
-        fn deref(&self) -> &str {
-            &self.0
-        }
-    }
-    impl ::std::fmt::Display for Title {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            ::std::fmt::Display::fmt(&self.0, f)
-        }
-    }
-    impl ::std::str::FromStr for Title {
-        type Err = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            Self::new(value)
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for Title {
-        type Error = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            Self::new(value)
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for Title {
-        type Error = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            Self::new(value)
-        }
-    }
-    impl ::std::convert::From<Title> for ::std::string::String {
-        fn from(value: Title) -> Self {
-            value.0
-        }
-    }
-    impl ::std::convert::AsRef<str> for Title {
-        fn as_ref(&self) -> &str {
-            &self.0
-        }
-    }
-    impl ::janus_runtime::__private::serde::Serialize for Title {
-        fn serialize<S: ::janus_runtime::__private::serde::Serializer>(
-            &self,
-            serializer: S,
-        ) -> ::std::result::Result<S::Ok, S::Error> {
-            serializer.serialize_str(&self.0)
-        }
-    }
-    impl<'de> ::janus_runtime::__private::serde::Deserialize<'de> for Title {
-        fn deserialize<D: ::janus_runtime::__private::serde::Deserializer<'de>>(
-            deserializer: D,
-        ) -> ::std::result::Result<Self, D::Error> {
-            let value = <::std::string::String as ::janus_runtime::__private::serde::Deserialize<
-                'de,
-            >>::deserialize(deserializer)?;
-            Self::new(value)
-                .map_err(
-                    <D::Error as ::janus_runtime::__private::serde::de::Error>::custom,
-                )
-        }
-    }
-    impl ::janus_runtime::__private::support::FromCheckedLiteral<455123393831214858u64>
-    for Title {
-        type Literal = &'static str;
-        fn from_checked_literal(value: &'static str) -> Self {
-            Self(::std::convert::From::from(value))
-        }
-    }
+    /// Built only through checks: [`new`](::janus_runtime::Constrained::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `title!`.
+    pub type Title = ::janus_runtime::Constrained<::std::string::String, __rules::Title>;
     #[doc(hidden)]
     #[allow(unused_macros)]
     macro_rules! __janus_literal_title {
         ($value:literal) => {
-            ::janus_runtime::__private::support::from_checked_literal:: < _,
+            ::janus_runtime::__private::from_checked_literal:: < _, _,
             455123393831214858u64 >
             (::janus_runtime::__private::check_literal!("{\"kind\":\"string\",\"location\":\"all-types.json: /channels/catalog/requests/put-item/args/title\",\"maxLength\":80,\"minLength\":1,\"type\":\"Title\"}",
             $value))
@@ -2329,12 +635,13 @@ pub mod catalog {
         pub const ALL: [Self; 3] = [Self::Mm, Self::Cm, Self::In];
         /// The wire value.
         pub const fn as_str(self) -> &'static str {
-            match self {
-                Self::Mm => "mm",
-                Self::Cm => "cm",
-                Self::In => "in",
-            }
+            <Self as ::janus_runtime::typed::WireEnum>::WIRE[self as usize]
         }
+    }
+    impl ::janus_runtime::typed::WireEnum for Unit {
+        const NAME: &'static str = "Unit";
+        const VARIANTS: &'static [Self] = &Self::ALL;
+        const WIRE: &'static [&'static str] = &["mm", "cm", "in"];
     }
     impl ::std::fmt::Display for Unit {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
@@ -2342,29 +649,9 @@ pub mod catalog {
         }
     }
     impl ::std::str::FromStr for Unit {
-        type Err = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            match value {
-                "mm" => ::std::result::Result::Ok(Self::Mm),
-                "cm" => ::std::result::Result::Ok(Self::Cm),
-                "in" => ::std::result::Result::Ok(Self::In),
-                other => {
-                    ::std::result::Result::Err(
-                        ::janus_runtime::__private::janus_constraints::InvalidValue::new(
-                            "Unit",
-                            ::janus_runtime::__private::support::enum_violation(
-                                other,
-                                &["mm", "cm", "in"],
-                            ),
-                        ),
-                    )
-                }
-            }
+        type Err = ::janus_runtime::constraints::InvalidValue;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            ::janus_runtime::typed::parse_enum(value)
         }
     }
     impl ::janus_runtime::__private::serde::Serialize for Unit {
@@ -2379,14 +666,7 @@ pub mod catalog {
         fn deserialize<D: ::janus_runtime::__private::serde::Deserializer<'de>>(
             deserializer: D,
         ) -> ::std::result::Result<Self, D::Error> {
-            let value = <::std::string::String as ::janus_runtime::__private::serde::Deserialize<
-                'de,
-            >>::deserialize(deserializer)?;
-            value
-                .parse()
-                .map_err(
-                    <D::Error as ::janus_runtime::__private::serde::de::Error>::custom,
-                )
+            ::janus_runtime::typed::deserialize_enum(deserializer)
         }
     }
     impl ::std::default::Default for Unit {
@@ -2399,156 +679,13 @@ pub mod catalog {
     ///
     /// Constraints: at least 0.
     ///
-    /// Built only through checks: [`new`](Self::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `width!`.
-    #[derive(
-        ::std::fmt::Debug,
-        ::std::clone::Clone,
-        ::std::marker::Copy,
-        ::std::cmp::PartialEq,
-        ::std::cmp::PartialOrd,
-    )]
-    pub struct Width(f64);
-    impl Width {
-        /// Builds the value if it satisfies the manifest's constraints.
-        pub fn new(
-            value: f64,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            match Self::check(value) {
-                ::std::result::Result::Ok(()) => ::std::result::Result::Ok(Self(value)),
-                ::std::result::Result::Err(violation) => {
-                    ::std::result::Result::Err(
-                        ::janus_runtime::__private::janus_constraints::InvalidValue::new(
-                            "Width",
-                            violation,
-                        ),
-                    )
-                }
-            }
-        }
-        /// Checks a value against the constraints, without building anything.
-        pub fn check(
-            value: f64,
-        ) -> ::std::result::Result<
-            (),
-            ::janus_runtime::__private::janus_constraints::Violation,
-        > {
-            ::janus_runtime::__private::janus_constraints::check_number(
-                value,
-                ::std::option::Option::Some(0f64),
-                ::std::option::Option::None,
-            )
-        }
-        /// The value.
-        pub fn get(self) -> f64 {
-            self.0
-        }
-        /// The value, unwrapped.
-        pub fn into_inner(self) -> f64 {
-            self.0
-        }
-    }
-    impl ::std::ops::Deref for Width {
-        type Target = f64;
-        fn deref(&self) -> &f64 {
-            &self.0
-        }
-    }
-    impl ::std::fmt::Display for Width {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            ::std::fmt::Display::fmt(&self.0, f)
-        }
-    }
-    impl ::std::str::FromStr for Width {
-        type Err = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            match value.trim().parse::<f64>() {
-                ::std::result::Result::Ok(parsed) => Self::new(parsed),
-                ::std::result::Result::Err(_) => {
-                    let shown = ::janus_runtime::__private::serde_json::Value::String(
-                        ::std::convert::From::from(value),
-                    );
-                    match ::janus_runtime::__private::janus_constraints::check_type(
-                        &shown,
-                        ::janus_runtime::__private::janus_constraints::JsonType::Number,
-                    ) {
-                        ::std::result::Result::Err(violation) => {
-                            ::std::result::Result::Err(
-                                ::janus_runtime::__private::janus_constraints::InvalidValue::new(
-                                    "Width",
-                                    violation,
-                                ),
-                            )
-                        }
-                        ::std::result::Result::Ok(()) => {
-                            ::std::result::Result::Err(
-                                ::janus_runtime::__private::janus_constraints::InvalidValue::new(
-                                    "Width",
-                                    ::janus_runtime::__private::janus_constraints::missing_required(),
-                                ),
-                            )
-                        }
-                    }
-                }
-            }
-        }
-    }
-    impl ::std::convert::TryFrom<f64> for Width {
-        type Error = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn try_from(
-            value: f64,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            Self::new(value)
-        }
-    }
-    impl ::std::convert::From<Width> for f64 {
-        fn from(value: Width) -> Self {
-            value.0
-        }
-    }
-    impl ::janus_runtime::__private::serde::Serialize for Width {
-        fn serialize<S: ::janus_runtime::__private::serde::Serializer>(
-            &self,
-            serializer: S,
-        ) -> ::std::result::Result<S::Ok, S::Error> {
-            serializer.serialize_f64(self.0)
-        }
-    }
-    impl<'de> ::janus_runtime::__private::serde::Deserialize<'de> for Width {
-        fn deserialize<D: ::janus_runtime::__private::serde::Deserializer<'de>>(
-            deserializer: D,
-        ) -> ::std::result::Result<Self, D::Error> {
-            let value = <f64 as ::janus_runtime::__private::serde::Deserialize<
-                'de,
-            >>::deserialize(deserializer)?;
-            Self::new(value)
-                .map_err(
-                    <D::Error as ::janus_runtime::__private::serde::de::Error>::custom,
-                )
-        }
-    }
-    impl ::janus_runtime::__private::support::FromCheckedLiteral<12269046689079490853u64>
-    for Width {
-        type Literal = f64;
-        fn from_checked_literal(value: f64) -> Self {
-            Self(value)
-        }
-    }
+    /// Built only through checks: [`new`](::janus_runtime::Constrained::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `width!`.
+    pub type Width = ::janus_runtime::Constrained<f64, __rules::Width>;
     #[doc(hidden)]
     #[allow(unused_macros)]
     macro_rules! __janus_literal_width {
         ($value:literal) => {
-            ::janus_runtime::__private::support::from_checked_literal:: < _,
+            ::janus_runtime::__private::from_checked_literal:: < _, _,
             12269046689079490853u64 >
             (::janus_runtime::__private::check_literal!("{\"kind\":\"number\",\"location\":\"all-types.json: /channels/catalog/requests/put-item/args/dimensions/properties/width\",\"minimum\":0,\"type\":\"Width\"}",
             $value))
@@ -2557,8 +694,132 @@ pub mod catalog {
     /// Builds a [`Width`] from a literal checked against the manifest's constraints while compiling: `width!(…)`. A literal that breaks them is a compile error naming the constraint and `all-types.json: /channels/catalog/requests/put-item/args/dimensions/properties/width`.
     #[allow(unused_imports)]
     pub(crate) use __janus_literal_width as width;
+    /// The rules of this module's constrained values.
+    #[doc(hidden)]
+    pub mod __rules {
+        /// The rules of [`super::CountItemsResponse`].
+        pub enum CountItemsResponse {}
+        impl ::janus_runtime::typed::Rule<i64> for CountItemsResponse {
+            const NAME: &'static str = "CountItemsResponse";
+            const LIMITS: <i64 as ::janus_runtime::typed::Base>::Limits = ::janus_runtime::typed::IntegerLimits::NONE
+                .minimum(0);
+        }
+        impl ::janus_runtime::__private::LiteralSpec<15389638258452764172u64>
+        for CountItemsResponse {}
+        /// The rules of [`super::Discount`].
+        pub enum Discount {}
+        impl ::janus_runtime::typed::Rule<f64> for Discount {
+            const NAME: &'static str = "Discount";
+            const LIMITS: <f64 as ::janus_runtime::typed::Base>::Limits = ::janus_runtime::typed::NumberLimits::NONE
+                .minimum(0f64)
+                .maximum(1f64);
+        }
+        impl ::janus_runtime::__private::LiteralSpec<8936571281601673828u64>
+        for Discount {}
+        impl ::janus_runtime::typed::DefaultValue<f64> for Discount {
+            const DEFAULT: <f64 as ::janus_runtime::typed::Base>::Literal = 0.5f64;
+        }
+        /// The rules of [`super::Height`].
+        pub enum Height {}
+        impl ::janus_runtime::typed::Rule<f64> for Height {
+            const NAME: &'static str = "Height";
+            const LIMITS: <f64 as ::janus_runtime::typed::Base>::Limits = ::janus_runtime::typed::NumberLimits::NONE
+                .minimum(0f64);
+        }
+        impl ::janus_runtime::__private::LiteralSpec<14745929849966014249u64>
+        for Height {}
+        /// The rules of [`super::ItemStateSku`].
+        pub enum ItemStateSku {}
+        impl ::janus_runtime::typed::Rule<::std::string::String> for ItemStateSku {
+            const NAME: &'static str = "ItemStateSku";
+            const LIMITS: <::std::string::String as ::janus_runtime::typed::Base>::Limits = ::janus_runtime::typed::StringLimits::NONE
+                .pattern("^[A-Z]{3}-[0-9]{4}$");
+        }
+        impl ::janus_runtime::__private::LiteralSpec<17716660942665472373u64>
+        for ItemStateSku {}
+        /// The rules of [`super::ListTagsResponseItem`].
+        pub enum ListTagsResponseItem {}
+        impl ::janus_runtime::typed::Rule<::std::string::String>
+        for ListTagsResponseItem {
+            const NAME: &'static str = "ListTagsResponseItem";
+            const LIMITS: <::std::string::String as ::janus_runtime::typed::Base>::Limits = ::janus_runtime::typed::StringLimits::NONE
+                .min_length(1);
+        }
+        impl ::janus_runtime::__private::LiteralSpec<738953208905651008u64>
+        for ListTagsResponseItem {}
+        /// The rules of [`super::MatrixItemItem`].
+        pub enum MatrixItemItem {}
+        impl ::janus_runtime::typed::Rule<i64> for MatrixItemItem {
+            const NAME: &'static str = "MatrixItemItem";
+            const LIMITS: <i64 as ::janus_runtime::typed::Base>::Limits = ::janus_runtime::typed::IntegerLimits::NONE
+                .minimum(-5)
+                .maximum(5);
+        }
+        impl ::janus_runtime::__private::LiteralSpec<16077135191639248733u64>
+        for MatrixItemItem {}
+        /// The rules of [`super::Price`].
+        pub enum Price {}
+        impl ::janus_runtime::typed::Rule<f64> for Price {
+            const NAME: &'static str = "Price";
+            const LIMITS: <f64 as ::janus_runtime::typed::Base>::Limits = ::janus_runtime::typed::NumberLimits::NONE
+                .minimum(0.01f64)
+                .maximum(99999.99f64);
+        }
+        impl ::janus_runtime::__private::LiteralSpec<6928598867011087269u64> for Price {}
+        /// The rules of [`super::PutItemSku`].
+        pub enum PutItemSku {}
+        impl ::janus_runtime::typed::Rule<::std::string::String> for PutItemSku {
+            const NAME: &'static str = "PutItemSku";
+            const LIMITS: <::std::string::String as ::janus_runtime::typed::Base>::Limits = ::janus_runtime::typed::StringLimits::NONE
+                .pattern("^[A-Z]{3}-[0-9]{4}$");
+        }
+        impl ::janus_runtime::__private::LiteralSpec<8835257726149554779u64>
+        for PutItemSku {}
+        /// The rules of [`super::Quantity`].
+        pub enum Quantity {}
+        impl ::janus_runtime::typed::Rule<i64> for Quantity {
+            const NAME: &'static str = "Quantity";
+            const LIMITS: <i64 as ::janus_runtime::typed::Base>::Limits = ::janus_runtime::typed::IntegerLimits::NONE
+                .minimum(0)
+                .maximum(10000);
+        }
+        impl ::janus_runtime::__private::LiteralSpec<15557918179744470349u64>
+        for Quantity {}
+        impl ::janus_runtime::typed::DefaultValue<i64> for Quantity {
+            const DEFAULT: <i64 as ::janus_runtime::typed::Base>::Literal = 1i64;
+        }
+        /// The rules of [`super::TagsItem`].
+        pub enum TagsItem {}
+        impl ::janus_runtime::typed::Rule<::std::string::String> for TagsItem {
+            const NAME: &'static str = "TagsItem";
+            const LIMITS: <::std::string::String as ::janus_runtime::typed::Base>::Limits = ::janus_runtime::typed::StringLimits::NONE
+                .max_length(16);
+        }
+        impl ::janus_runtime::__private::LiteralSpec<14255605393035014482u64>
+        for TagsItem {}
+        /// The rules of [`super::Title`].
+        pub enum Title {}
+        impl ::janus_runtime::typed::Rule<::std::string::String> for Title {
+            const NAME: &'static str = "Title";
+            const LIMITS: <::std::string::String as ::janus_runtime::typed::Base>::Limits = ::janus_runtime::typed::StringLimits::NONE
+                .min_length(1)
+                .max_length(80);
+        }
+        impl ::janus_runtime::__private::LiteralSpec<455123393831214858u64> for Title {}
+        /// The rules of [`super::Width`].
+        pub enum Width {}
+        impl ::janus_runtime::typed::Rule<f64> for Width {
+            const NAME: &'static str = "Width";
+            const LIMITS: <f64 as ::janus_runtime::typed::Base>::Limits = ::janus_runtime::typed::NumberLimits::NONE
+                .minimum(0f64);
+        }
+        impl ::janus_runtime::__private::LiteralSpec<12269046689079490853u64> for Width {}
+    }
     /// Typed calls to the `catalog` channel. Implemented for [`::janus_runtime::Client`], so any client connected to a server of this channel can call them.
     pub trait CatalogClient {
+        /// The runtime client that carries the calls.
+        #[doc(hidden)]
+        fn __janus_client(&self) -> &::janus_runtime::Client;
         /// The `any-object` request.
         fn any_object(
             &self,
@@ -2570,7 +831,15 @@ pub mod catalog {
                 >,
                 ::janus_runtime::CallError<::std::convert::Infallible>,
             >,
-        > + ::std::marker::Send;
+        > + ::std::marker::Send {
+            ::janus_runtime::__private::call(
+                self.__janus_client(),
+                &super::__JANUS_SCHEMA,
+                CHANNEL_ID,
+                ANY_OBJECT,
+                ::janus_runtime::__private::NoArgs,
+            )
+        }
         /// A scalar response.
         fn count_items(
             &self,
@@ -2579,7 +848,15 @@ pub mod catalog {
                 CountItemsResponse,
                 ::janus_runtime::CallError<::std::convert::Infallible>,
             >,
-        > + ::std::marker::Send;
+        > + ::std::marker::Send {
+            ::janus_runtime::__private::call(
+                self.__janus_client(),
+                &super::__JANUS_SCHEMA,
+                CHANNEL_ID,
+                COUNT_ITEMS,
+                ::janus_runtime::__private::NoArgs,
+            )
+        }
         /// The `flag` request.
         fn flag(
             &self,
@@ -2588,7 +865,15 @@ pub mod catalog {
                 bool,
                 ::janus_runtime::CallError<::std::convert::Infallible>,
             >,
-        > + ::std::marker::Send;
+        > + ::std::marker::Send {
+            ::janus_runtime::__private::call(
+                self.__janus_client(),
+                &super::__JANUS_SCHEMA,
+                CHANNEL_ID,
+                FLAG,
+                ::janus_runtime::__private::NoArgs,
+            )
+        }
         /// The `item-state` request.
         fn item_state(
             &self,
@@ -2598,7 +883,15 @@ pub mod catalog {
                 ItemStateResponse,
                 ::janus_runtime::CallError<::std::convert::Infallible>,
             >,
-        > + ::std::marker::Send;
+        > + ::std::marker::Send {
+            ::janus_runtime::__private::call(
+                self.__janus_client(),
+                &super::__JANUS_SCHEMA,
+                CHANNEL_ID,
+                ITEM_STATE,
+                args,
+            )
+        }
         /// The `list-tags` request.
         fn list_tags(
             &self,
@@ -2607,7 +900,15 @@ pub mod catalog {
                 ::std::vec::Vec<ListTagsResponseItem>,
                 ::janus_runtime::CallError<::std::convert::Infallible>,
             >,
-        > + ::std::marker::Send;
+        > + ::std::marker::Send {
+            ::janus_runtime::__private::call(
+                self.__janus_client(),
+                &super::__JANUS_SCHEMA,
+                CHANNEL_ID,
+                LIST_TAGS,
+                ::janus_runtime::__private::NoArgs,
+            )
+        }
         /// Stores an item.
         fn put_item(
             &self,
@@ -2617,7 +918,15 @@ pub mod catalog {
                 PutItemResponse,
                 ::janus_runtime::CallError<PutItemError>,
             >,
-        > + ::std::marker::Send;
+        > + ::std::marker::Send {
+            ::janus_runtime::__private::call(
+                self.__janus_client(),
+                &super::__JANUS_SCHEMA,
+                CHANNEL_ID,
+                PUT_ITEM,
+                args,
+            )
+        }
         /// The `ratio` request.
         fn ratio(
             &self,
@@ -2626,7 +935,15 @@ pub mod catalog {
                 f64,
                 ::janus_runtime::CallError<::std::convert::Infallible>,
             >,
-        > + ::std::marker::Send;
+        > + ::std::marker::Send {
+            ::janus_runtime::__private::call(
+                self.__janus_client(),
+                &super::__JANUS_SCHEMA,
+                CHANNEL_ID,
+                RATIO,
+                ::janus_runtime::__private::NoArgs,
+            )
+        }
         /// No declared response: any JSON.
         fn raw(
             &self,
@@ -2635,206 +952,19 @@ pub mod catalog {
                 ::janus_runtime::__private::serde_json::Value,
                 ::janus_runtime::CallError<::std::convert::Infallible>,
             >,
-        > + ::std::marker::Send;
+        > + ::std::marker::Send {
+            ::janus_runtime::__private::call(
+                self.__janus_client(),
+                &super::__JANUS_SCHEMA,
+                CHANNEL_ID,
+                RAW,
+                ::janus_runtime::__private::NoArgs,
+            )
+        }
     }
     impl CatalogClient for ::janus_runtime::Client {
-        fn any_object(
-            &self,
-        ) -> impl ::std::future::Future<
-            Output = ::std::result::Result<
-                ::janus_runtime::__private::serde_json::Map<
-                    ::std::string::String,
-                    ::janus_runtime::__private::serde_json::Value,
-                >,
-                ::janus_runtime::CallError<::std::convert::Infallible>,
-            >,
-        > + ::std::marker::Send {
-            async move {
-                ::janus_runtime::__private::support::call_checked::<
-                    ::janus_runtime::__private::serde_json::Map<
-                        ::std::string::String,
-                        ::janus_runtime::__private::serde_json::Value,
-                    >,
-                    ::janus_runtime::__private::serde_json::Map<
-                        ::std::string::String,
-                        ::janus_runtime::__private::serde_json::Value,
-                    >,
-                >(
-                        self,
-                        &super::__JANUS_SCHEMA,
-                        CHANNEL_ID,
-                        ANY_OBJECT,
-                        &::janus_runtime::__private::serde_json::Map::new(),
-                    )
-                    .await
-                    .map_err(::janus_runtime::CallError::into_application)
-            }
-        }
-        fn count_items(
-            &self,
-        ) -> impl ::std::future::Future<
-            Output = ::std::result::Result<
-                CountItemsResponse,
-                ::janus_runtime::CallError<::std::convert::Infallible>,
-            >,
-        > + ::std::marker::Send {
-            async move {
-                ::janus_runtime::__private::support::call_checked::<
-                    ::janus_runtime::__private::serde_json::Map<
-                        ::std::string::String,
-                        ::janus_runtime::__private::serde_json::Value,
-                    >,
-                    CountItemsResponse,
-                >(
-                        self,
-                        &super::__JANUS_SCHEMA,
-                        CHANNEL_ID,
-                        COUNT_ITEMS,
-                        &::janus_runtime::__private::serde_json::Map::new(),
-                    )
-                    .await
-                    .map_err(::janus_runtime::CallError::into_application)
-            }
-        }
-        fn flag(
-            &self,
-        ) -> impl ::std::future::Future<
-            Output = ::std::result::Result<
-                bool,
-                ::janus_runtime::CallError<::std::convert::Infallible>,
-            >,
-        > + ::std::marker::Send {
-            async move {
-                ::janus_runtime::__private::support::call_checked::<
-                    ::janus_runtime::__private::serde_json::Map<
-                        ::std::string::String,
-                        ::janus_runtime::__private::serde_json::Value,
-                    >,
-                    bool,
-                >(
-                        self,
-                        &super::__JANUS_SCHEMA,
-                        CHANNEL_ID,
-                        FLAG,
-                        &::janus_runtime::__private::serde_json::Map::new(),
-                    )
-                    .await
-                    .map_err(::janus_runtime::CallError::into_application)
-            }
-        }
-        fn item_state(
-            &self,
-            args: ItemStateArgs,
-        ) -> impl ::std::future::Future<
-            Output = ::std::result::Result<
-                ItemStateResponse,
-                ::janus_runtime::CallError<::std::convert::Infallible>,
-            >,
-        > + ::std::marker::Send {
-            async move {
-                ::janus_runtime::__private::support::call_checked::<
-                    ItemStateArgs,
-                    ItemStateResponse,
-                >(self, &super::__JANUS_SCHEMA, CHANNEL_ID, ITEM_STATE, &args)
-                    .await
-                    .map_err(::janus_runtime::CallError::into_application)
-            }
-        }
-        fn list_tags(
-            &self,
-        ) -> impl ::std::future::Future<
-            Output = ::std::result::Result<
-                ::std::vec::Vec<ListTagsResponseItem>,
-                ::janus_runtime::CallError<::std::convert::Infallible>,
-            >,
-        > + ::std::marker::Send {
-            async move {
-                ::janus_runtime::__private::support::call_checked::<
-                    ::janus_runtime::__private::serde_json::Map<
-                        ::std::string::String,
-                        ::janus_runtime::__private::serde_json::Value,
-                    >,
-                    ::std::vec::Vec<ListTagsResponseItem>,
-                >(
-                        self,
-                        &super::__JANUS_SCHEMA,
-                        CHANNEL_ID,
-                        LIST_TAGS,
-                        &::janus_runtime::__private::serde_json::Map::new(),
-                    )
-                    .await
-                    .map_err(::janus_runtime::CallError::into_application)
-            }
-        }
-        fn put_item(
-            &self,
-            args: PutItemArgs,
-        ) -> impl ::std::future::Future<
-            Output = ::std::result::Result<
-                PutItemResponse,
-                ::janus_runtime::CallError<PutItemError>,
-            >,
-        > + ::std::marker::Send {
-            async move {
-                ::janus_runtime::__private::support::call_checked::<
-                    PutItemArgs,
-                    PutItemResponse,
-                >(self, &super::__JANUS_SCHEMA, CHANNEL_ID, PUT_ITEM, &args)
-                    .await
-                    .map_err(::janus_runtime::CallError::into_application)
-            }
-        }
-        fn ratio(
-            &self,
-        ) -> impl ::std::future::Future<
-            Output = ::std::result::Result<
-                f64,
-                ::janus_runtime::CallError<::std::convert::Infallible>,
-            >,
-        > + ::std::marker::Send {
-            async move {
-                ::janus_runtime::__private::support::call_checked::<
-                    ::janus_runtime::__private::serde_json::Map<
-                        ::std::string::String,
-                        ::janus_runtime::__private::serde_json::Value,
-                    >,
-                    f64,
-                >(
-                        self,
-                        &super::__JANUS_SCHEMA,
-                        CHANNEL_ID,
-                        RATIO,
-                        &::janus_runtime::__private::serde_json::Map::new(),
-                    )
-                    .await
-                    .map_err(::janus_runtime::CallError::into_application)
-            }
-        }
-        fn raw(
-            &self,
-        ) -> impl ::std::future::Future<
-            Output = ::std::result::Result<
-                ::janus_runtime::__private::serde_json::Value,
-                ::janus_runtime::CallError<::std::convert::Infallible>,
-            >,
-        > + ::std::marker::Send {
-            async move {
-                ::janus_runtime::__private::support::call_checked::<
-                    ::janus_runtime::__private::serde_json::Map<
-                        ::std::string::String,
-                        ::janus_runtime::__private::serde_json::Value,
-                    >,
-                    ::janus_runtime::__private::serde_json::Value,
-                >(
-                        self,
-                        &super::__JANUS_SCHEMA,
-                        CHANNEL_ID,
-                        RAW,
-                        &::janus_runtime::__private::serde_json::Map::new(),
-                    )
-                    .await
-                    .map_err(::janus_runtime::CallError::into_application)
-            }
+        fn __janus_client(&self) -> &::janus_runtime::Client {
+            self
         }
     }
     /// What answers the `catalog` channel: implement it (with `async fn`s) and serve it with [`CatalogServer`].
@@ -2997,137 +1127,85 @@ pub mod catalog {
             match request {
                 ANY_OBJECT => {
                     ::std::boxed::Box::pin(async move {
-                        super::__JANUS_SCHEMA
-                            .checked_args(CHANNEL_ID, ANY_OBJECT, args)?;
-                        match handler.any_object(&ctx).await {
-                            ::std::result::Result::Ok(result) => {
-                                ::janus_runtime::__private::support::encode(
-                                    ANY_OBJECT,
-                                    &result,
-                                )
-                            }
-                            ::std::result::Result::Err(error) => {
-                                ::std::result::Result::Err(error.into_error_object())
-                            }
-                        }
+                        super::__JANUS_SCHEMA.validate(CHANNEL_ID, ANY_OBJECT, &args)?;
+                        ::janus_runtime::__private::answer(
+                            ANY_OBJECT,
+                            handler.any_object(&ctx).await,
+                        )
                     })
                 }
                 COUNT_ITEMS => {
                     ::std::boxed::Box::pin(async move {
-                        super::__JANUS_SCHEMA
-                            .checked_args(CHANNEL_ID, COUNT_ITEMS, args)?;
-                        match handler.count_items(&ctx).await {
-                            ::std::result::Result::Ok(result) => {
-                                ::janus_runtime::__private::support::encode(
-                                    COUNT_ITEMS,
-                                    &result,
-                                )
-                            }
-                            ::std::result::Result::Err(error) => {
-                                ::std::result::Result::Err(error.into_error_object())
-                            }
-                        }
+                        super::__JANUS_SCHEMA.validate(CHANNEL_ID, COUNT_ITEMS, &args)?;
+                        ::janus_runtime::__private::answer(
+                            COUNT_ITEMS,
+                            handler.count_items(&ctx).await,
+                        )
                     })
                 }
                 FLAG => {
                     ::std::boxed::Box::pin(async move {
-                        super::__JANUS_SCHEMA.checked_args(CHANNEL_ID, FLAG, args)?;
-                        match handler.flag(&ctx).await {
-                            ::std::result::Result::Ok(result) => {
-                                ::janus_runtime::__private::support::encode(FLAG, &result)
-                            }
-                            ::std::result::Result::Err(error) => {
-                                ::std::result::Result::Err(error.into_error_object())
-                            }
-                        }
+                        super::__JANUS_SCHEMA.validate(CHANNEL_ID, FLAG, &args)?;
+                        ::janus_runtime::__private::answer(
+                            FLAG,
+                            handler.flag(&ctx).await,
+                        )
                     })
                 }
                 ITEM_STATE => {
                     ::std::boxed::Box::pin(async move {
-                        let args = super::__JANUS_SCHEMA
-                            .checked_args(CHANNEL_ID, ITEM_STATE, args)?;
-                        let args: ItemStateArgs = ::janus_runtime::__private::support::decode(
+                        let args = ::janus_runtime::__private::decode_args(
+                            &super::__JANUS_SCHEMA,
+                            CHANNEL_ID,
                             ITEM_STATE,
                             args,
                         )?;
-                        match handler.item_state(&ctx, args).await {
-                            ::std::result::Result::Ok(result) => {
-                                ::janus_runtime::__private::support::encode(
-                                    ITEM_STATE,
-                                    &result,
-                                )
-                            }
-                            ::std::result::Result::Err(error) => {
-                                ::std::result::Result::Err(error.into_error_object())
-                            }
-                        }
+                        ::janus_runtime::__private::answer(
+                            ITEM_STATE,
+                            handler.item_state(&ctx, args).await,
+                        )
                     })
                 }
                 LIST_TAGS => {
                     ::std::boxed::Box::pin(async move {
-                        super::__JANUS_SCHEMA.checked_args(CHANNEL_ID, LIST_TAGS, args)?;
-                        match handler.list_tags(&ctx).await {
-                            ::std::result::Result::Ok(result) => {
-                                ::janus_runtime::__private::support::encode(
-                                    LIST_TAGS,
-                                    &result,
-                                )
-                            }
-                            ::std::result::Result::Err(error) => {
-                                ::std::result::Result::Err(error.into_error_object())
-                            }
-                        }
+                        super::__JANUS_SCHEMA.validate(CHANNEL_ID, LIST_TAGS, &args)?;
+                        ::janus_runtime::__private::answer(
+                            LIST_TAGS,
+                            handler.list_tags(&ctx).await,
+                        )
                     })
                 }
                 PUT_ITEM => {
                     ::std::boxed::Box::pin(async move {
-                        let args = super::__JANUS_SCHEMA
-                            .checked_args(CHANNEL_ID, PUT_ITEM, args)?;
-                        let args: PutItemArgs = ::janus_runtime::__private::support::decode(
+                        let args = ::janus_runtime::__private::decode_args(
+                            &super::__JANUS_SCHEMA,
+                            CHANNEL_ID,
                             PUT_ITEM,
                             args,
                         )?;
-                        match handler.put_item(&ctx, args).await {
-                            ::std::result::Result::Ok(result) => {
-                                ::janus_runtime::__private::support::encode(
-                                    PUT_ITEM,
-                                    &result,
-                                )
-                            }
-                            ::std::result::Result::Err(error) => {
-                                ::std::result::Result::Err(error.into_error_object())
-                            }
-                        }
+                        ::janus_runtime::__private::answer(
+                            PUT_ITEM,
+                            handler.put_item(&ctx, args).await,
+                        )
                     })
                 }
                 RATIO => {
                     ::std::boxed::Box::pin(async move {
-                        super::__JANUS_SCHEMA.checked_args(CHANNEL_ID, RATIO, args)?;
-                        match handler.ratio(&ctx).await {
-                            ::std::result::Result::Ok(result) => {
-                                ::janus_runtime::__private::support::encode(RATIO, &result)
-                            }
-                            ::std::result::Result::Err(error) => {
-                                ::std::result::Result::Err(error.into_error_object())
-                            }
-                        }
+                        super::__JANUS_SCHEMA.validate(CHANNEL_ID, RATIO, &args)?;
+                        ::janus_runtime::__private::answer(
+                            RATIO,
+                            handler.ratio(&ctx).await,
+                        )
                     })
                 }
                 RAW => {
                     ::std::boxed::Box::pin(async move {
-                        super::__JANUS_SCHEMA.checked_args(CHANNEL_ID, RAW, args)?;
-                        match handler.raw(&ctx).await {
-                            ::std::result::Result::Ok(result) => {
-                                ::janus_runtime::__private::support::encode(RAW, &result)
-                            }
-                            ::std::result::Result::Err(error) => {
-                                ::std::result::Result::Err(error.into_error_object())
-                            }
-                        }
+                        super::__JANUS_SCHEMA.validate(CHANNEL_ID, RAW, &args)?;
+                        ::janus_runtime::__private::answer(RAW, handler.raw(&ctx).await)
                     })
                 }
                 other => {
-                    let error = ::janus_runtime::__private::support::unknown_request(
+                    let error = ::janus_runtime::__private::unknown_request(
                         CHANNEL_ID,
                         other,
                     );
@@ -3140,7 +1218,7 @@ pub mod catalog {
     }
 }
 #[doc(hidden)]
-pub static __JANUS_SCHEMA: ::janus_runtime::__private::support::EmbeddedSchema = ::janus_runtime::__private::support::EmbeddedSchema::new(
+pub static __JANUS_SCHEMA: ::janus_runtime::__private::EmbeddedSchema = ::janus_runtime::__private::EmbeddedSchema::new(
     "{\"channels\":[{\"id\":\"catalog\",\"requests\":[{\"name\":\"any-object\",\"response\":{\"type\":\"object\"}},{\"name\":\"count-items\",\"response\":{\"type\":\"integer\",\"minimum\":0}},{\"name\":\"flag\",\"response\":{\"type\":\"boolean\"}},{\"name\":\"item-state\",\"args\":[{\"name\":\"sku\",\"required\":true,\"schema\":{\"type\":\"string\",\"pattern\":\"^[A-Z]{3}-[0-9]{4}$\"}}],\"response\":{\"type\":\"string\",\"enum\":[\"in-stock\",\"sold-out\",\"discontinued\"]}},{\"name\":\"list-tags\",\"response\":{\"type\":\"array\",\"items\":{\"type\":\"string\",\"minLength\":1}}},{\"name\":\"put-item\",\"args\":[{\"name\":\"attributes\",\"nullable\":true,\"schema\":{\"type\":\"object\"}},{\"name\":\"condition\",\"required\":true,\"schema\":{\"type\":\"string\",\"enum\":[\"new\",\"used\",\"refurbished\"]}},{\"name\":\"count\",\"schema\":{\"type\":\"integer\"}},{\"name\":\"dimensions\",\"nullable\":true,\"schema\":{\"type\":\"object\",\"fields\":[{\"name\":\"height\",\"required\":true,\"schema\":{\"type\":\"number\",\"minimum\":0.0}},{\"name\":\"unit\",\"schema\":{\"type\":\"string\",\"enum\":[\"mm\",\"cm\",\"in\"]}},{\"name\":\"width\",\"required\":true,\"schema\":{\"type\":\"number\",\"minimum\":0.0}}]}},{\"name\":\"discount\",\"schema\":{\"type\":\"number\",\"minimum\":0.0,\"maximum\":1.0}},{\"name\":\"featured\",\"nullable\":true,\"schema\":{\"type\":\"boolean\"}},{\"name\":\"label\",\"schema\":{\"type\":\"string\"}},{\"name\":\"matrix\",\"nullable\":true,\"schema\":{\"type\":\"array\",\"items\":{\"type\":\"array\",\"items\":{\"type\":\"integer\",\"minimum\":-5,\"maximum\":5}}}},{\"name\":\"metadata\",\"nullable\":true,\"schema\":{\"type\":\"object\"}},{\"name\":\"note\",\"nullable\":true,\"schema\":{\"type\":\"string\"}},{\"name\":\"price\",\"required\":true,\"schema\":{\"type\":\"number\",\"minimum\":0.01,\"maximum\":99999.99}},{\"name\":\"quantity\",\"schema\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":10000}},{\"name\":\"sku\",\"required\":true,\"schema\":{\"type\":\"string\",\"pattern\":\"^[A-Z]{3}-[0-9]{4}$\"}},{\"name\":\"tags\",\"nullable\":true,\"schema\":{\"type\":\"array\",\"items\":{\"type\":\"string\",\"maxLength\":16}}},{\"name\":\"title\",\"required\":true,\"schema\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":80}},{\"name\":\"visible\",\"schema\":{\"type\":\"boolean\"}},{\"name\":\"weight\",\"nullable\":true,\"schema\":{\"type\":\"number\"}}],\"response\":{\"type\":\"object\",\"fields\":[{\"name\":\"id\",\"required\":true,\"schema\":{\"type\":\"integer\"}},{\"name\":\"stored\",\"required\":true,\"schema\":{\"type\":\"boolean\"}},{\"name\":\"warnings\",\"nullable\":true,\"schema\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}}}]}},{\"name\":\"ratio\",\"response\":{\"type\":\"number\"}},{\"name\":\"raw\"}]}]}",
 );
 /// All Types (version 2.1.0-beta.1).

@@ -57,159 +57,13 @@ pub mod models {
     ///
     /// Constraints: from 1 to 10 inclusive.
     ///
-    /// Built only through checks: [`new`](Self::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `grade!`.
-    #[derive(
-        ::std::fmt::Debug,
-        ::std::clone::Clone,
-        ::std::marker::Copy,
-        ::std::cmp::PartialEq,
-        ::std::cmp::Eq,
-        ::std::hash::Hash,
-        ::std::cmp::PartialOrd,
-        ::std::cmp::Ord,
-    )]
-    pub struct Grade(i64);
-    impl Grade {
-        /// Builds the value if it satisfies the manifest's constraints.
-        pub fn new(
-            value: i64,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            match Self::check(value) {
-                ::std::result::Result::Ok(()) => ::std::result::Result::Ok(Self(value)),
-                ::std::result::Result::Err(violation) => {
-                    ::std::result::Result::Err(
-                        ::janus_runtime::__private::janus_constraints::InvalidValue::new(
-                            "Grade",
-                            violation,
-                        ),
-                    )
-                }
-            }
-        }
-        /// Checks a value against the constraints, without building anything.
-        pub fn check(
-            value: i64,
-        ) -> ::std::result::Result<
-            (),
-            ::janus_runtime::__private::janus_constraints::Violation,
-        > {
-            ::janus_runtime::__private::janus_constraints::check_integer(
-                value,
-                ::std::option::Option::Some(1i64),
-                ::std::option::Option::Some(10i64),
-            )
-        }
-        /// The value.
-        pub fn get(self) -> i64 {
-            self.0
-        }
-        /// The value, unwrapped.
-        pub fn into_inner(self) -> i64 {
-            self.0
-        }
-    }
-    impl ::std::ops::Deref for Grade {
-        type Target = i64;
-        fn deref(&self) -> &i64 {
-            &self.0
-        }
-    }
-    impl ::std::fmt::Display for Grade {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            ::std::fmt::Display::fmt(&self.0, f)
-        }
-    }
-    impl ::std::str::FromStr for Grade {
-        type Err = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            match value.trim().parse::<i64>() {
-                ::std::result::Result::Ok(parsed) => Self::new(parsed),
-                ::std::result::Result::Err(_) => {
-                    let shown = ::janus_runtime::__private::serde_json::Value::String(
-                        ::std::convert::From::from(value),
-                    );
-                    match ::janus_runtime::__private::janus_constraints::check_type(
-                        &shown,
-                        ::janus_runtime::__private::janus_constraints::JsonType::Integer,
-                    ) {
-                        ::std::result::Result::Err(violation) => {
-                            ::std::result::Result::Err(
-                                ::janus_runtime::__private::janus_constraints::InvalidValue::new(
-                                    "Grade",
-                                    violation,
-                                ),
-                            )
-                        }
-                        ::std::result::Result::Ok(()) => {
-                            ::std::result::Result::Err(
-                                ::janus_runtime::__private::janus_constraints::InvalidValue::new(
-                                    "Grade",
-                                    ::janus_runtime::__private::janus_constraints::missing_required(),
-                                ),
-                            )
-                        }
-                    }
-                }
-            }
-        }
-    }
-    impl ::std::convert::TryFrom<i64> for Grade {
-        type Error = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn try_from(
-            value: i64,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            Self::new(value)
-        }
-    }
-    impl ::std::convert::From<Grade> for i64 {
-        fn from(value: Grade) -> Self {
-            value.0
-        }
-    }
-    impl ::janus_runtime::__private::serde::Serialize for Grade {
-        fn serialize<S: ::janus_runtime::__private::serde::Serializer>(
-            &self,
-            serializer: S,
-        ) -> ::std::result::Result<S::Ok, S::Error> {
-            serializer.serialize_i64(self.0)
-        }
-    }
-    impl<'de> ::janus_runtime::__private::serde::Deserialize<'de> for Grade {
-        fn deserialize<D: ::janus_runtime::__private::serde::Deserializer<'de>>(
-            deserializer: D,
-        ) -> ::std::result::Result<Self, D::Error> {
-            let value = <i64 as ::janus_runtime::__private::serde::Deserialize<
-                'de,
-            >>::deserialize(deserializer)?;
-            Self::new(value)
-                .map_err(
-                    <D::Error as ::janus_runtime::__private::serde::de::Error>::custom,
-                )
-        }
-    }
-    impl ::janus_runtime::__private::support::FromCheckedLiteral<10230671159603749225u64>
-    for Grade {
-        type Literal = i64;
-        fn from_checked_literal(value: i64) -> Self {
-            Self(value)
-        }
-    }
+    /// Built only through checks: [`new`](::janus_runtime::Constrained::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `grade!`.
+    pub type Grade = ::janus_runtime::Constrained<i64, __rules::Grade>;
     #[doc(hidden)]
     #[allow(unused_macros)]
     macro_rules! __janus_literal_grade {
         ($value:literal) => {
-            ::janus_runtime::__private::support::from_checked_literal:: < _,
+            ::janus_runtime::__private::from_checked_literal:: < _, _,
             10230671159603749225u64 >
             (::janus_runtime::__private::check_literal!("{\"kind\":\"integer\",\"location\":\"inheritance.json: /models/Employee/properties/grade\",\"maximum\":10,\"minimum\":1,\"type\":\"Grade\"}",
             $value))
@@ -222,176 +76,13 @@ pub mod models {
     ///
     /// Constraints: matches `^[a-z0-9-]+$`.
     ///
-    /// Built only through checks: [`new`](Self::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `id!`.
-    #[derive(
-        ::std::fmt::Debug,
-        ::std::clone::Clone,
-        ::std::cmp::PartialEq,
-        ::std::cmp::Eq,
-        ::std::hash::Hash,
-        ::std::cmp::PartialOrd,
-        ::std::cmp::Ord,
-    )]
-    pub struct Id(::std::string::String);
-    impl Id {
-        /// Builds the value if it satisfies the manifest's constraints.
-        pub fn new(
-            value: impl ::std::convert::Into<::std::string::String>,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            let value: ::std::string::String = ::std::convert::Into::into(value);
-            match Self::check(&value) {
-                ::std::result::Result::Ok(()) => ::std::result::Result::Ok(Self(value)),
-                ::std::result::Result::Err(violation) => {
-                    ::std::result::Result::Err(
-                        ::janus_runtime::__private::janus_constraints::InvalidValue::new(
-                            "Id",
-                            violation,
-                        ),
-                    )
-                }
-            }
-        }
-        /// Checks a value against the constraints, without building anything.
-        pub fn check(
-            value: &str,
-        ) -> ::std::result::Result<
-            (),
-            ::janus_runtime::__private::janus_constraints::Violation,
-        > {
-            static PATTERN: ::std::sync::LazyLock<
-                ::std::option::Option<
-                    ::janus_runtime::__private::janus_constraints::Pattern,
-                >,
-            > = ::std::sync::LazyLock::new(|| {
-                ::janus_runtime::__private::janus_constraints::Pattern::new(
-                        "^[a-z0-9-]+$",
-                    )
-                    .ok()
-            });
-            let pattern = match &*PATTERN {
-                ::std::option::Option::Some(pattern) => pattern,
-                ::std::option::Option::None => {
-                    return ::std::result::Result::Err(
-                        ::janus_runtime::__private::janus_constraints::Violation::new(
-                            ::janus_runtime::__private::janus_constraints::keyword::PATTERN,
-                            ::janus_runtime::__private::serde_json::Value::String(
-                                ::std::convert::From::from("^[a-z0-9-]+$"),
-                            ),
-                            ::std::format!(
-                                "pattern `{}` could not be compiled", "^[a-z0-9-]+$"
-                            ),
-                        ),
-                    );
-                }
-            };
-            ::janus_runtime::__private::janus_constraints::check_string(
-                value,
-                &::janus_runtime::__private::janus_constraints::StringRules {
-                    min_length: ::std::option::Option::None,
-                    max_length: ::std::option::Option::None,
-                    pattern: ::std::option::Option::Some(pattern),
-                },
-            )
-        }
-        /// The value.
-        pub fn as_str(&self) -> &str {
-            &self.0
-        }
-        /// The value, unwrapped.
-        pub fn into_inner(self) -> ::std::string::String {
-            self.0
-        }
-    }
-    impl ::std::ops::Deref for Id {
-        type Target = str;
-        fn deref(&self) -> &str {
-            &self.0
-        }
-    }
-    impl ::std::fmt::Display for Id {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            ::std::fmt::Display::fmt(&self.0, f)
-        }
-    }
-    impl ::std::str::FromStr for Id {
-        type Err = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            Self::new(value)
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for Id {
-        type Error = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            Self::new(value)
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for Id {
-        type Error = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            Self::new(value)
-        }
-    }
-    impl ::std::convert::From<Id> for ::std::string::String {
-        fn from(value: Id) -> Self {
-            value.0
-        }
-    }
-    impl ::std::convert::AsRef<str> for Id {
-        fn as_ref(&self) -> &str {
-            &self.0
-        }
-    }
-    impl ::janus_runtime::__private::serde::Serialize for Id {
-        fn serialize<S: ::janus_runtime::__private::serde::Serializer>(
-            &self,
-            serializer: S,
-        ) -> ::std::result::Result<S::Ok, S::Error> {
-            serializer.serialize_str(&self.0)
-        }
-    }
-    impl<'de> ::janus_runtime::__private::serde::Deserialize<'de> for Id {
-        fn deserialize<D: ::janus_runtime::__private::serde::Deserializer<'de>>(
-            deserializer: D,
-        ) -> ::std::result::Result<Self, D::Error> {
-            let value = <::std::string::String as ::janus_runtime::__private::serde::Deserialize<
-                'de,
-            >>::deserialize(deserializer)?;
-            Self::new(value)
-                .map_err(
-                    <D::Error as ::janus_runtime::__private::serde::de::Error>::custom,
-                )
-        }
-    }
-    impl ::janus_runtime::__private::support::FromCheckedLiteral<13983180773934132615u64>
-    for Id {
-        type Literal = &'static str;
-        fn from_checked_literal(value: &'static str) -> Self {
-            Self(::std::convert::From::from(value))
-        }
-    }
+    /// Built only through checks: [`new`](::janus_runtime::Constrained::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `id!`.
+    pub type Id = ::janus_runtime::Constrained<::std::string::String, __rules::Id>;
     #[doc(hidden)]
     #[allow(unused_macros)]
     macro_rules! __janus_literal_id {
         ($value:literal) => {
-            ::janus_runtime::__private::support::from_checked_literal:: < _,
+            ::janus_runtime::__private::from_checked_literal:: < _, _,
             13983180773934132615u64 >
             (::janus_runtime::__private::check_literal!("{\"kind\":\"string\",\"location\":\"inheritance.json: /models/Entity/properties/id\",\"pattern\":\"^[a-z0-9-]+$\",\"type\":\"Id\"}",
             $value))
@@ -404,150 +95,13 @@ pub mod models {
     ///
     /// Constraints: at least 1 characters.
     ///
-    /// Built only through checks: [`new`](Self::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `name!`.
-    #[derive(
-        ::std::fmt::Debug,
-        ::std::clone::Clone,
-        ::std::cmp::PartialEq,
-        ::std::cmp::Eq,
-        ::std::hash::Hash,
-        ::std::cmp::PartialOrd,
-        ::std::cmp::Ord,
-    )]
-    pub struct Name(::std::string::String);
-    impl Name {
-        /// Builds the value if it satisfies the manifest's constraints.
-        pub fn new(
-            value: impl ::std::convert::Into<::std::string::String>,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            let value: ::std::string::String = ::std::convert::Into::into(value);
-            match Self::check(&value) {
-                ::std::result::Result::Ok(()) => ::std::result::Result::Ok(Self(value)),
-                ::std::result::Result::Err(violation) => {
-                    ::std::result::Result::Err(
-                        ::janus_runtime::__private::janus_constraints::InvalidValue::new(
-                            "Name",
-                            violation,
-                        ),
-                    )
-                }
-            }
-        }
-        /// Checks a value against the constraints, without building anything.
-        pub fn check(
-            value: &str,
-        ) -> ::std::result::Result<
-            (),
-            ::janus_runtime::__private::janus_constraints::Violation,
-        > {
-            ::janus_runtime::__private::janus_constraints::check_string(
-                value,
-                &::janus_runtime::__private::janus_constraints::StringRules {
-                    min_length: ::std::option::Option::Some(1u64),
-                    max_length: ::std::option::Option::None,
-                    pattern: ::std::option::Option::None,
-                },
-            )
-        }
-        /// The value.
-        pub fn as_str(&self) -> &str {
-            &self.0
-        }
-        /// The value, unwrapped.
-        pub fn into_inner(self) -> ::std::string::String {
-            self.0
-        }
-    }
-    impl ::std::ops::Deref for Name {
-        type Target = str;
-        fn deref(&self) -> &str {
-            &self.0
-        }
-    }
-    impl ::std::fmt::Display for Name {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            ::std::fmt::Display::fmt(&self.0, f)
-        }
-    }
-    impl ::std::str::FromStr for Name {
-        type Err = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            Self::new(value)
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for Name {
-        type Error = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            Self::new(value)
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for Name {
-        type Error = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            Self::new(value)
-        }
-    }
-    impl ::std::convert::From<Name> for ::std::string::String {
-        fn from(value: Name) -> Self {
-            value.0
-        }
-    }
-    impl ::std::convert::AsRef<str> for Name {
-        fn as_ref(&self) -> &str {
-            &self.0
-        }
-    }
-    impl ::janus_runtime::__private::serde::Serialize for Name {
-        fn serialize<S: ::janus_runtime::__private::serde::Serializer>(
-            &self,
-            serializer: S,
-        ) -> ::std::result::Result<S::Ok, S::Error> {
-            serializer.serialize_str(&self.0)
-        }
-    }
-    impl<'de> ::janus_runtime::__private::serde::Deserialize<'de> for Name {
-        fn deserialize<D: ::janus_runtime::__private::serde::Deserializer<'de>>(
-            deserializer: D,
-        ) -> ::std::result::Result<Self, D::Error> {
-            let value = <::std::string::String as ::janus_runtime::__private::serde::Deserialize<
-                'de,
-            >>::deserialize(deserializer)?;
-            Self::new(value)
-                .map_err(
-                    <D::Error as ::janus_runtime::__private::serde::de::Error>::custom,
-                )
-        }
-    }
-    impl ::janus_runtime::__private::support::FromCheckedLiteral<13930971516030536148u64>
-    for Name {
-        type Literal = &'static str;
-        fn from_checked_literal(value: &'static str) -> Self {
-            Self(::std::convert::From::from(value))
-        }
-    }
+    /// Built only through checks: [`new`](::janus_runtime::Constrained::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `name!`.
+    pub type Name = ::janus_runtime::Constrained<::std::string::String, __rules::Name>;
     #[doc(hidden)]
     #[allow(unused_macros)]
     macro_rules! __janus_literal_name {
         ($value:literal) => {
-            ::janus_runtime::__private::support::from_checked_literal:: < _,
+            ::janus_runtime::__private::from_checked_literal:: < _, _,
             13930971516030536148u64 >
             (::janus_runtime::__private::check_literal!("{\"kind\":\"string\",\"location\":\"inheritance.json: /models/Person/properties/name\",\"minLength\":1,\"type\":\"Name\"}",
             $value))
@@ -615,6 +169,35 @@ pub mod models {
         )]
         pub parent: ::std::option::Option<::std::boxed::Box<TeamNode>>,
     }
+    /// The rules of this module's constrained values.
+    #[doc(hidden)]
+    pub mod __rules {
+        /// The rules of [`super::Grade`].
+        pub enum Grade {}
+        impl ::janus_runtime::typed::Rule<i64> for Grade {
+            const NAME: &'static str = "Grade";
+            const LIMITS: <i64 as ::janus_runtime::typed::Base>::Limits = ::janus_runtime::typed::IntegerLimits::NONE
+                .minimum(1)
+                .maximum(10);
+        }
+        impl ::janus_runtime::__private::LiteralSpec<10230671159603749225u64> for Grade {}
+        /// The rules of [`super::Id`].
+        pub enum Id {}
+        impl ::janus_runtime::typed::Rule<::std::string::String> for Id {
+            const NAME: &'static str = "Id";
+            const LIMITS: <::std::string::String as ::janus_runtime::typed::Base>::Limits = ::janus_runtime::typed::StringLimits::NONE
+                .pattern("^[a-z0-9-]+$");
+        }
+        impl ::janus_runtime::__private::LiteralSpec<13983180773934132615u64> for Id {}
+        /// The rules of [`super::Name`].
+        pub enum Name {}
+        impl ::janus_runtime::typed::Rule<::std::string::String> for Name {
+            const NAME: &'static str = "Name";
+            const LIMITS: <::std::string::String as ::janus_runtime::typed::Base>::Limits = ::janus_runtime::typed::StringLimits::NONE
+                .min_length(1);
+        }
+        impl ::janus_runtime::__private::LiteralSpec<13930971516030536148u64> for Name {}
+    }
 }
 /// People and teams.
 #[allow(clippy::all)]
@@ -668,16 +251,11 @@ pub mod directory {
         pub const ALL: [Self; 1] = [Self::TeamExists];
         /// The symbolic name (`data.errorType`).
         pub const fn error_type(self) -> &'static str {
-            match self {
-                Self::TeamExists => "TEAM_EXISTS",
-            }
+            ["TEAM_EXISTS"][self as usize]
         }
         /// The protocol code this error is sent with.
         pub fn code(self) -> ::janus_runtime::ErrorCode {
-            match ::janus_runtime::ErrorCode::from_error_type(self.error_type()) {
-                ::std::option::Option::Some(code) => code,
-                ::std::option::Option::None => ::janus_runtime::ErrorCode::ServerError,
-            }
+            ::janus_runtime::__private::error_code(self.error_type())
         }
     }
     impl ::std::fmt::Display for AddTeamError {
@@ -688,38 +266,16 @@ pub mod directory {
     impl ::std::error::Error for AddTeamError {}
     impl ::janus_runtime::ApplicationError for AddTeamError {
         fn to_error_object(&self) -> ::janus_runtime::ErrorObject {
-            ::janus_runtime::ErrorObject::with_type(
-                self.code(),
-                self.error_type(),
-                ::std::format!("request `{}` failed: {}", "add-team", self.error_type()),
-            )
+            ::janus_runtime::__private::error_object("add-team", self.error_type())
         }
         fn from_error_object(
             error: &::janus_runtime::ErrorObject,
         ) -> ::std::option::Option<Self> {
-            match error.error_type() {
-                ::std::option::Option::Some(name) => {
-                    ::std::iter::Iterator::find(
-                        &mut ::std::iter::IntoIterator::into_iter(Self::ALL),
-                        |e| e.error_type() == name,
-                    )
-                }
-                ::std::option::Option::None => {
-                    ::std::iter::Iterator::find(
-                        &mut ::std::iter::IntoIterator::into_iter(Self::ALL),
-                        |e| {
-                            match ::janus_runtime::ErrorCode::from_error_type(
-                                e.error_type(),
-                            ) {
-                                ::std::option::Option::Some(code) => {
-                                    code.code() == error.code
-                                }
-                                ::std::option::Option::None => false,
-                            }
-                        },
-                    )
-                }
-            }
+            ::janus_runtime::__private::declared_error(
+                &Self::ALL,
+                Self::error_type,
+                error,
+            )
         }
     }
     /// Result of the `add-team` request.
@@ -743,159 +299,13 @@ pub mod directory {
     ///
     /// Constraints: at least 0.
     ///
-    /// Built only through checks: [`new`](Self::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `size!`.
-    #[derive(
-        ::std::fmt::Debug,
-        ::std::clone::Clone,
-        ::std::marker::Copy,
-        ::std::cmp::PartialEq,
-        ::std::cmp::Eq,
-        ::std::hash::Hash,
-        ::std::cmp::PartialOrd,
-        ::std::cmp::Ord,
-    )]
-    pub struct Size(i64);
-    impl Size {
-        /// Builds the value if it satisfies the manifest's constraints.
-        pub fn new(
-            value: i64,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            match Self::check(value) {
-                ::std::result::Result::Ok(()) => ::std::result::Result::Ok(Self(value)),
-                ::std::result::Result::Err(violation) => {
-                    ::std::result::Result::Err(
-                        ::janus_runtime::__private::janus_constraints::InvalidValue::new(
-                            "Size",
-                            violation,
-                        ),
-                    )
-                }
-            }
-        }
-        /// Checks a value against the constraints, without building anything.
-        pub fn check(
-            value: i64,
-        ) -> ::std::result::Result<
-            (),
-            ::janus_runtime::__private::janus_constraints::Violation,
-        > {
-            ::janus_runtime::__private::janus_constraints::check_integer(
-                value,
-                ::std::option::Option::Some(0i64),
-                ::std::option::Option::None,
-            )
-        }
-        /// The value.
-        pub fn get(self) -> i64 {
-            self.0
-        }
-        /// The value, unwrapped.
-        pub fn into_inner(self) -> i64 {
-            self.0
-        }
-    }
-    impl ::std::ops::Deref for Size {
-        type Target = i64;
-        fn deref(&self) -> &i64 {
-            &self.0
-        }
-    }
-    impl ::std::fmt::Display for Size {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            ::std::fmt::Display::fmt(&self.0, f)
-        }
-    }
-    impl ::std::str::FromStr for Size {
-        type Err = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            match value.trim().parse::<i64>() {
-                ::std::result::Result::Ok(parsed) => Self::new(parsed),
-                ::std::result::Result::Err(_) => {
-                    let shown = ::janus_runtime::__private::serde_json::Value::String(
-                        ::std::convert::From::from(value),
-                    );
-                    match ::janus_runtime::__private::janus_constraints::check_type(
-                        &shown,
-                        ::janus_runtime::__private::janus_constraints::JsonType::Integer,
-                    ) {
-                        ::std::result::Result::Err(violation) => {
-                            ::std::result::Result::Err(
-                                ::janus_runtime::__private::janus_constraints::InvalidValue::new(
-                                    "Size",
-                                    violation,
-                                ),
-                            )
-                        }
-                        ::std::result::Result::Ok(()) => {
-                            ::std::result::Result::Err(
-                                ::janus_runtime::__private::janus_constraints::InvalidValue::new(
-                                    "Size",
-                                    ::janus_runtime::__private::janus_constraints::missing_required(),
-                                ),
-                            )
-                        }
-                    }
-                }
-            }
-        }
-    }
-    impl ::std::convert::TryFrom<i64> for Size {
-        type Error = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn try_from(
-            value: i64,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            Self::new(value)
-        }
-    }
-    impl ::std::convert::From<Size> for i64 {
-        fn from(value: Size) -> Self {
-            value.0
-        }
-    }
-    impl ::janus_runtime::__private::serde::Serialize for Size {
-        fn serialize<S: ::janus_runtime::__private::serde::Serializer>(
-            &self,
-            serializer: S,
-        ) -> ::std::result::Result<S::Ok, S::Error> {
-            serializer.serialize_i64(self.0)
-        }
-    }
-    impl<'de> ::janus_runtime::__private::serde::Deserialize<'de> for Size {
-        fn deserialize<D: ::janus_runtime::__private::serde::Deserializer<'de>>(
-            deserializer: D,
-        ) -> ::std::result::Result<Self, D::Error> {
-            let value = <i64 as ::janus_runtime::__private::serde::Deserialize<
-                'de,
-            >>::deserialize(deserializer)?;
-            Self::new(value)
-                .map_err(
-                    <D::Error as ::janus_runtime::__private::serde::de::Error>::custom,
-                )
-        }
-    }
-    impl ::janus_runtime::__private::support::FromCheckedLiteral<12927604117611776851u64>
-    for Size {
-        type Literal = i64;
-        fn from_checked_literal(value: i64) -> Self {
-            Self(value)
-        }
-    }
+    /// Built only through checks: [`new`](::janus_runtime::Constrained::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `size!`.
+    pub type Size = ::janus_runtime::Constrained<i64, __rules::Size>;
     #[doc(hidden)]
     #[allow(unused_macros)]
     macro_rules! __janus_literal_size {
         ($value:literal) => {
-            ::janus_runtime::__private::support::from_checked_literal:: < _,
+            ::janus_runtime::__private::from_checked_literal:: < _, _,
             12927604117611776851u64 >
             (::janus_runtime::__private::check_literal!("{\"kind\":\"integer\",\"location\":\"inheritance.json: /channels/directory/requests/add-team/response/properties/size\",\"minimum\":0,\"type\":\"Size\"}",
             $value))
@@ -904,8 +314,23 @@ pub mod directory {
     /// Builds a [`Size`] from a literal checked against the manifest's constraints while compiling: `size!(…)`. A literal that breaks them is a compile error naming the constraint and `inheritance.json: /channels/directory/requests/add-team/response/properties/size`.
     #[allow(unused_imports)]
     pub(crate) use __janus_literal_size as size;
+    /// The rules of this module's constrained values.
+    #[doc(hidden)]
+    pub mod __rules {
+        /// The rules of [`super::Size`].
+        pub enum Size {}
+        impl ::janus_runtime::typed::Rule<i64> for Size {
+            const NAME: &'static str = "Size";
+            const LIMITS: <i64 as ::janus_runtime::typed::Base>::Limits = ::janus_runtime::typed::IntegerLimits::NONE
+                .minimum(0);
+        }
+        impl ::janus_runtime::__private::LiteralSpec<12927604117611776851u64> for Size {}
+    }
     /// Typed calls to the `directory` channel. Implemented for [`::janus_runtime::Client`], so any client connected to a server of this channel can call them.
     pub trait DirectoryClient {
+        /// The runtime client that carries the calls.
+        #[doc(hidden)]
+        fn __janus_client(&self) -> &::janus_runtime::Client;
         /// The `add-team` request.
         fn add_team(
             &self,
@@ -915,7 +340,15 @@ pub mod directory {
                 AddTeamResponse,
                 ::janus_runtime::CallError<AddTeamError>,
             >,
-        > + ::std::marker::Send;
+        > + ::std::marker::Send {
+            ::janus_runtime::__private::call(
+                self.__janus_client(),
+                &super::__JANUS_SCHEMA,
+                CHANNEL_ID,
+                ADD_TEAM,
+                args,
+            )
+        }
         /// Everyone: a request with no args and an array of models as response.
         fn list_people(
             &self,
@@ -924,7 +357,15 @@ pub mod directory {
                 ::std::vec::Vec<super::models::Employee>,
                 ::janus_runtime::CallError<::std::convert::Infallible>,
             >,
-        > + ::std::marker::Send;
+        > + ::std::marker::Send {
+            ::janus_runtime::__private::call(
+                self.__janus_client(),
+                &super::__JANUS_SCHEMA,
+                CHANNEL_ID,
+                LIST_PEOPLE,
+                ::janus_runtime::__private::NoArgs,
+            )
+        }
         /// The whole tree.
         fn org_chart(
             &self,
@@ -933,78 +374,19 @@ pub mod directory {
                 super::models::TeamNode,
                 ::janus_runtime::CallError<::std::convert::Infallible>,
             >,
-        > + ::std::marker::Send;
+        > + ::std::marker::Send {
+            ::janus_runtime::__private::call(
+                self.__janus_client(),
+                &super::__JANUS_SCHEMA,
+                CHANNEL_ID,
+                ORG_CHART,
+                ::janus_runtime::__private::NoArgs,
+            )
+        }
     }
     impl DirectoryClient for ::janus_runtime::Client {
-        fn add_team(
-            &self,
-            args: AddTeamArgs,
-        ) -> impl ::std::future::Future<
-            Output = ::std::result::Result<
-                AddTeamResponse,
-                ::janus_runtime::CallError<AddTeamError>,
-            >,
-        > + ::std::marker::Send {
-            async move {
-                ::janus_runtime::__private::support::call_checked::<
-                    AddTeamArgs,
-                    AddTeamResponse,
-                >(self, &super::__JANUS_SCHEMA, CHANNEL_ID, ADD_TEAM, &args)
-                    .await
-                    .map_err(::janus_runtime::CallError::into_application)
-            }
-        }
-        fn list_people(
-            &self,
-        ) -> impl ::std::future::Future<
-            Output = ::std::result::Result<
-                ::std::vec::Vec<super::models::Employee>,
-                ::janus_runtime::CallError<::std::convert::Infallible>,
-            >,
-        > + ::std::marker::Send {
-            async move {
-                ::janus_runtime::__private::support::call_checked::<
-                    ::janus_runtime::__private::serde_json::Map<
-                        ::std::string::String,
-                        ::janus_runtime::__private::serde_json::Value,
-                    >,
-                    ::std::vec::Vec<super::models::Employee>,
-                >(
-                        self,
-                        &super::__JANUS_SCHEMA,
-                        CHANNEL_ID,
-                        LIST_PEOPLE,
-                        &::janus_runtime::__private::serde_json::Map::new(),
-                    )
-                    .await
-                    .map_err(::janus_runtime::CallError::into_application)
-            }
-        }
-        fn org_chart(
-            &self,
-        ) -> impl ::std::future::Future<
-            Output = ::std::result::Result<
-                super::models::TeamNode,
-                ::janus_runtime::CallError<::std::convert::Infallible>,
-            >,
-        > + ::std::marker::Send {
-            async move {
-                ::janus_runtime::__private::support::call_checked::<
-                    ::janus_runtime::__private::serde_json::Map<
-                        ::std::string::String,
-                        ::janus_runtime::__private::serde_json::Value,
-                    >,
-                    super::models::TeamNode,
-                >(
-                        self,
-                        &super::__JANUS_SCHEMA,
-                        CHANNEL_ID,
-                        ORG_CHART,
-                        &::janus_runtime::__private::serde_json::Map::new(),
-                    )
-                    .await
-                    .map_err(::janus_runtime::CallError::into_application)
-            }
+        fn __janus_client(&self) -> &::janus_runtime::Client {
+            self
         }
     }
     /// What answers the `directory` channel: implement it (with `async fn`s) and serve it with [`DirectoryServer`].
@@ -1110,60 +492,38 @@ pub mod directory {
             match request {
                 ADD_TEAM => {
                     ::std::boxed::Box::pin(async move {
-                        let args = super::__JANUS_SCHEMA
-                            .checked_args(CHANNEL_ID, ADD_TEAM, args)?;
-                        let args: AddTeamArgs = ::janus_runtime::__private::support::decode(
+                        let args = ::janus_runtime::__private::decode_args(
+                            &super::__JANUS_SCHEMA,
+                            CHANNEL_ID,
                             ADD_TEAM,
                             args,
                         )?;
-                        match handler.add_team(&ctx, args).await {
-                            ::std::result::Result::Ok(result) => {
-                                ::janus_runtime::__private::support::encode(
-                                    ADD_TEAM,
-                                    &result,
-                                )
-                            }
-                            ::std::result::Result::Err(error) => {
-                                ::std::result::Result::Err(error.into_error_object())
-                            }
-                        }
+                        ::janus_runtime::__private::answer(
+                            ADD_TEAM,
+                            handler.add_team(&ctx, args).await,
+                        )
                     })
                 }
                 LIST_PEOPLE => {
                     ::std::boxed::Box::pin(async move {
-                        super::__JANUS_SCHEMA
-                            .checked_args(CHANNEL_ID, LIST_PEOPLE, args)?;
-                        match handler.list_people(&ctx).await {
-                            ::std::result::Result::Ok(result) => {
-                                ::janus_runtime::__private::support::encode(
-                                    LIST_PEOPLE,
-                                    &result,
-                                )
-                            }
-                            ::std::result::Result::Err(error) => {
-                                ::std::result::Result::Err(error.into_error_object())
-                            }
-                        }
+                        super::__JANUS_SCHEMA.validate(CHANNEL_ID, LIST_PEOPLE, &args)?;
+                        ::janus_runtime::__private::answer(
+                            LIST_PEOPLE,
+                            handler.list_people(&ctx).await,
+                        )
                     })
                 }
                 ORG_CHART => {
                     ::std::boxed::Box::pin(async move {
-                        super::__JANUS_SCHEMA.checked_args(CHANNEL_ID, ORG_CHART, args)?;
-                        match handler.org_chart(&ctx).await {
-                            ::std::result::Result::Ok(result) => {
-                                ::janus_runtime::__private::support::encode(
-                                    ORG_CHART,
-                                    &result,
-                                )
-                            }
-                            ::std::result::Result::Err(error) => {
-                                ::std::result::Result::Err(error.into_error_object())
-                            }
-                        }
+                        super::__JANUS_SCHEMA.validate(CHANNEL_ID, ORG_CHART, &args)?;
+                        ::janus_runtime::__private::answer(
+                            ORG_CHART,
+                            handler.org_chart(&ctx).await,
+                        )
                     })
                 }
                 other => {
-                    let error = ::janus_runtime::__private::support::unknown_request(
+                    let error = ::janus_runtime::__private::unknown_request(
                         CHANNEL_ID,
                         other,
                     );
@@ -1184,6 +544,9 @@ pub mod health {
     pub const STATUS: &str = "status";
     /// Typed calls to the `health` channel. Implemented for [`::janus_runtime::Client`], so any client connected to a server of this channel can call them.
     pub trait HealthClient {
+        /// The runtime client that carries the calls.
+        #[doc(hidden)]
+        fn __janus_client(&self) -> &::janus_runtime::Client;
         /// The `status` request.
         fn status(
             &self,
@@ -1192,34 +555,19 @@ pub mod health {
                 ::janus_runtime::__private::serde_json::Value,
                 ::janus_runtime::CallError<::std::convert::Infallible>,
             >,
-        > + ::std::marker::Send;
+        > + ::std::marker::Send {
+            ::janus_runtime::__private::call(
+                self.__janus_client(),
+                &super::__JANUS_SCHEMA,
+                CHANNEL_ID,
+                STATUS,
+                ::janus_runtime::__private::NoArgs,
+            )
+        }
     }
     impl HealthClient for ::janus_runtime::Client {
-        fn status(
-            &self,
-        ) -> impl ::std::future::Future<
-            Output = ::std::result::Result<
-                ::janus_runtime::__private::serde_json::Value,
-                ::janus_runtime::CallError<::std::convert::Infallible>,
-            >,
-        > + ::std::marker::Send {
-            async move {
-                ::janus_runtime::__private::support::call_checked::<
-                    ::janus_runtime::__private::serde_json::Map<
-                        ::std::string::String,
-                        ::janus_runtime::__private::serde_json::Value,
-                    >,
-                    ::janus_runtime::__private::serde_json::Value,
-                >(
-                        self,
-                        &super::__JANUS_SCHEMA,
-                        CHANNEL_ID,
-                        STATUS,
-                        &::janus_runtime::__private::serde_json::Map::new(),
-                    )
-                    .await
-                    .map_err(::janus_runtime::CallError::into_application)
-            }
+        fn __janus_client(&self) -> &::janus_runtime::Client {
+            self
         }
     }
     /// What answers the `health` channel: implement it (with `async fn`s) and serve it with [`HealthServer`].
@@ -1300,19 +648,15 @@ pub mod health {
             match request {
                 STATUS => {
                     ::std::boxed::Box::pin(async move {
-                        super::__JANUS_SCHEMA.checked_args(CHANNEL_ID, STATUS, args)?;
-                        match handler.status(&ctx).await {
-                            ::std::result::Result::Ok(result) => {
-                                ::janus_runtime::__private::support::encode(STATUS, &result)
-                            }
-                            ::std::result::Result::Err(error) => {
-                                ::std::result::Result::Err(error.into_error_object())
-                            }
-                        }
+                        super::__JANUS_SCHEMA.validate(CHANNEL_ID, STATUS, &args)?;
+                        ::janus_runtime::__private::answer(
+                            STATUS,
+                            handler.status(&ctx).await,
+                        )
                     })
                 }
                 other => {
-                    let error = ::janus_runtime::__private::support::unknown_request(
+                    let error = ::janus_runtime::__private::unknown_request(
                         CHANNEL_ID,
                         other,
                     );
@@ -1325,7 +669,7 @@ pub mod health {
     }
 }
 #[doc(hidden)]
-pub static __JANUS_SCHEMA: ::janus_runtime::__private::support::EmbeddedSchema = ::janus_runtime::__private::support::EmbeddedSchema::new(
+pub static __JANUS_SCHEMA: ::janus_runtime::__private::EmbeddedSchema = ::janus_runtime::__private::EmbeddedSchema::new(
     "{\"channels\":[{\"id\":\"directory\",\"requests\":[{\"name\":\"add-team\",\"args\":[{\"name\":\"lead\",\"nullable\":true,\"schema\":{\"type\":\"model\",\"name\":\"Employee\"}},{\"name\":\"members\",\"required\":true,\"schema\":{\"type\":\"array\",\"items\":{\"type\":\"model\",\"name\":\"Person\"}}}],\"response\":{\"type\":\"object\",\"fields\":[{\"name\":\"size\",\"required\":true,\"schema\":{\"type\":\"integer\",\"minimum\":0}},{\"name\":\"team\",\"required\":true,\"schema\":{\"type\":\"model\",\"name\":\"TeamNode\"}}]}},{\"name\":\"list-people\",\"response\":{\"type\":\"array\",\"items\":{\"type\":\"model\",\"name\":\"Employee\"}}},{\"name\":\"org-chart\",\"response\":{\"type\":\"model\",\"name\":\"TeamNode\"}}]},{\"id\":\"health\",\"requests\":[{\"name\":\"status\"}]}],\"models\":[{\"name\":\"Employee\",\"fields\":[{\"name\":\"email\",\"nullable\":true,\"schema\":{\"type\":\"string\"}},{\"name\":\"grade\",\"nullable\":true,\"schema\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":10}},{\"name\":\"id\",\"required\":true,\"schema\":{\"type\":\"string\",\"pattern\":\"^[a-z0-9-]+$\"}},{\"name\":\"name\",\"required\":true,\"schema\":{\"type\":\"string\",\"minLength\":1}},{\"name\":\"title\",\"required\":true,\"schema\":{\"type\":\"string\"}}]},{\"name\":\"Entity\",\"fields\":[{\"name\":\"id\",\"required\":true,\"schema\":{\"type\":\"string\",\"pattern\":\"^[a-z0-9-]+$\"}}]},{\"name\":\"Person\",\"fields\":[{\"name\":\"email\",\"nullable\":true,\"schema\":{\"type\":\"string\"}},{\"name\":\"id\",\"required\":true,\"schema\":{\"type\":\"string\",\"pattern\":\"^[a-z0-9-]+$\"}},{\"name\":\"name\",\"required\":true,\"schema\":{\"type\":\"string\",\"minLength\":1}}]},{\"name\":\"TeamNode\",\"fields\":[{\"name\":\"children\",\"nullable\":true,\"schema\":{\"type\":\"array\",\"items\":{\"type\":\"model\",\"name\":\"TeamNode\"}}},{\"name\":\"members\",\"nullable\":true,\"schema\":{\"type\":\"array\",\"items\":{\"type\":\"model\",\"name\":\"Employee\"}}},{\"name\":\"name\",\"required\":true,\"schema\":{\"type\":\"string\"}},{\"name\":\"parent\",\"nullable\":true,\"schema\":{\"type\":\"model\",\"name\":\"TeamNode\"}}]}]}",
 );
 /// Directory (version 0.3.0).

@@ -60,11 +60,13 @@ pub mod models {
         pub const ALL: [Self; 2] = [Self::Won, Self::Lost];
         /// The wire value.
         pub const fn as_str(self) -> &'static str {
-            match self {
-                Self::Won => "won",
-                Self::Lost => "lost",
-            }
+            <Self as ::janus_runtime::typed::WireEnum>::WIRE[self as usize]
         }
+    }
+    impl ::janus_runtime::typed::WireEnum for MatchStatus {
+        const NAME: &'static str = "MatchStatus";
+        const VARIANTS: &'static [Self] = &Self::ALL;
+        const WIRE: &'static [&'static str] = &["won", "lost"];
     }
     impl ::std::fmt::Display for MatchStatus {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
@@ -72,28 +74,9 @@ pub mod models {
         }
     }
     impl ::std::str::FromStr for MatchStatus {
-        type Err = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            match value {
-                "won" => ::std::result::Result::Ok(Self::Won),
-                "lost" => ::std::result::Result::Ok(Self::Lost),
-                other => {
-                    ::std::result::Result::Err(
-                        ::janus_runtime::__private::janus_constraints::InvalidValue::new(
-                            "MatchStatus",
-                            ::janus_runtime::__private::support::enum_violation(
-                                other,
-                                &["won", "lost"],
-                            ),
-                        ),
-                    )
-                }
-            }
+        type Err = ::janus_runtime::constraints::InvalidValue;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            ::janus_runtime::typed::parse_enum(value)
         }
     }
     impl ::janus_runtime::__private::serde::Serialize for MatchStatus {
@@ -108,14 +91,7 @@ pub mod models {
         fn deserialize<D: ::janus_runtime::__private::serde::Deserializer<'de>>(
             deserializer: D,
         ) -> ::std::result::Result<Self, D::Error> {
-            let value = <::std::string::String as ::janus_runtime::__private::serde::Deserialize<
-                'de,
-            >>::deserialize(deserializer)?;
-            value
-                .parse()
-                .map_err(
-                    <D::Error as ::janus_runtime::__private::serde::de::Error>::custom,
-                )
+            ::janus_runtime::typed::deserialize_enum(deserializer)
         }
     }
     /// A model whose name a property type would also want.
@@ -165,11 +141,13 @@ pub mod models {
         pub const ALL: [Self; 2] = [Self::A, Self::B];
         /// The wire value.
         pub const fn as_str(self) -> &'static str {
-            match self {
-                Self::A => "a",
-                Self::B => "b",
-            }
+            <Self as ::janus_runtime::typed::WireEnum>::WIRE[self as usize]
         }
+    }
+    impl ::janus_runtime::typed::WireEnum for StatusStatus {
+        const NAME: &'static str = "StatusStatus";
+        const VARIANTS: &'static [Self] = &Self::ALL;
+        const WIRE: &'static [&'static str] = &["a", "b"];
     }
     impl ::std::fmt::Display for StatusStatus {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
@@ -177,28 +155,9 @@ pub mod models {
         }
     }
     impl ::std::str::FromStr for StatusStatus {
-        type Err = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            match value {
-                "a" => ::std::result::Result::Ok(Self::A),
-                "b" => ::std::result::Result::Ok(Self::B),
-                other => {
-                    ::std::result::Result::Err(
-                        ::janus_runtime::__private::janus_constraints::InvalidValue::new(
-                            "StatusStatus",
-                            ::janus_runtime::__private::support::enum_violation(
-                                other,
-                                &["a", "b"],
-                            ),
-                        ),
-                    )
-                }
-            }
+        type Err = ::janus_runtime::constraints::InvalidValue;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            ::janus_runtime::typed::parse_enum(value)
         }
     }
     impl ::janus_runtime::__private::serde::Serialize for StatusStatus {
@@ -213,14 +172,7 @@ pub mod models {
         fn deserialize<D: ::janus_runtime::__private::serde::Deserializer<'de>>(
             deserializer: D,
         ) -> ::std::result::Result<Self, D::Error> {
-            let value = <::std::string::String as ::janus_runtime::__private::serde::Deserialize<
-                'de,
-            >>::deserialize(deserializer)?;
-            value
-                .parse()
-                .map_err(
-                    <D::Error as ::janus_runtime::__private::serde::de::Error>::custom,
-                )
+            ::janus_runtime::typed::deserialize_enum(deserializer)
         }
     }
 }
@@ -258,6 +210,9 @@ pub mod r#async {
     }
     /// Typed calls to the `async` channel. Implemented for [`::janus_runtime::Client`], so any client connected to a server of this channel can call them.
     pub trait AsyncClient {
+        /// The runtime client that carries the calls.
+        #[doc(hidden)]
+        fn __janus_client(&self) -> &::janus_runtime::Client;
         /// The `await` request.
         fn r#await(
             &self,
@@ -267,26 +222,19 @@ pub mod r#async {
                 ::janus_runtime::__private::serde_json::Value,
                 ::janus_runtime::CallError<::std::convert::Infallible>,
             >,
-        > + ::std::marker::Send;
+        > + ::std::marker::Send {
+            ::janus_runtime::__private::call(
+                self.__janus_client(),
+                &super::__JANUS_SCHEMA,
+                CHANNEL_ID,
+                AWAIT,
+                args,
+            )
+        }
     }
     impl AsyncClient for ::janus_runtime::Client {
-        fn r#await(
-            &self,
-            args: AwaitArgs,
-        ) -> impl ::std::future::Future<
-            Output = ::std::result::Result<
-                ::janus_runtime::__private::serde_json::Value,
-                ::janus_runtime::CallError<::std::convert::Infallible>,
-            >,
-        > + ::std::marker::Send {
-            async move {
-                ::janus_runtime::__private::support::call_checked::<
-                    AwaitArgs,
-                    ::janus_runtime::__private::serde_json::Value,
-                >(self, &super::__JANUS_SCHEMA, CHANNEL_ID, AWAIT, &args)
-                    .await
-                    .map_err(::janus_runtime::CallError::into_application)
-            }
+        fn __janus_client(&self) -> &::janus_runtime::Client {
+            self
         }
     }
     /// What answers the `async` channel: implement it (with `async fn`s) and serve it with [`AsyncServer`].
@@ -368,24 +316,20 @@ pub mod r#async {
             match request {
                 AWAIT => {
                     ::std::boxed::Box::pin(async move {
-                        let args = super::__JANUS_SCHEMA
-                            .checked_args(CHANNEL_ID, AWAIT, args)?;
-                        let args: AwaitArgs = ::janus_runtime::__private::support::decode(
+                        let args = ::janus_runtime::__private::decode_args(
+                            &super::__JANUS_SCHEMA,
+                            CHANNEL_ID,
                             AWAIT,
                             args,
                         )?;
-                        match handler.r#await(&ctx, args).await {
-                            ::std::result::Result::Ok(result) => {
-                                ::janus_runtime::__private::support::encode(AWAIT, &result)
-                            }
-                            ::std::result::Result::Err(error) => {
-                                ::std::result::Result::Err(error.into_error_object())
-                            }
-                        }
+                        ::janus_runtime::__private::answer(
+                            AWAIT,
+                            handler.r#await(&ctx, args).await,
+                        )
                     })
                 }
                 other => {
-                    let error = ::janus_runtime::__private::support::unknown_request(
+                    let error = ::janus_runtime::__private::unknown_request(
                         CHANNEL_ID,
                         other,
                     );
@@ -408,159 +352,13 @@ pub mod models_channel {
     ///
     /// Constraints: at least 1.
     ///
-    /// Built only through checks: [`new`](Self::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `caf_u00e9!`.
-    #[derive(
-        ::std::fmt::Debug,
-        ::std::clone::Clone,
-        ::std::marker::Copy,
-        ::std::cmp::PartialEq,
-        ::std::cmp::Eq,
-        ::std::hash::Hash,
-        ::std::cmp::PartialOrd,
-        ::std::cmp::Ord,
-    )]
-    pub struct CafU00e9(i64);
-    impl CafU00e9 {
-        /// Builds the value if it satisfies the manifest's constraints.
-        pub fn new(
-            value: i64,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            match Self::check(value) {
-                ::std::result::Result::Ok(()) => ::std::result::Result::Ok(Self(value)),
-                ::std::result::Result::Err(violation) => {
-                    ::std::result::Result::Err(
-                        ::janus_runtime::__private::janus_constraints::InvalidValue::new(
-                            "CafU00e9",
-                            violation,
-                        ),
-                    )
-                }
-            }
-        }
-        /// Checks a value against the constraints, without building anything.
-        pub fn check(
-            value: i64,
-        ) -> ::std::result::Result<
-            (),
-            ::janus_runtime::__private::janus_constraints::Violation,
-        > {
-            ::janus_runtime::__private::janus_constraints::check_integer(
-                value,
-                ::std::option::Option::Some(1i64),
-                ::std::option::Option::None,
-            )
-        }
-        /// The value.
-        pub fn get(self) -> i64 {
-            self.0
-        }
-        /// The value, unwrapped.
-        pub fn into_inner(self) -> i64 {
-            self.0
-        }
-    }
-    impl ::std::ops::Deref for CafU00e9 {
-        type Target = i64;
-        fn deref(&self) -> &i64 {
-            &self.0
-        }
-    }
-    impl ::std::fmt::Display for CafU00e9 {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            ::std::fmt::Display::fmt(&self.0, f)
-        }
-    }
-    impl ::std::str::FromStr for CafU00e9 {
-        type Err = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            match value.trim().parse::<i64>() {
-                ::std::result::Result::Ok(parsed) => Self::new(parsed),
-                ::std::result::Result::Err(_) => {
-                    let shown = ::janus_runtime::__private::serde_json::Value::String(
-                        ::std::convert::From::from(value),
-                    );
-                    match ::janus_runtime::__private::janus_constraints::check_type(
-                        &shown,
-                        ::janus_runtime::__private::janus_constraints::JsonType::Integer,
-                    ) {
-                        ::std::result::Result::Err(violation) => {
-                            ::std::result::Result::Err(
-                                ::janus_runtime::__private::janus_constraints::InvalidValue::new(
-                                    "CafU00e9",
-                                    violation,
-                                ),
-                            )
-                        }
-                        ::std::result::Result::Ok(()) => {
-                            ::std::result::Result::Err(
-                                ::janus_runtime::__private::janus_constraints::InvalidValue::new(
-                                    "CafU00e9",
-                                    ::janus_runtime::__private::janus_constraints::missing_required(),
-                                ),
-                            )
-                        }
-                    }
-                }
-            }
-        }
-    }
-    impl ::std::convert::TryFrom<i64> for CafU00e9 {
-        type Error = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn try_from(
-            value: i64,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            Self::new(value)
-        }
-    }
-    impl ::std::convert::From<CafU00e9> for i64 {
-        fn from(value: CafU00e9) -> Self {
-            value.0
-        }
-    }
-    impl ::janus_runtime::__private::serde::Serialize for CafU00e9 {
-        fn serialize<S: ::janus_runtime::__private::serde::Serializer>(
-            &self,
-            serializer: S,
-        ) -> ::std::result::Result<S::Ok, S::Error> {
-            serializer.serialize_i64(self.0)
-        }
-    }
-    impl<'de> ::janus_runtime::__private::serde::Deserialize<'de> for CafU00e9 {
-        fn deserialize<D: ::janus_runtime::__private::serde::Deserializer<'de>>(
-            deserializer: D,
-        ) -> ::std::result::Result<Self, D::Error> {
-            let value = <i64 as ::janus_runtime::__private::serde::Deserialize<
-                'de,
-            >>::deserialize(deserializer)?;
-            Self::new(value)
-                .map_err(
-                    <D::Error as ::janus_runtime::__private::serde::de::Error>::custom,
-                )
-        }
-    }
-    impl ::janus_runtime::__private::support::FromCheckedLiteral<8220139583748011107u64>
-    for CafU00e9 {
-        type Literal = i64;
-        fn from_checked_literal(value: i64) -> Self {
-            Self(value)
-        }
-    }
+    /// Built only through checks: [`new`](::janus_runtime::Constrained::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `caf_u00e9!`.
+    pub type CafU00e9 = ::janus_runtime::Constrained<i64, __rules::CafU00e9>;
     #[doc(hidden)]
     #[allow(unused_macros)]
     macro_rules! __janus_literal_caf_u00e9 {
         ($value:literal) => {
-            ::janus_runtime::__private::support::from_checked_literal:: < _,
+            ::janus_runtime::__private::from_checked_literal:: < _, _,
             8220139583748011107u64 >
             (::janus_runtime::__private::check_literal!("{\"kind\":\"integer\",\"location\":\"names.json: /channels/models/commands/type/args/café\",\"minimum\":1,\"type\":\"CafU00e9\"}",
             $value))
@@ -573,150 +371,13 @@ pub mod models_channel {
     ///
     /// Constraints: at most 4 characters.
     ///
-    /// Built only through checks: [`new`](Self::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `self_!`.
-    #[derive(
-        ::std::fmt::Debug,
-        ::std::clone::Clone,
-        ::std::cmp::PartialEq,
-        ::std::cmp::Eq,
-        ::std::hash::Hash,
-        ::std::cmp::PartialOrd,
-        ::std::cmp::Ord,
-    )]
-    pub struct Self_(::std::string::String);
-    impl Self_ {
-        /// Builds the value if it satisfies the manifest's constraints.
-        pub fn new(
-            value: impl ::std::convert::Into<::std::string::String>,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            let value: ::std::string::String = ::std::convert::Into::into(value);
-            match Self::check(&value) {
-                ::std::result::Result::Ok(()) => ::std::result::Result::Ok(Self(value)),
-                ::std::result::Result::Err(violation) => {
-                    ::std::result::Result::Err(
-                        ::janus_runtime::__private::janus_constraints::InvalidValue::new(
-                            "Self_",
-                            violation,
-                        ),
-                    )
-                }
-            }
-        }
-        /// Checks a value against the constraints, without building anything.
-        pub fn check(
-            value: &str,
-        ) -> ::std::result::Result<
-            (),
-            ::janus_runtime::__private::janus_constraints::Violation,
-        > {
-            ::janus_runtime::__private::janus_constraints::check_string(
-                value,
-                &::janus_runtime::__private::janus_constraints::StringRules {
-                    min_length: ::std::option::Option::None,
-                    max_length: ::std::option::Option::Some(4u64),
-                    pattern: ::std::option::Option::None,
-                },
-            )
-        }
-        /// The value.
-        pub fn as_str(&self) -> &str {
-            &self.0
-        }
-        /// The value, unwrapped.
-        pub fn into_inner(self) -> ::std::string::String {
-            self.0
-        }
-    }
-    impl ::std::ops::Deref for Self_ {
-        type Target = str;
-        fn deref(&self) -> &str {
-            &self.0
-        }
-    }
-    impl ::std::fmt::Display for Self_ {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            ::std::fmt::Display::fmt(&self.0, f)
-        }
-    }
-    impl ::std::str::FromStr for Self_ {
-        type Err = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            Self::new(value)
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for Self_ {
-        type Error = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            Self::new(value)
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for Self_ {
-        type Error = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            Self::new(value)
-        }
-    }
-    impl ::std::convert::From<Self_> for ::std::string::String {
-        fn from(value: Self_) -> Self {
-            value.0
-        }
-    }
-    impl ::std::convert::AsRef<str> for Self_ {
-        fn as_ref(&self) -> &str {
-            &self.0
-        }
-    }
-    impl ::janus_runtime::__private::serde::Serialize for Self_ {
-        fn serialize<S: ::janus_runtime::__private::serde::Serializer>(
-            &self,
-            serializer: S,
-        ) -> ::std::result::Result<S::Ok, S::Error> {
-            serializer.serialize_str(&self.0)
-        }
-    }
-    impl<'de> ::janus_runtime::__private::serde::Deserialize<'de> for Self_ {
-        fn deserialize<D: ::janus_runtime::__private::serde::Deserializer<'de>>(
-            deserializer: D,
-        ) -> ::std::result::Result<Self, D::Error> {
-            let value = <::std::string::String as ::janus_runtime::__private::serde::Deserialize<
-                'de,
-            >>::deserialize(deserializer)?;
-            Self::new(value)
-                .map_err(
-                    <D::Error as ::janus_runtime::__private::serde::de::Error>::custom,
-                )
-        }
-    }
-    impl ::janus_runtime::__private::support::FromCheckedLiteral<7256399359438540205u64>
-    for Self_ {
-        type Literal = &'static str;
-        fn from_checked_literal(value: &'static str) -> Self {
-            Self(::std::convert::From::from(value))
-        }
-    }
+    /// Built only through checks: [`new`](::janus_runtime::Constrained::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `self_!`.
+    pub type Self_ = ::janus_runtime::Constrained<::std::string::String, __rules::Self_>;
     #[doc(hidden)]
     #[allow(unused_macros)]
     macro_rules! __janus_literal_self_ {
         ($value:literal) => {
-            ::janus_runtime::__private::support::from_checked_literal:: < _,
+            ::janus_runtime::__private::from_checked_literal:: < _, _,
             7256399359438540205u64 >
             (::janus_runtime::__private::check_literal!("{\"kind\":\"string\",\"location\":\"names.json: /channels/models/commands/type/args/self\",\"maxLength\":4,\"type\":\"Self_\"}",
             $value))
@@ -759,14 +420,19 @@ pub mod models_channel {
         ];
         /// The wire value.
         pub const fn as_str(self) -> &'static str {
-            match self {
-                Self::InProgress => "in-progress",
-                Self::_2nd => "2nd",
-                Self::Self_ => "self",
-                Self::Gen => "gen",
-                Self::HttpServer => "HTTPServer",
-            }
+            <Self as ::janus_runtime::typed::WireEnum>::WIRE[self as usize]
         }
+    }
+    impl ::janus_runtime::typed::WireEnum for Type {
+        const NAME: &'static str = "Type";
+        const VARIANTS: &'static [Self] = &Self::ALL;
+        const WIRE: &'static [&'static str] = &[
+            "in-progress",
+            "2nd",
+            "self",
+            "gen",
+            "HTTPServer",
+        ];
     }
     impl ::std::fmt::Display for Type {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
@@ -774,31 +440,9 @@ pub mod models_channel {
         }
     }
     impl ::std::str::FromStr for Type {
-        type Err = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            match value {
-                "in-progress" => ::std::result::Result::Ok(Self::InProgress),
-                "2nd" => ::std::result::Result::Ok(Self::_2nd),
-                "self" => ::std::result::Result::Ok(Self::Self_),
-                "gen" => ::std::result::Result::Ok(Self::Gen),
-                "HTTPServer" => ::std::result::Result::Ok(Self::HttpServer),
-                other => {
-                    ::std::result::Result::Err(
-                        ::janus_runtime::__private::janus_constraints::InvalidValue::new(
-                            "Type",
-                            ::janus_runtime::__private::support::enum_violation(
-                                other,
-                                &["in-progress", "2nd", "self", "gen", "HTTPServer"],
-                            ),
-                        ),
-                    )
-                }
-            }
+        type Err = ::janus_runtime::constraints::InvalidValue;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            ::janus_runtime::typed::parse_enum(value)
         }
     }
     impl ::janus_runtime::__private::serde::Serialize for Type {
@@ -813,14 +457,7 @@ pub mod models_channel {
         fn deserialize<D: ::janus_runtime::__private::serde::Deserializer<'de>>(
             deserializer: D,
         ) -> ::std::result::Result<Self, D::Error> {
-            let value = <::std::string::String as ::janus_runtime::__private::serde::Deserialize<
-                'de,
-            >>::deserialize(deserializer)?;
-            value
-                .parse()
-                .map_err(
-                    <D::Error as ::janus_runtime::__private::serde::de::Error>::custom,
-                )
+            ::janus_runtime::typed::deserialize_enum(deserializer)
         }
     }
     /// Arguments of the `type` request.
@@ -892,174 +529,13 @@ pub mod models_channel {
     ///
     /// Constraints: matches `^[0-9]{6}$`.
     ///
-    /// Built only through checks: [`new`](Self::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `_2fa!`.
-    #[derive(
-        ::std::fmt::Debug,
-        ::std::clone::Clone,
-        ::std::cmp::PartialEq,
-        ::std::cmp::Eq,
-        ::std::hash::Hash,
-        ::std::cmp::PartialOrd,
-        ::std::cmp::Ord,
-    )]
-    pub struct _2fa(::std::string::String);
-    impl _2fa {
-        /// Builds the value if it satisfies the manifest's constraints.
-        pub fn new(
-            value: impl ::std::convert::Into<::std::string::String>,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            let value: ::std::string::String = ::std::convert::Into::into(value);
-            match Self::check(&value) {
-                ::std::result::Result::Ok(()) => ::std::result::Result::Ok(Self(value)),
-                ::std::result::Result::Err(violation) => {
-                    ::std::result::Result::Err(
-                        ::janus_runtime::__private::janus_constraints::InvalidValue::new(
-                            "_2fa",
-                            violation,
-                        ),
-                    )
-                }
-            }
-        }
-        /// Checks a value against the constraints, without building anything.
-        pub fn check(
-            value: &str,
-        ) -> ::std::result::Result<
-            (),
-            ::janus_runtime::__private::janus_constraints::Violation,
-        > {
-            static PATTERN: ::std::sync::LazyLock<
-                ::std::option::Option<
-                    ::janus_runtime::__private::janus_constraints::Pattern,
-                >,
-            > = ::std::sync::LazyLock::new(|| {
-                ::janus_runtime::__private::janus_constraints::Pattern::new("^[0-9]{6}$")
-                    .ok()
-            });
-            let pattern = match &*PATTERN {
-                ::std::option::Option::Some(pattern) => pattern,
-                ::std::option::Option::None => {
-                    return ::std::result::Result::Err(
-                        ::janus_runtime::__private::janus_constraints::Violation::new(
-                            ::janus_runtime::__private::janus_constraints::keyword::PATTERN,
-                            ::janus_runtime::__private::serde_json::Value::String(
-                                ::std::convert::From::from("^[0-9]{6}$"),
-                            ),
-                            ::std::format!(
-                                "pattern `{}` could not be compiled", "^[0-9]{6}$"
-                            ),
-                        ),
-                    );
-                }
-            };
-            ::janus_runtime::__private::janus_constraints::check_string(
-                value,
-                &::janus_runtime::__private::janus_constraints::StringRules {
-                    min_length: ::std::option::Option::None,
-                    max_length: ::std::option::Option::None,
-                    pattern: ::std::option::Option::Some(pattern),
-                },
-            )
-        }
-        /// The value.
-        pub fn as_str(&self) -> &str {
-            &self.0
-        }
-        /// The value, unwrapped.
-        pub fn into_inner(self) -> ::std::string::String {
-            self.0
-        }
-    }
-    impl ::std::ops::Deref for _2fa {
-        type Target = str;
-        fn deref(&self) -> &str {
-            &self.0
-        }
-    }
-    impl ::std::fmt::Display for _2fa {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            ::std::fmt::Display::fmt(&self.0, f)
-        }
-    }
-    impl ::std::str::FromStr for _2fa {
-        type Err = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            Self::new(value)
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for _2fa {
-        type Error = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            Self::new(value)
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for _2fa {
-        type Error = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            Self::new(value)
-        }
-    }
-    impl ::std::convert::From<_2fa> for ::std::string::String {
-        fn from(value: _2fa) -> Self {
-            value.0
-        }
-    }
-    impl ::std::convert::AsRef<str> for _2fa {
-        fn as_ref(&self) -> &str {
-            &self.0
-        }
-    }
-    impl ::janus_runtime::__private::serde::Serialize for _2fa {
-        fn serialize<S: ::janus_runtime::__private::serde::Serializer>(
-            &self,
-            serializer: S,
-        ) -> ::std::result::Result<S::Ok, S::Error> {
-            serializer.serialize_str(&self.0)
-        }
-    }
-    impl<'de> ::janus_runtime::__private::serde::Deserialize<'de> for _2fa {
-        fn deserialize<D: ::janus_runtime::__private::serde::Deserializer<'de>>(
-            deserializer: D,
-        ) -> ::std::result::Result<Self, D::Error> {
-            let value = <::std::string::String as ::janus_runtime::__private::serde::Deserialize<
-                'de,
-            >>::deserialize(deserializer)?;
-            Self::new(value)
-                .map_err(
-                    <D::Error as ::janus_runtime::__private::serde::de::Error>::custom,
-                )
-        }
-    }
-    impl ::janus_runtime::__private::support::FromCheckedLiteral<5336916119966578257u64>
-    for _2fa {
-        type Literal = &'static str;
-        fn from_checked_literal(value: &'static str) -> Self {
-            Self(::std::convert::From::from(value))
-        }
-    }
+    /// Built only through checks: [`new`](::janus_runtime::Constrained::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `_2fa!`.
+    pub type _2fa = ::janus_runtime::Constrained<::std::string::String, __rules::_2fa>;
     #[doc(hidden)]
     #[allow(unused_macros)]
     macro_rules! __janus_literal__2fa {
         ($value:literal) => {
-            ::janus_runtime::__private::support::from_checked_literal:: < _,
+            ::janus_runtime::__private::from_checked_literal:: < _, _,
             5336916119966578257u64 >
             (::janus_runtime::__private::check_literal!("{\"kind\":\"string\",\"location\":\"names.json: /channels/models/commands/type/args/2fa\",\"pattern\":\"^[0-9]{6}$\",\"type\":\"_2fa\"}",
             $value))
@@ -1068,8 +544,40 @@ pub mod models_channel {
     /// Builds a [`_2fa`] from a literal checked against the manifest's constraints while compiling: `_2fa!(…)`. A literal that breaks them is a compile error naming the constraint and `names.json: /channels/models/commands/type/args/2fa`.
     #[allow(unused_imports)]
     pub(crate) use __janus_literal__2fa as _2fa;
+    /// The rules of this module's constrained values.
+    #[doc(hidden)]
+    pub mod __rules {
+        /// The rules of [`super::CafU00e9`].
+        pub enum CafU00e9 {}
+        impl ::janus_runtime::typed::Rule<i64> for CafU00e9 {
+            const NAME: &'static str = "CafU00e9";
+            const LIMITS: <i64 as ::janus_runtime::typed::Base>::Limits = ::janus_runtime::typed::IntegerLimits::NONE
+                .minimum(1);
+        }
+        impl ::janus_runtime::__private::LiteralSpec<8220139583748011107u64>
+        for CafU00e9 {}
+        /// The rules of [`super::Self_`].
+        pub enum Self_ {}
+        impl ::janus_runtime::typed::Rule<::std::string::String> for Self_ {
+            const NAME: &'static str = "Self_";
+            const LIMITS: <::std::string::String as ::janus_runtime::typed::Base>::Limits = ::janus_runtime::typed::StringLimits::NONE
+                .max_length(4);
+        }
+        impl ::janus_runtime::__private::LiteralSpec<7256399359438540205u64> for Self_ {}
+        /// The rules of [`super::_2fa`].
+        pub enum _2fa {}
+        impl ::janus_runtime::typed::Rule<::std::string::String> for _2fa {
+            const NAME: &'static str = "_2fa";
+            const LIMITS: <::std::string::String as ::janus_runtime::typed::Base>::Limits = ::janus_runtime::typed::StringLimits::NONE
+                .pattern("^[0-9]{6}$");
+        }
+        impl ::janus_runtime::__private::LiteralSpec<5336916119966578257u64> for _2fa {}
+    }
     /// Typed calls to the `models` channel. Implemented for [`::janus_runtime::Client`], so any client connected to a server of this channel can call them.
     pub trait ModelsClient {
+        /// The runtime client that carries the calls.
+        #[doc(hidden)]
+        fn __janus_client(&self) -> &::janus_runtime::Client;
         /// A request named after a keyword, in the legacy `commands` form.
         fn r#type(
             &self,
@@ -1079,26 +587,19 @@ pub mod models_channel {
                 ::janus_runtime::__private::serde_json::Value,
                 ::janus_runtime::CallError<::std::convert::Infallible>,
             >,
-        > + ::std::marker::Send;
+        > + ::std::marker::Send {
+            ::janus_runtime::__private::call(
+                self.__janus_client(),
+                &super::__JANUS_SCHEMA,
+                CHANNEL_ID,
+                TYPE,
+                args,
+            )
+        }
     }
     impl ModelsClient for ::janus_runtime::Client {
-        fn r#type(
-            &self,
-            args: TypeArgs,
-        ) -> impl ::std::future::Future<
-            Output = ::std::result::Result<
-                ::janus_runtime::__private::serde_json::Value,
-                ::janus_runtime::CallError<::std::convert::Infallible>,
-            >,
-        > + ::std::marker::Send {
-            async move {
-                ::janus_runtime::__private::support::call_checked::<
-                    TypeArgs,
-                    ::janus_runtime::__private::serde_json::Value,
-                >(self, &super::__JANUS_SCHEMA, CHANNEL_ID, TYPE, &args)
-                    .await
-                    .map_err(::janus_runtime::CallError::into_application)
-            }
+        fn __janus_client(&self) -> &::janus_runtime::Client {
+            self
         }
     }
     /// What answers the `models` channel: implement it (with `async fn`s) and serve it with [`ModelsServer`].
@@ -1180,24 +681,20 @@ pub mod models_channel {
             match request {
                 TYPE => {
                     ::std::boxed::Box::pin(async move {
-                        let args = super::__JANUS_SCHEMA
-                            .checked_args(CHANNEL_ID, TYPE, args)?;
-                        let args: TypeArgs = ::janus_runtime::__private::support::decode(
+                        let args = ::janus_runtime::__private::decode_args(
+                            &super::__JANUS_SCHEMA,
+                            CHANNEL_ID,
                             TYPE,
                             args,
                         )?;
-                        match handler.r#type(&ctx, args).await {
-                            ::std::result::Result::Ok(result) => {
-                                ::janus_runtime::__private::support::encode(TYPE, &result)
-                            }
-                            ::std::result::Result::Err(error) => {
-                                ::std::result::Result::Err(error.into_error_object())
-                            }
-                        }
+                        ::janus_runtime::__private::answer(
+                            TYPE,
+                            handler.r#type(&ctx, args).await,
+                        )
                     })
                 }
                 other => {
-                    let error = ::janus_runtime::__private::support::unknown_request(
+                    let error = ::janus_runtime::__private::unknown_request(
                         CHANNEL_ID,
                         other,
                     );
@@ -1245,151 +742,16 @@ pub mod user_service {
     ///
     /// Constraints: at most 8 characters.
     ///
-    /// Built only through checks: [`new`](Self::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `create_user_create_user_args!`.
-    #[derive(
-        ::std::fmt::Debug,
-        ::std::clone::Clone,
-        ::std::cmp::PartialEq,
-        ::std::cmp::Eq,
-        ::std::hash::Hash,
-        ::std::cmp::PartialOrd,
-        ::std::cmp::Ord,
-    )]
-    pub struct CreateUserCreateUserArgs(::std::string::String);
-    impl CreateUserCreateUserArgs {
-        /// Builds the value if it satisfies the manifest's constraints.
-        pub fn new(
-            value: impl ::std::convert::Into<::std::string::String>,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            let value: ::std::string::String = ::std::convert::Into::into(value);
-            match Self::check(&value) {
-                ::std::result::Result::Ok(()) => ::std::result::Result::Ok(Self(value)),
-                ::std::result::Result::Err(violation) => {
-                    ::std::result::Result::Err(
-                        ::janus_runtime::__private::janus_constraints::InvalidValue::new(
-                            "CreateUserCreateUserArgs",
-                            violation,
-                        ),
-                    )
-                }
-            }
-        }
-        /// Checks a value against the constraints, without building anything.
-        pub fn check(
-            value: &str,
-        ) -> ::std::result::Result<
-            (),
-            ::janus_runtime::__private::janus_constraints::Violation,
-        > {
-            ::janus_runtime::__private::janus_constraints::check_string(
-                value,
-                &::janus_runtime::__private::janus_constraints::StringRules {
-                    min_length: ::std::option::Option::None,
-                    max_length: ::std::option::Option::Some(8u64),
-                    pattern: ::std::option::Option::None,
-                },
-            )
-        }
-        /// The value.
-        pub fn as_str(&self) -> &str {
-            &self.0
-        }
-        /// The value, unwrapped.
-        pub fn into_inner(self) -> ::std::string::String {
-            self.0
-        }
-    }
-    impl ::std::ops::Deref for CreateUserCreateUserArgs {
-        type Target = str;
-        fn deref(&self) -> &str {
-            &self.0
-        }
-    }
-    impl ::std::fmt::Display for CreateUserCreateUserArgs {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            ::std::fmt::Display::fmt(&self.0, f)
-        }
-    }
-    impl ::std::str::FromStr for CreateUserCreateUserArgs {
-        type Err = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            Self::new(value)
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for CreateUserCreateUserArgs {
-        type Error = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            Self::new(value)
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for CreateUserCreateUserArgs {
-        type Error = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            Self::new(value)
-        }
-    }
-    impl ::std::convert::From<CreateUserCreateUserArgs> for ::std::string::String {
-        fn from(value: CreateUserCreateUserArgs) -> Self {
-            value.0
-        }
-    }
-    impl ::std::convert::AsRef<str> for CreateUserCreateUserArgs {
-        fn as_ref(&self) -> &str {
-            &self.0
-        }
-    }
-    impl ::janus_runtime::__private::serde::Serialize for CreateUserCreateUserArgs {
-        fn serialize<S: ::janus_runtime::__private::serde::Serializer>(
-            &self,
-            serializer: S,
-        ) -> ::std::result::Result<S::Ok, S::Error> {
-            serializer.serialize_str(&self.0)
-        }
-    }
-    impl<'de> ::janus_runtime::__private::serde::Deserialize<'de>
-    for CreateUserCreateUserArgs {
-        fn deserialize<D: ::janus_runtime::__private::serde::Deserializer<'de>>(
-            deserializer: D,
-        ) -> ::std::result::Result<Self, D::Error> {
-            let value = <::std::string::String as ::janus_runtime::__private::serde::Deserialize<
-                'de,
-            >>::deserialize(deserializer)?;
-            Self::new(value)
-                .map_err(
-                    <D::Error as ::janus_runtime::__private::serde::de::Error>::custom,
-                )
-        }
-    }
-    impl ::janus_runtime::__private::support::FromCheckedLiteral<16849488804128367552u64>
-    for CreateUserCreateUserArgs {
-        type Literal = &'static str;
-        fn from_checked_literal(value: &'static str) -> Self {
-            Self(::std::convert::From::from(value))
-        }
-    }
+    /// Built only through checks: [`new`](::janus_runtime::Constrained::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `create_user_create_user_args!`.
+    pub type CreateUserCreateUserArgs = ::janus_runtime::Constrained<
+        ::std::string::String,
+        __rules::CreateUserCreateUserArgs,
+    >;
     #[doc(hidden)]
     #[allow(unused_macros)]
     macro_rules! __janus_literal_create_user_create_user_args {
         ($value:literal) => {
-            ::janus_runtime::__private::support::from_checked_literal:: < _,
+            ::janus_runtime::__private::from_checked_literal:: < _, _,
             16849488804128367552u64 >
             (::janus_runtime::__private::check_literal!("{\"kind\":\"string\",\"location\":\"names.json: /channels/user-service/requests/create-user/args/create-user-args\",\"maxLength\":8,\"type\":\"CreateUserCreateUserArgs\"}",
             $value))
@@ -1402,151 +764,16 @@ pub mod user_service {
     ///
     /// Constraints: at least 3 characters.
     ///
-    /// Built only through checks: [`new`](Self::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `create_user_username!`.
-    #[derive(
-        ::std::fmt::Debug,
-        ::std::clone::Clone,
-        ::std::cmp::PartialEq,
-        ::std::cmp::Eq,
-        ::std::hash::Hash,
-        ::std::cmp::PartialOrd,
-        ::std::cmp::Ord,
-    )]
-    pub struct CreateUserUsername(::std::string::String);
-    impl CreateUserUsername {
-        /// Builds the value if it satisfies the manifest's constraints.
-        pub fn new(
-            value: impl ::std::convert::Into<::std::string::String>,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            let value: ::std::string::String = ::std::convert::Into::into(value);
-            match Self::check(&value) {
-                ::std::result::Result::Ok(()) => ::std::result::Result::Ok(Self(value)),
-                ::std::result::Result::Err(violation) => {
-                    ::std::result::Result::Err(
-                        ::janus_runtime::__private::janus_constraints::InvalidValue::new(
-                            "CreateUserUsername",
-                            violation,
-                        ),
-                    )
-                }
-            }
-        }
-        /// Checks a value against the constraints, without building anything.
-        pub fn check(
-            value: &str,
-        ) -> ::std::result::Result<
-            (),
-            ::janus_runtime::__private::janus_constraints::Violation,
-        > {
-            ::janus_runtime::__private::janus_constraints::check_string(
-                value,
-                &::janus_runtime::__private::janus_constraints::StringRules {
-                    min_length: ::std::option::Option::Some(3u64),
-                    max_length: ::std::option::Option::None,
-                    pattern: ::std::option::Option::None,
-                },
-            )
-        }
-        /// The value.
-        pub fn as_str(&self) -> &str {
-            &self.0
-        }
-        /// The value, unwrapped.
-        pub fn into_inner(self) -> ::std::string::String {
-            self.0
-        }
-    }
-    impl ::std::ops::Deref for CreateUserUsername {
-        type Target = str;
-        fn deref(&self) -> &str {
-            &self.0
-        }
-    }
-    impl ::std::fmt::Display for CreateUserUsername {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            ::std::fmt::Display::fmt(&self.0, f)
-        }
-    }
-    impl ::std::str::FromStr for CreateUserUsername {
-        type Err = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            Self::new(value)
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for CreateUserUsername {
-        type Error = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            Self::new(value)
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for CreateUserUsername {
-        type Error = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            Self::new(value)
-        }
-    }
-    impl ::std::convert::From<CreateUserUsername> for ::std::string::String {
-        fn from(value: CreateUserUsername) -> Self {
-            value.0
-        }
-    }
-    impl ::std::convert::AsRef<str> for CreateUserUsername {
-        fn as_ref(&self) -> &str {
-            &self.0
-        }
-    }
-    impl ::janus_runtime::__private::serde::Serialize for CreateUserUsername {
-        fn serialize<S: ::janus_runtime::__private::serde::Serializer>(
-            &self,
-            serializer: S,
-        ) -> ::std::result::Result<S::Ok, S::Error> {
-            serializer.serialize_str(&self.0)
-        }
-    }
-    impl<'de> ::janus_runtime::__private::serde::Deserialize<'de>
-    for CreateUserUsername {
-        fn deserialize<D: ::janus_runtime::__private::serde::Deserializer<'de>>(
-            deserializer: D,
-        ) -> ::std::result::Result<Self, D::Error> {
-            let value = <::std::string::String as ::janus_runtime::__private::serde::Deserialize<
-                'de,
-            >>::deserialize(deserializer)?;
-            Self::new(value)
-                .map_err(
-                    <D::Error as ::janus_runtime::__private::serde::de::Error>::custom,
-                )
-        }
-    }
-    impl ::janus_runtime::__private::support::FromCheckedLiteral<14529144855267337649u64>
-    for CreateUserUsername {
-        type Literal = &'static str;
-        fn from_checked_literal(value: &'static str) -> Self {
-            Self(::std::convert::From::from(value))
-        }
-    }
+    /// Built only through checks: [`new`](::janus_runtime::Constrained::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `create_user_username!`.
+    pub type CreateUserUsername = ::janus_runtime::Constrained<
+        ::std::string::String,
+        __rules::CreateUserUsername,
+    >;
     #[doc(hidden)]
     #[allow(unused_macros)]
     macro_rules! __janus_literal_create_user_username {
         ($value:literal) => {
-            ::janus_runtime::__private::support::from_checked_literal:: < _,
+            ::janus_runtime::__private::from_checked_literal:: < _, _,
             14529144855267337649u64 >
             (::janus_runtime::__private::check_literal!("{\"kind\":\"string\",\"location\":\"names.json: /channels/user-service/requests/create-user/args/username\",\"minLength\":3,\"type\":\"CreateUserUsername\"}",
             $value))
@@ -1623,11 +850,13 @@ pub mod user_service {
         pub const ALL: [Self; 2] = [Self::Ok, Self::Failed];
         /// The wire value.
         pub const fn as_str(self) -> &'static str {
-            match self {
-                Self::Ok => "ok",
-                Self::Failed => "failed",
-            }
+            <Self as ::janus_runtime::typed::WireEnum>::WIRE[self as usize]
         }
+    }
+    impl ::janus_runtime::typed::WireEnum for UpdateUserResponseStatus {
+        const NAME: &'static str = "UpdateUserResponseStatus";
+        const VARIANTS: &'static [Self] = &Self::ALL;
+        const WIRE: &'static [&'static str] = &["ok", "failed"];
     }
     impl ::std::fmt::Display for UpdateUserResponseStatus {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
@@ -1635,28 +864,9 @@ pub mod user_service {
         }
     }
     impl ::std::str::FromStr for UpdateUserResponseStatus {
-        type Err = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            match value {
-                "ok" => ::std::result::Result::Ok(Self::Ok),
-                "failed" => ::std::result::Result::Ok(Self::Failed),
-                other => {
-                    ::std::result::Result::Err(
-                        ::janus_runtime::__private::janus_constraints::InvalidValue::new(
-                            "UpdateUserResponseStatus",
-                            ::janus_runtime::__private::support::enum_violation(
-                                other,
-                                &["ok", "failed"],
-                            ),
-                        ),
-                    )
-                }
-            }
+        type Err = ::janus_runtime::constraints::InvalidValue;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            ::janus_runtime::typed::parse_enum(value)
         }
     }
     impl ::janus_runtime::__private::serde::Serialize for UpdateUserResponseStatus {
@@ -1672,14 +882,7 @@ pub mod user_service {
         fn deserialize<D: ::janus_runtime::__private::serde::Deserializer<'de>>(
             deserializer: D,
         ) -> ::std::result::Result<Self, D::Error> {
-            let value = <::std::string::String as ::janus_runtime::__private::serde::Deserialize<
-                'de,
-            >>::deserialize(deserializer)?;
-            value
-                .parse()
-                .map_err(
-                    <D::Error as ::janus_runtime::__private::serde::de::Error>::custom,
-                )
+            ::janus_runtime::typed::deserialize_enum(deserializer)
         }
     }
     /// `status`
@@ -1704,11 +907,13 @@ pub mod user_service {
         pub const ALL: [Self; 2] = [Self::On, Self::Off];
         /// The wire value.
         pub const fn as_str(self) -> &'static str {
-            match self {
-                Self::On => "on",
-                Self::Off => "off",
-            }
+            <Self as ::janus_runtime::typed::WireEnum>::WIRE[self as usize]
         }
+    }
+    impl ::janus_runtime::typed::WireEnum for UpdateUserStatus {
+        const NAME: &'static str = "UpdateUserStatus";
+        const VARIANTS: &'static [Self] = &Self::ALL;
+        const WIRE: &'static [&'static str] = &["on", "off"];
     }
     impl ::std::fmt::Display for UpdateUserStatus {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
@@ -1716,28 +921,9 @@ pub mod user_service {
         }
     }
     impl ::std::str::FromStr for UpdateUserStatus {
-        type Err = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            match value {
-                "on" => ::std::result::Result::Ok(Self::On),
-                "off" => ::std::result::Result::Ok(Self::Off),
-                other => {
-                    ::std::result::Result::Err(
-                        ::janus_runtime::__private::janus_constraints::InvalidValue::new(
-                            "UpdateUserStatus",
-                            ::janus_runtime::__private::support::enum_violation(
-                                other,
-                                &["on", "off"],
-                            ),
-                        ),
-                    )
-                }
-            }
+        type Err = ::janus_runtime::constraints::InvalidValue;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            ::janus_runtime::typed::parse_enum(value)
         }
     }
     impl ::janus_runtime::__private::serde::Serialize for UpdateUserStatus {
@@ -1752,165 +938,23 @@ pub mod user_service {
         fn deserialize<D: ::janus_runtime::__private::serde::Deserializer<'de>>(
             deserializer: D,
         ) -> ::std::result::Result<Self, D::Error> {
-            let value = <::std::string::String as ::janus_runtime::__private::serde::Deserialize<
-                'de,
-            >>::deserialize(deserializer)?;
-            value
-                .parse()
-                .map_err(
-                    <D::Error as ::janus_runtime::__private::serde::de::Error>::custom,
-                )
+            ::janus_runtime::typed::deserialize_enum(deserializer)
         }
     }
     /// `username`
     ///
     /// Constraints: at least 3 characters.
     ///
-    /// Built only through checks: [`new`](Self::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `update_user_username!`.
-    #[derive(
-        ::std::fmt::Debug,
-        ::std::clone::Clone,
-        ::std::cmp::PartialEq,
-        ::std::cmp::Eq,
-        ::std::hash::Hash,
-        ::std::cmp::PartialOrd,
-        ::std::cmp::Ord,
-    )]
-    pub struct UpdateUserUsername(::std::string::String);
-    impl UpdateUserUsername {
-        /// Builds the value if it satisfies the manifest's constraints.
-        pub fn new(
-            value: impl ::std::convert::Into<::std::string::String>,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            let value: ::std::string::String = ::std::convert::Into::into(value);
-            match Self::check(&value) {
-                ::std::result::Result::Ok(()) => ::std::result::Result::Ok(Self(value)),
-                ::std::result::Result::Err(violation) => {
-                    ::std::result::Result::Err(
-                        ::janus_runtime::__private::janus_constraints::InvalidValue::new(
-                            "UpdateUserUsername",
-                            violation,
-                        ),
-                    )
-                }
-            }
-        }
-        /// Checks a value against the constraints, without building anything.
-        pub fn check(
-            value: &str,
-        ) -> ::std::result::Result<
-            (),
-            ::janus_runtime::__private::janus_constraints::Violation,
-        > {
-            ::janus_runtime::__private::janus_constraints::check_string(
-                value,
-                &::janus_runtime::__private::janus_constraints::StringRules {
-                    min_length: ::std::option::Option::Some(3u64),
-                    max_length: ::std::option::Option::None,
-                    pattern: ::std::option::Option::None,
-                },
-            )
-        }
-        /// The value.
-        pub fn as_str(&self) -> &str {
-            &self.0
-        }
-        /// The value, unwrapped.
-        pub fn into_inner(self) -> ::std::string::String {
-            self.0
-        }
-    }
-    impl ::std::ops::Deref for UpdateUserUsername {
-        type Target = str;
-        fn deref(&self) -> &str {
-            &self.0
-        }
-    }
-    impl ::std::fmt::Display for UpdateUserUsername {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            ::std::fmt::Display::fmt(&self.0, f)
-        }
-    }
-    impl ::std::str::FromStr for UpdateUserUsername {
-        type Err = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            Self::new(value)
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for UpdateUserUsername {
-        type Error = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            Self::new(value)
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for UpdateUserUsername {
-        type Error = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            Self::new(value)
-        }
-    }
-    impl ::std::convert::From<UpdateUserUsername> for ::std::string::String {
-        fn from(value: UpdateUserUsername) -> Self {
-            value.0
-        }
-    }
-    impl ::std::convert::AsRef<str> for UpdateUserUsername {
-        fn as_ref(&self) -> &str {
-            &self.0
-        }
-    }
-    impl ::janus_runtime::__private::serde::Serialize for UpdateUserUsername {
-        fn serialize<S: ::janus_runtime::__private::serde::Serializer>(
-            &self,
-            serializer: S,
-        ) -> ::std::result::Result<S::Ok, S::Error> {
-            serializer.serialize_str(&self.0)
-        }
-    }
-    impl<'de> ::janus_runtime::__private::serde::Deserialize<'de>
-    for UpdateUserUsername {
-        fn deserialize<D: ::janus_runtime::__private::serde::Deserializer<'de>>(
-            deserializer: D,
-        ) -> ::std::result::Result<Self, D::Error> {
-            let value = <::std::string::String as ::janus_runtime::__private::serde::Deserialize<
-                'de,
-            >>::deserialize(deserializer)?;
-            Self::new(value)
-                .map_err(
-                    <D::Error as ::janus_runtime::__private::serde::de::Error>::custom,
-                )
-        }
-    }
-    impl ::janus_runtime::__private::support::FromCheckedLiteral<17364747472623870847u64>
-    for UpdateUserUsername {
-        type Literal = &'static str;
-        fn from_checked_literal(value: &'static str) -> Self {
-            Self(::std::convert::From::from(value))
-        }
-    }
+    /// Built only through checks: [`new`](::janus_runtime::Constrained::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `update_user_username!`.
+    pub type UpdateUserUsername = ::janus_runtime::Constrained<
+        ::std::string::String,
+        __rules::UpdateUserUsername,
+    >;
     #[doc(hidden)]
     #[allow(unused_macros)]
     macro_rules! __janus_literal_update_user_username {
         ($value:literal) => {
-            ::janus_runtime::__private::support::from_checked_literal:: < _,
+            ::janus_runtime::__private::from_checked_literal:: < _, _,
             17364747472623870847u64 >
             (::janus_runtime::__private::check_literal!("{\"kind\":\"string\",\"location\":\"names.json: /channels/user-service/requests/update-user/args/username\",\"minLength\":3,\"type\":\"UpdateUserUsername\"}",
             $value))
@@ -1919,8 +963,43 @@ pub mod user_service {
     /// Builds a [`UpdateUserUsername`] from a literal checked against the manifest's constraints while compiling: `update_user_username!(…)`. A literal that breaks them is a compile error naming the constraint and `names.json: /channels/user-service/requests/update-user/args/username`.
     #[allow(unused_imports)]
     pub(crate) use __janus_literal_update_user_username as update_user_username;
+    /// The rules of this module's constrained values.
+    #[doc(hidden)]
+    pub mod __rules {
+        /// The rules of [`super::CreateUserCreateUserArgs`].
+        pub enum CreateUserCreateUserArgs {}
+        impl ::janus_runtime::typed::Rule<::std::string::String>
+        for CreateUserCreateUserArgs {
+            const NAME: &'static str = "CreateUserCreateUserArgs";
+            const LIMITS: <::std::string::String as ::janus_runtime::typed::Base>::Limits = ::janus_runtime::typed::StringLimits::NONE
+                .max_length(8);
+        }
+        impl ::janus_runtime::__private::LiteralSpec<16849488804128367552u64>
+        for CreateUserCreateUserArgs {}
+        /// The rules of [`super::CreateUserUsername`].
+        pub enum CreateUserUsername {}
+        impl ::janus_runtime::typed::Rule<::std::string::String> for CreateUserUsername {
+            const NAME: &'static str = "CreateUserUsername";
+            const LIMITS: <::std::string::String as ::janus_runtime::typed::Base>::Limits = ::janus_runtime::typed::StringLimits::NONE
+                .min_length(3);
+        }
+        impl ::janus_runtime::__private::LiteralSpec<14529144855267337649u64>
+        for CreateUserUsername {}
+        /// The rules of [`super::UpdateUserUsername`].
+        pub enum UpdateUserUsername {}
+        impl ::janus_runtime::typed::Rule<::std::string::String> for UpdateUserUsername {
+            const NAME: &'static str = "UpdateUserUsername";
+            const LIMITS: <::std::string::String as ::janus_runtime::typed::Base>::Limits = ::janus_runtime::typed::StringLimits::NONE
+                .min_length(3);
+        }
+        impl ::janus_runtime::__private::LiteralSpec<17364747472623870847u64>
+        for UpdateUserUsername {}
+    }
     /// Typed calls to the `user-service` channel. Implemented for [`::janus_runtime::Client`], so any client connected to a server of this channel can call them.
     pub trait UserServiceClient {
+        /// The runtime client that carries the calls.
+        #[doc(hidden)]
+        fn __janus_client(&self) -> &::janus_runtime::Client;
         /// Its constant would be CHANNEL_ID: renamed.
         fn channel_id(
             &self,
@@ -1929,7 +1008,15 @@ pub mod user_service {
                 ::janus_runtime::__private::serde_json::Value,
                 ::janus_runtime::CallError<::std::convert::Infallible>,
             >,
-        > + ::std::marker::Send;
+        > + ::std::marker::Send {
+            ::janus_runtime::__private::call(
+                self.__janus_client(),
+                &super::__JANUS_SCHEMA,
+                CHANNEL_ID,
+                CHANNEL_ID_REQUEST,
+                ::janus_runtime::__private::NoArgs,
+            )
+        }
         /// The `create-user` request.
         fn create_user(
             &self,
@@ -1939,7 +1026,15 @@ pub mod user_service {
                 ::janus_runtime::__private::serde_json::Value,
                 ::janus_runtime::CallError<::std::convert::Infallible>,
             >,
-        > + ::std::marker::Send;
+        > + ::std::marker::Send {
+            ::janus_runtime::__private::call(
+                self.__janus_client(),
+                &super::__JANUS_SCHEMA,
+                CHANNEL_ID,
+                CREATE_USER,
+                args,
+            )
+        }
         /// The `update-user` request.
         fn update_user(
             &self,
@@ -1949,70 +1044,19 @@ pub mod user_service {
                 UpdateUserResponse,
                 ::janus_runtime::CallError<::std::convert::Infallible>,
             >,
-        > + ::std::marker::Send;
+        > + ::std::marker::Send {
+            ::janus_runtime::__private::call(
+                self.__janus_client(),
+                &super::__JANUS_SCHEMA,
+                CHANNEL_ID,
+                UPDATE_USER,
+                args,
+            )
+        }
     }
     impl UserServiceClient for ::janus_runtime::Client {
-        fn channel_id(
-            &self,
-        ) -> impl ::std::future::Future<
-            Output = ::std::result::Result<
-                ::janus_runtime::__private::serde_json::Value,
-                ::janus_runtime::CallError<::std::convert::Infallible>,
-            >,
-        > + ::std::marker::Send {
-            async move {
-                ::janus_runtime::__private::support::call_checked::<
-                    ::janus_runtime::__private::serde_json::Map<
-                        ::std::string::String,
-                        ::janus_runtime::__private::serde_json::Value,
-                    >,
-                    ::janus_runtime::__private::serde_json::Value,
-                >(
-                        self,
-                        &super::__JANUS_SCHEMA,
-                        CHANNEL_ID,
-                        CHANNEL_ID_REQUEST,
-                        &::janus_runtime::__private::serde_json::Map::new(),
-                    )
-                    .await
-                    .map_err(::janus_runtime::CallError::into_application)
-            }
-        }
-        fn create_user(
-            &self,
-            args: CreateUserArgs,
-        ) -> impl ::std::future::Future<
-            Output = ::std::result::Result<
-                ::janus_runtime::__private::serde_json::Value,
-                ::janus_runtime::CallError<::std::convert::Infallible>,
-            >,
-        > + ::std::marker::Send {
-            async move {
-                ::janus_runtime::__private::support::call_checked::<
-                    CreateUserArgs,
-                    ::janus_runtime::__private::serde_json::Value,
-                >(self, &super::__JANUS_SCHEMA, CHANNEL_ID, CREATE_USER, &args)
-                    .await
-                    .map_err(::janus_runtime::CallError::into_application)
-            }
-        }
-        fn update_user(
-            &self,
-            args: UpdateUserArgs,
-        ) -> impl ::std::future::Future<
-            Output = ::std::result::Result<
-                UpdateUserResponse,
-                ::janus_runtime::CallError<::std::convert::Infallible>,
-            >,
-        > + ::std::marker::Send {
-            async move {
-                ::janus_runtime::__private::support::call_checked::<
-                    UpdateUserArgs,
-                    UpdateUserResponse,
-                >(self, &super::__JANUS_SCHEMA, CHANNEL_ID, UPDATE_USER, &args)
-                    .await
-                    .map_err(::janus_runtime::CallError::into_application)
-            }
+        fn __janus_client(&self) -> &::janus_runtime::Client {
+            self
         }
     }
     /// What answers the `user-service` channel: implement it (with `async fn`s) and serve it with [`UserServiceServer`].
@@ -2120,64 +1164,43 @@ pub mod user_service {
                 CHANNEL_ID_REQUEST => {
                     ::std::boxed::Box::pin(async move {
                         super::__JANUS_SCHEMA
-                            .checked_args(CHANNEL_ID, CHANNEL_ID_REQUEST, args)?;
-                        match handler.channel_id(&ctx).await {
-                            ::std::result::Result::Ok(result) => {
-                                ::janus_runtime::__private::support::encode(
-                                    CHANNEL_ID_REQUEST,
-                                    &result,
-                                )
-                            }
-                            ::std::result::Result::Err(error) => {
-                                ::std::result::Result::Err(error.into_error_object())
-                            }
-                        }
+                            .validate(CHANNEL_ID, CHANNEL_ID_REQUEST, &args)?;
+                        ::janus_runtime::__private::answer(
+                            CHANNEL_ID_REQUEST,
+                            handler.channel_id(&ctx).await,
+                        )
                     })
                 }
                 CREATE_USER => {
                     ::std::boxed::Box::pin(async move {
-                        let args = super::__JANUS_SCHEMA
-                            .checked_args(CHANNEL_ID, CREATE_USER, args)?;
-                        let args: CreateUserArgs = ::janus_runtime::__private::support::decode(
+                        let args = ::janus_runtime::__private::decode_args(
+                            &super::__JANUS_SCHEMA,
+                            CHANNEL_ID,
                             CREATE_USER,
                             args,
                         )?;
-                        match handler.create_user(&ctx, args).await {
-                            ::std::result::Result::Ok(result) => {
-                                ::janus_runtime::__private::support::encode(
-                                    CREATE_USER,
-                                    &result,
-                                )
-                            }
-                            ::std::result::Result::Err(error) => {
-                                ::std::result::Result::Err(error.into_error_object())
-                            }
-                        }
+                        ::janus_runtime::__private::answer(
+                            CREATE_USER,
+                            handler.create_user(&ctx, args).await,
+                        )
                     })
                 }
                 UPDATE_USER => {
                     ::std::boxed::Box::pin(async move {
-                        let args = super::__JANUS_SCHEMA
-                            .checked_args(CHANNEL_ID, UPDATE_USER, args)?;
-                        let args: UpdateUserArgs = ::janus_runtime::__private::support::decode(
+                        let args = ::janus_runtime::__private::decode_args(
+                            &super::__JANUS_SCHEMA,
+                            CHANNEL_ID,
                             UPDATE_USER,
                             args,
                         )?;
-                        match handler.update_user(&ctx, args).await {
-                            ::std::result::Result::Ok(result) => {
-                                ::janus_runtime::__private::support::encode(
-                                    UPDATE_USER,
-                                    &result,
-                                )
-                            }
-                            ::std::result::Result::Err(error) => {
-                                ::std::result::Result::Err(error.into_error_object())
-                            }
-                        }
+                        ::janus_runtime::__private::answer(
+                            UPDATE_USER,
+                            handler.update_user(&ctx, args).await,
+                        )
                     })
                 }
                 other => {
-                    let error = ::janus_runtime::__private::support::unknown_request(
+                    let error = ::janus_runtime::__private::unknown_request(
                         CHANNEL_ID,
                         other,
                     );
@@ -2190,7 +1213,7 @@ pub mod user_service {
     }
 }
 #[doc(hidden)]
-pub static __JANUS_SCHEMA: ::janus_runtime::__private::support::EmbeddedSchema = ::janus_runtime::__private::support::EmbeddedSchema::new(
+pub static __JANUS_SCHEMA: ::janus_runtime::__private::EmbeddedSchema = ::janus_runtime::__private::EmbeddedSchema::new(
     "{\"channels\":[{\"id\":\"async\",\"requests\":[{\"name\":\"await\",\"args\":[{\"name\":\"match\",\"nullable\":true,\"schema\":{\"type\":\"model\",\"name\":\"match\"}}]}]},{\"id\":\"models\",\"requests\":[{\"name\":\"type\",\"args\":[{\"name\":\"2fa\",\"nullable\":true,\"schema\":{\"type\":\"string\",\"pattern\":\"^[0-9]{6}$\"}},{\"name\":\"async\",\"nullable\":true,\"schema\":{\"type\":\"boolean\"}},{\"name\":\"café\",\"nullable\":true,\"schema\":{\"type\":\"integer\",\"minimum\":1}},{\"name\":\"self\",\"nullable\":true,\"schema\":{\"type\":\"string\",\"maxLength\":4}},{\"name\":\"type\",\"nullable\":true,\"schema\":{\"type\":\"string\",\"enum\":[\"in-progress\",\"2nd\",\"self\",\"gen\",\"HTTPServer\"]}},{\"name\":\"userID\",\"nullable\":true,\"schema\":{\"type\":\"string\"}}]}]},{\"id\":\"user-service\",\"requests\":[{\"name\":\"channel-id\"},{\"name\":\"create-user\",\"args\":[{\"name\":\"create-user-args\",\"nullable\":true,\"schema\":{\"type\":\"string\",\"maxLength\":8}},{\"name\":\"username\",\"required\":true,\"schema\":{\"type\":\"string\",\"minLength\":3}}]},{\"name\":\"update-user\",\"args\":[{\"name\":\"status\",\"nullable\":true,\"schema\":{\"type\":\"string\",\"enum\":[\"on\",\"off\"]}},{\"name\":\"username\",\"required\":true,\"schema\":{\"type\":\"string\",\"minLength\":3}}],\"response\":{\"type\":\"object\",\"fields\":[{\"name\":\"status\",\"nullable\":true,\"schema\":{\"type\":\"string\",\"enum\":[\"ok\",\"failed\"]}}]}}]}],\"models\":[{\"name\":\"Status\",\"fields\":[{\"name\":\"status\",\"nullable\":true,\"schema\":{\"type\":\"string\",\"enum\":[\"a\",\"b\"]}}]},{\"name\":\"match\",\"fields\":[{\"name\":\"status\",\"nullable\":true,\"schema\":{\"type\":\"string\",\"enum\":[\"won\",\"lost\"]}},{\"name\":\"type\",\"nullable\":true,\"schema\":{\"type\":\"string\"}}]}]}",
 );
 /// Awkward Names (version 1.0.0).

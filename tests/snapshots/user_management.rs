@@ -9,159 +9,13 @@ pub mod models {
     ///
     /// Constraints: from 13 to 120 inclusive.
     ///
-    /// Built only through checks: [`new`](Self::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `age!`.
-    #[derive(
-        ::std::fmt::Debug,
-        ::std::clone::Clone,
-        ::std::marker::Copy,
-        ::std::cmp::PartialEq,
-        ::std::cmp::Eq,
-        ::std::hash::Hash,
-        ::std::cmp::PartialOrd,
-        ::std::cmp::Ord,
-    )]
-    pub struct Age(i64);
-    impl Age {
-        /// Builds the value if it satisfies the manifest's constraints.
-        pub fn new(
-            value: i64,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            match Self::check(value) {
-                ::std::result::Result::Ok(()) => ::std::result::Result::Ok(Self(value)),
-                ::std::result::Result::Err(violation) => {
-                    ::std::result::Result::Err(
-                        ::janus_runtime::__private::janus_constraints::InvalidValue::new(
-                            "Age",
-                            violation,
-                        ),
-                    )
-                }
-            }
-        }
-        /// Checks a value against the constraints, without building anything.
-        pub fn check(
-            value: i64,
-        ) -> ::std::result::Result<
-            (),
-            ::janus_runtime::__private::janus_constraints::Violation,
-        > {
-            ::janus_runtime::__private::janus_constraints::check_integer(
-                value,
-                ::std::option::Option::Some(13i64),
-                ::std::option::Option::Some(120i64),
-            )
-        }
-        /// The value.
-        pub fn get(self) -> i64 {
-            self.0
-        }
-        /// The value, unwrapped.
-        pub fn into_inner(self) -> i64 {
-            self.0
-        }
-    }
-    impl ::std::ops::Deref for Age {
-        type Target = i64;
-        fn deref(&self) -> &i64 {
-            &self.0
-        }
-    }
-    impl ::std::fmt::Display for Age {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            ::std::fmt::Display::fmt(&self.0, f)
-        }
-    }
-    impl ::std::str::FromStr for Age {
-        type Err = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            match value.trim().parse::<i64>() {
-                ::std::result::Result::Ok(parsed) => Self::new(parsed),
-                ::std::result::Result::Err(_) => {
-                    let shown = ::janus_runtime::__private::serde_json::Value::String(
-                        ::std::convert::From::from(value),
-                    );
-                    match ::janus_runtime::__private::janus_constraints::check_type(
-                        &shown,
-                        ::janus_runtime::__private::janus_constraints::JsonType::Integer,
-                    ) {
-                        ::std::result::Result::Err(violation) => {
-                            ::std::result::Result::Err(
-                                ::janus_runtime::__private::janus_constraints::InvalidValue::new(
-                                    "Age",
-                                    violation,
-                                ),
-                            )
-                        }
-                        ::std::result::Result::Ok(()) => {
-                            ::std::result::Result::Err(
-                                ::janus_runtime::__private::janus_constraints::InvalidValue::new(
-                                    "Age",
-                                    ::janus_runtime::__private::janus_constraints::missing_required(),
-                                ),
-                            )
-                        }
-                    }
-                }
-            }
-        }
-    }
-    impl ::std::convert::TryFrom<i64> for Age {
-        type Error = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn try_from(
-            value: i64,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            Self::new(value)
-        }
-    }
-    impl ::std::convert::From<Age> for i64 {
-        fn from(value: Age) -> Self {
-            value.0
-        }
-    }
-    impl ::janus_runtime::__private::serde::Serialize for Age {
-        fn serialize<S: ::janus_runtime::__private::serde::Serializer>(
-            &self,
-            serializer: S,
-        ) -> ::std::result::Result<S::Ok, S::Error> {
-            serializer.serialize_i64(self.0)
-        }
-    }
-    impl<'de> ::janus_runtime::__private::serde::Deserialize<'de> for Age {
-        fn deserialize<D: ::janus_runtime::__private::serde::Deserializer<'de>>(
-            deserializer: D,
-        ) -> ::std::result::Result<Self, D::Error> {
-            let value = <i64 as ::janus_runtime::__private::serde::Deserialize<
-                'de,
-            >>::deserialize(deserializer)?;
-            Self::new(value)
-                .map_err(
-                    <D::Error as ::janus_runtime::__private::serde::de::Error>::custom,
-                )
-        }
-    }
-    impl ::janus_runtime::__private::support::FromCheckedLiteral<4078636047888525521u64>
-    for Age {
-        type Literal = i64;
-        fn from_checked_literal(value: i64) -> Self {
-            Self(value)
-        }
-    }
+    /// Built only through checks: [`new`](::janus_runtime::Constrained::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `age!`.
+    pub type Age = ::janus_runtime::Constrained<i64, __rules::Age>;
     #[doc(hidden)]
     #[allow(unused_macros)]
     macro_rules! __janus_literal_age {
         ($value:literal) => {
-            ::janus_runtime::__private::support::from_checked_literal:: < _,
+            ::janus_runtime::__private::from_checked_literal:: < _, _,
             4078636047888525521u64 >
             (::janus_runtime::__private::check_literal!("{\"kind\":\"integer\",\"location\":\"user-management.json: /models/UserProfile/properties/age\",\"maximum\":120,\"minimum\":13,\"type\":\"Age\"}",
             $value))
@@ -201,150 +55,16 @@ pub mod models {
     ///
     /// Constraints: at most 100 characters.
     ///
-    /// Built only through checks: [`new`](Self::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `first_name!`.
-    #[derive(
-        ::std::fmt::Debug,
-        ::std::clone::Clone,
-        ::std::cmp::PartialEq,
-        ::std::cmp::Eq,
-        ::std::hash::Hash,
-        ::std::cmp::PartialOrd,
-        ::std::cmp::Ord,
-    )]
-    pub struct FirstName(::std::string::String);
-    impl FirstName {
-        /// Builds the value if it satisfies the manifest's constraints.
-        pub fn new(
-            value: impl ::std::convert::Into<::std::string::String>,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            let value: ::std::string::String = ::std::convert::Into::into(value);
-            match Self::check(&value) {
-                ::std::result::Result::Ok(()) => ::std::result::Result::Ok(Self(value)),
-                ::std::result::Result::Err(violation) => {
-                    ::std::result::Result::Err(
-                        ::janus_runtime::__private::janus_constraints::InvalidValue::new(
-                            "FirstName",
-                            violation,
-                        ),
-                    )
-                }
-            }
-        }
-        /// Checks a value against the constraints, without building anything.
-        pub fn check(
-            value: &str,
-        ) -> ::std::result::Result<
-            (),
-            ::janus_runtime::__private::janus_constraints::Violation,
-        > {
-            ::janus_runtime::__private::janus_constraints::check_string(
-                value,
-                &::janus_runtime::__private::janus_constraints::StringRules {
-                    min_length: ::std::option::Option::None,
-                    max_length: ::std::option::Option::Some(100u64),
-                    pattern: ::std::option::Option::None,
-                },
-            )
-        }
-        /// The value.
-        pub fn as_str(&self) -> &str {
-            &self.0
-        }
-        /// The value, unwrapped.
-        pub fn into_inner(self) -> ::std::string::String {
-            self.0
-        }
-    }
-    impl ::std::ops::Deref for FirstName {
-        type Target = str;
-        fn deref(&self) -> &str {
-            &self.0
-        }
-    }
-    impl ::std::fmt::Display for FirstName {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            ::std::fmt::Display::fmt(&self.0, f)
-        }
-    }
-    impl ::std::str::FromStr for FirstName {
-        type Err = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            Self::new(value)
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for FirstName {
-        type Error = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            Self::new(value)
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for FirstName {
-        type Error = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            Self::new(value)
-        }
-    }
-    impl ::std::convert::From<FirstName> for ::std::string::String {
-        fn from(value: FirstName) -> Self {
-            value.0
-        }
-    }
-    impl ::std::convert::AsRef<str> for FirstName {
-        fn as_ref(&self) -> &str {
-            &self.0
-        }
-    }
-    impl ::janus_runtime::__private::serde::Serialize for FirstName {
-        fn serialize<S: ::janus_runtime::__private::serde::Serializer>(
-            &self,
-            serializer: S,
-        ) -> ::std::result::Result<S::Ok, S::Error> {
-            serializer.serialize_str(&self.0)
-        }
-    }
-    impl<'de> ::janus_runtime::__private::serde::Deserialize<'de> for FirstName {
-        fn deserialize<D: ::janus_runtime::__private::serde::Deserializer<'de>>(
-            deserializer: D,
-        ) -> ::std::result::Result<Self, D::Error> {
-            let value = <::std::string::String as ::janus_runtime::__private::serde::Deserialize<
-                'de,
-            >>::deserialize(deserializer)?;
-            Self::new(value)
-                .map_err(
-                    <D::Error as ::janus_runtime::__private::serde::de::Error>::custom,
-                )
-        }
-    }
-    impl ::janus_runtime::__private::support::FromCheckedLiteral<4474719387474671970u64>
-    for FirstName {
-        type Literal = &'static str;
-        fn from_checked_literal(value: &'static str) -> Self {
-            Self(::std::convert::From::from(value))
-        }
-    }
+    /// Built only through checks: [`new`](::janus_runtime::Constrained::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `first_name!`.
+    pub type FirstName = ::janus_runtime::Constrained<
+        ::std::string::String,
+        __rules::FirstName,
+    >;
     #[doc(hidden)]
     #[allow(unused_macros)]
     macro_rules! __janus_literal_first_name {
         ($value:literal) => {
-            ::janus_runtime::__private::support::from_checked_literal:: < _,
+            ::janus_runtime::__private::from_checked_literal:: < _, _,
             4474719387474671970u64 >
             (::janus_runtime::__private::check_literal!("{\"kind\":\"string\",\"location\":\"user-management.json: /models/UserProfile/properties/firstName\",\"maxLength\":100,\"type\":\"FirstName\"}",
             $value))
@@ -357,150 +77,16 @@ pub mod models {
     ///
     /// Constraints: at most 100 characters.
     ///
-    /// Built only through checks: [`new`](Self::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `last_name!`.
-    #[derive(
-        ::std::fmt::Debug,
-        ::std::clone::Clone,
-        ::std::cmp::PartialEq,
-        ::std::cmp::Eq,
-        ::std::hash::Hash,
-        ::std::cmp::PartialOrd,
-        ::std::cmp::Ord,
-    )]
-    pub struct LastName(::std::string::String);
-    impl LastName {
-        /// Builds the value if it satisfies the manifest's constraints.
-        pub fn new(
-            value: impl ::std::convert::Into<::std::string::String>,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            let value: ::std::string::String = ::std::convert::Into::into(value);
-            match Self::check(&value) {
-                ::std::result::Result::Ok(()) => ::std::result::Result::Ok(Self(value)),
-                ::std::result::Result::Err(violation) => {
-                    ::std::result::Result::Err(
-                        ::janus_runtime::__private::janus_constraints::InvalidValue::new(
-                            "LastName",
-                            violation,
-                        ),
-                    )
-                }
-            }
-        }
-        /// Checks a value against the constraints, without building anything.
-        pub fn check(
-            value: &str,
-        ) -> ::std::result::Result<
-            (),
-            ::janus_runtime::__private::janus_constraints::Violation,
-        > {
-            ::janus_runtime::__private::janus_constraints::check_string(
-                value,
-                &::janus_runtime::__private::janus_constraints::StringRules {
-                    min_length: ::std::option::Option::None,
-                    max_length: ::std::option::Option::Some(100u64),
-                    pattern: ::std::option::Option::None,
-                },
-            )
-        }
-        /// The value.
-        pub fn as_str(&self) -> &str {
-            &self.0
-        }
-        /// The value, unwrapped.
-        pub fn into_inner(self) -> ::std::string::String {
-            self.0
-        }
-    }
-    impl ::std::ops::Deref for LastName {
-        type Target = str;
-        fn deref(&self) -> &str {
-            &self.0
-        }
-    }
-    impl ::std::fmt::Display for LastName {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            ::std::fmt::Display::fmt(&self.0, f)
-        }
-    }
-    impl ::std::str::FromStr for LastName {
-        type Err = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            Self::new(value)
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for LastName {
-        type Error = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            Self::new(value)
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for LastName {
-        type Error = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            Self::new(value)
-        }
-    }
-    impl ::std::convert::From<LastName> for ::std::string::String {
-        fn from(value: LastName) -> Self {
-            value.0
-        }
-    }
-    impl ::std::convert::AsRef<str> for LastName {
-        fn as_ref(&self) -> &str {
-            &self.0
-        }
-    }
-    impl ::janus_runtime::__private::serde::Serialize for LastName {
-        fn serialize<S: ::janus_runtime::__private::serde::Serializer>(
-            &self,
-            serializer: S,
-        ) -> ::std::result::Result<S::Ok, S::Error> {
-            serializer.serialize_str(&self.0)
-        }
-    }
-    impl<'de> ::janus_runtime::__private::serde::Deserialize<'de> for LastName {
-        fn deserialize<D: ::janus_runtime::__private::serde::Deserializer<'de>>(
-            deserializer: D,
-        ) -> ::std::result::Result<Self, D::Error> {
-            let value = <::std::string::String as ::janus_runtime::__private::serde::Deserialize<
-                'de,
-            >>::deserialize(deserializer)?;
-            Self::new(value)
-                .map_err(
-                    <D::Error as ::janus_runtime::__private::serde::de::Error>::custom,
-                )
-        }
-    }
-    impl ::janus_runtime::__private::support::FromCheckedLiteral<17742405062901393530u64>
-    for LastName {
-        type Literal = &'static str;
-        fn from_checked_literal(value: &'static str) -> Self {
-            Self(::std::convert::From::from(value))
-        }
-    }
+    /// Built only through checks: [`new`](::janus_runtime::Constrained::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `last_name!`.
+    pub type LastName = ::janus_runtime::Constrained<
+        ::std::string::String,
+        __rules::LastName,
+    >;
     #[doc(hidden)]
     #[allow(unused_macros)]
     macro_rules! __janus_literal_last_name {
         ($value:literal) => {
-            ::janus_runtime::__private::support::from_checked_literal:: < _,
+            ::janus_runtime::__private::from_checked_literal:: < _, _,
             17742405062901393530u64 >
             (::janus_runtime::__private::check_literal!("{\"kind\":\"string\",\"location\":\"user-management.json: /models/UserProfile/properties/lastName\",\"maxLength\":100,\"type\":\"LastName\"}",
             $value))
@@ -533,12 +119,13 @@ pub mod models {
         pub const ALL: [Self; 3] = [Self::Created, Self::Pending, Self::Failed];
         /// The wire value.
         pub const fn as_str(self) -> &'static str {
-            match self {
-                Self::Created => "created",
-                Self::Pending => "pending",
-                Self::Failed => "failed",
-            }
+            <Self as ::janus_runtime::typed::WireEnum>::WIRE[self as usize]
         }
+    }
+    impl ::janus_runtime::typed::WireEnum for Status {
+        const NAME: &'static str = "Status";
+        const VARIANTS: &'static [Self] = &Self::ALL;
+        const WIRE: &'static [&'static str] = &["created", "pending", "failed"];
     }
     impl ::std::fmt::Display for Status {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
@@ -546,29 +133,9 @@ pub mod models {
         }
     }
     impl ::std::str::FromStr for Status {
-        type Err = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            match value {
-                "created" => ::std::result::Result::Ok(Self::Created),
-                "pending" => ::std::result::Result::Ok(Self::Pending),
-                "failed" => ::std::result::Result::Ok(Self::Failed),
-                other => {
-                    ::std::result::Result::Err(
-                        ::janus_runtime::__private::janus_constraints::InvalidValue::new(
-                            "Status",
-                            ::janus_runtime::__private::support::enum_violation(
-                                other,
-                                &["created", "pending", "failed"],
-                            ),
-                        ),
-                    )
-                }
-            }
+        type Err = ::janus_runtime::constraints::InvalidValue;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            ::janus_runtime::typed::parse_enum(value)
         }
     }
     impl ::janus_runtime::__private::serde::Serialize for Status {
@@ -583,14 +150,7 @@ pub mod models {
         fn deserialize<D: ::janus_runtime::__private::serde::Deserializer<'de>>(
             deserializer: D,
         ) -> ::std::result::Result<Self, D::Error> {
-            let value = <::std::string::String as ::janus_runtime::__private::serde::Deserialize<
-                'de,
-            >>::deserialize(deserializer)?;
-            value
-                .parse()
-                .map_err(
-                    <D::Error as ::janus_runtime::__private::serde::de::Error>::custom,
-                )
+            ::janus_runtime::typed::deserialize_enum(deserializer)
         }
     }
     /// Extended user profile information
@@ -647,6 +207,37 @@ pub mod models {
             }
         }
     }
+    /// The rules of this module's constrained values.
+    #[doc(hidden)]
+    pub mod __rules {
+        /// The rules of [`super::Age`].
+        pub enum Age {}
+        impl ::janus_runtime::typed::Rule<i64> for Age {
+            const NAME: &'static str = "Age";
+            const LIMITS: <i64 as ::janus_runtime::typed::Base>::Limits = ::janus_runtime::typed::IntegerLimits::NONE
+                .minimum(13)
+                .maximum(120);
+        }
+        impl ::janus_runtime::__private::LiteralSpec<4078636047888525521u64> for Age {}
+        /// The rules of [`super::FirstName`].
+        pub enum FirstName {}
+        impl ::janus_runtime::typed::Rule<::std::string::String> for FirstName {
+            const NAME: &'static str = "FirstName";
+            const LIMITS: <::std::string::String as ::janus_runtime::typed::Base>::Limits = ::janus_runtime::typed::StringLimits::NONE
+                .max_length(100);
+        }
+        impl ::janus_runtime::__private::LiteralSpec<4474719387474671970u64>
+        for FirstName {}
+        /// The rules of [`super::LastName`].
+        pub enum LastName {}
+        impl ::janus_runtime::typed::Rule<::std::string::String> for LastName {
+            const NAME: &'static str = "LastName";
+            const LIMITS: <::std::string::String as ::janus_runtime::typed::Base>::Limits = ::janus_runtime::typed::StringLimits::NONE
+                .max_length(100);
+        }
+        impl ::janus_runtime::__private::LiteralSpec<17742405062901393530u64>
+        for LastName {}
+    }
 }
 /// Core user management operations
 #[allow(clippy::all)]
@@ -676,17 +267,11 @@ pub mod user_service {
         )]
         pub profile: ::std::option::Option<super::models::UserProfile>,
         /// User's system role
-        #[serde(rename = "role", default = "CreateUserArgs::__janus_default_role")]
+        #[serde(rename = "role", default)]
         pub role: Role,
         /// Unique username for the account
         #[serde(rename = "username")]
         pub username: Username,
-    }
-    impl CreateUserArgs {
-        #[doc(hidden)]
-        fn __janus_default_role() -> Role {
-            ::std::default::Default::default()
-        }
     }
     /// The errors the `create-user` request declares.
     ///
@@ -719,19 +304,16 @@ pub mod user_service {
         ];
         /// The symbolic name (`data.errorType`).
         pub const fn error_type(self) -> &'static str {
-            match self {
-                Self::ValidationFailed => "VALIDATION_FAILED",
-                Self::UsernameExists => "USERNAME_EXISTS",
-                Self::EmailExists => "EMAIL_EXISTS",
-                Self::SecurityViolation => "SECURITY_VIOLATION",
-            }
+            [
+                "VALIDATION_FAILED",
+                "USERNAME_EXISTS",
+                "EMAIL_EXISTS",
+                "SECURITY_VIOLATION",
+            ][self as usize]
         }
         /// The protocol code this error is sent with.
         pub fn code(self) -> ::janus_runtime::ErrorCode {
-            match ::janus_runtime::ErrorCode::from_error_type(self.error_type()) {
-                ::std::option::Option::Some(code) => code,
-                ::std::option::Option::None => ::janus_runtime::ErrorCode::ServerError,
-            }
+            ::janus_runtime::__private::error_code(self.error_type())
         }
     }
     impl ::std::fmt::Display for CreateUserError {
@@ -742,219 +324,29 @@ pub mod user_service {
     impl ::std::error::Error for CreateUserError {}
     impl ::janus_runtime::ApplicationError for CreateUserError {
         fn to_error_object(&self) -> ::janus_runtime::ErrorObject {
-            ::janus_runtime::ErrorObject::with_type(
-                self.code(),
-                self.error_type(),
-                ::std::format!(
-                    "request `{}` failed: {}", "create-user", self.error_type()
-                ),
-            )
+            ::janus_runtime::__private::error_object("create-user", self.error_type())
         }
         fn from_error_object(
             error: &::janus_runtime::ErrorObject,
         ) -> ::std::option::Option<Self> {
-            match error.error_type() {
-                ::std::option::Option::Some(name) => {
-                    ::std::iter::Iterator::find(
-                        &mut ::std::iter::IntoIterator::into_iter(Self::ALL),
-                        |e| e.error_type() == name,
-                    )
-                }
-                ::std::option::Option::None => {
-                    ::std::iter::Iterator::find(
-                        &mut ::std::iter::IntoIterator::into_iter(Self::ALL),
-                        |e| {
-                            match ::janus_runtime::ErrorCode::from_error_type(
-                                e.error_type(),
-                            ) {
-                                ::std::option::Option::Some(code) => {
-                                    code.code() == error.code
-                                }
-                                ::std::option::Option::None => false,
-                            }
-                        },
-                    )
-                }
-            }
+            ::janus_runtime::__private::declared_error(
+                &Self::ALL,
+                Self::error_type,
+                error,
+            )
         }
     }
     /// User's email address
     ///
     /// Constraints: matches `^[\w\.-]+@[\w\.-]+\.[a-zA-Z]{2,}$`.
     ///
-    /// Built only through checks: [`new`](Self::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `email!`.
-    #[derive(
-        ::std::fmt::Debug,
-        ::std::clone::Clone,
-        ::std::cmp::PartialEq,
-        ::std::cmp::Eq,
-        ::std::hash::Hash,
-        ::std::cmp::PartialOrd,
-        ::std::cmp::Ord,
-    )]
-    pub struct Email(::std::string::String);
-    impl Email {
-        /// Builds the value if it satisfies the manifest's constraints.
-        pub fn new(
-            value: impl ::std::convert::Into<::std::string::String>,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            let value: ::std::string::String = ::std::convert::Into::into(value);
-            match Self::check(&value) {
-                ::std::result::Result::Ok(()) => ::std::result::Result::Ok(Self(value)),
-                ::std::result::Result::Err(violation) => {
-                    ::std::result::Result::Err(
-                        ::janus_runtime::__private::janus_constraints::InvalidValue::new(
-                            "Email",
-                            violation,
-                        ),
-                    )
-                }
-            }
-        }
-        /// Checks a value against the constraints, without building anything.
-        pub fn check(
-            value: &str,
-        ) -> ::std::result::Result<
-            (),
-            ::janus_runtime::__private::janus_constraints::Violation,
-        > {
-            static PATTERN: ::std::sync::LazyLock<
-                ::std::option::Option<
-                    ::janus_runtime::__private::janus_constraints::Pattern,
-                >,
-            > = ::std::sync::LazyLock::new(|| {
-                ::janus_runtime::__private::janus_constraints::Pattern::new(
-                        "^[\\w\\.-]+@[\\w\\.-]+\\.[a-zA-Z]{2,}$",
-                    )
-                    .ok()
-            });
-            let pattern = match &*PATTERN {
-                ::std::option::Option::Some(pattern) => pattern,
-                ::std::option::Option::None => {
-                    return ::std::result::Result::Err(
-                        ::janus_runtime::__private::janus_constraints::Violation::new(
-                            ::janus_runtime::__private::janus_constraints::keyword::PATTERN,
-                            ::janus_runtime::__private::serde_json::Value::String(
-                                ::std::convert::From::from(
-                                    "^[\\w\\.-]+@[\\w\\.-]+\\.[a-zA-Z]{2,}$",
-                                ),
-                            ),
-                            ::std::format!(
-                                "pattern `{}` could not be compiled",
-                                "^[\\w\\.-]+@[\\w\\.-]+\\.[a-zA-Z]{2,}$"
-                            ),
-                        ),
-                    );
-                }
-            };
-            ::janus_runtime::__private::janus_constraints::check_string(
-                value,
-                &::janus_runtime::__private::janus_constraints::StringRules {
-                    min_length: ::std::option::Option::None,
-                    max_length: ::std::option::Option::None,
-                    pattern: ::std::option::Option::Some(pattern),
-                },
-            )
-        }
-        /// The value.
-        pub fn as_str(&self) -> &str {
-            &self.0
-        }
-        /// The value, unwrapped.
-        pub fn into_inner(self) -> ::std::string::String {
-            self.0
-        }
-    }
-    impl ::std::ops::Deref for Email {
-        type Target = str;
-        fn deref(&self) -> &str {
-            &self.0
-        }
-    }
-    impl ::std::fmt::Display for Email {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            ::std::fmt::Display::fmt(&self.0, f)
-        }
-    }
-    impl ::std::str::FromStr for Email {
-        type Err = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            Self::new(value)
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for Email {
-        type Error = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            Self::new(value)
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for Email {
-        type Error = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            Self::new(value)
-        }
-    }
-    impl ::std::convert::From<Email> for ::std::string::String {
-        fn from(value: Email) -> Self {
-            value.0
-        }
-    }
-    impl ::std::convert::AsRef<str> for Email {
-        fn as_ref(&self) -> &str {
-            &self.0
-        }
-    }
-    impl ::janus_runtime::__private::serde::Serialize for Email {
-        fn serialize<S: ::janus_runtime::__private::serde::Serializer>(
-            &self,
-            serializer: S,
-        ) -> ::std::result::Result<S::Ok, S::Error> {
-            serializer.serialize_str(&self.0)
-        }
-    }
-    impl<'de> ::janus_runtime::__private::serde::Deserialize<'de> for Email {
-        fn deserialize<D: ::janus_runtime::__private::serde::Deserializer<'de>>(
-            deserializer: D,
-        ) -> ::std::result::Result<Self, D::Error> {
-            let value = <::std::string::String as ::janus_runtime::__private::serde::Deserialize<
-                'de,
-            >>::deserialize(deserializer)?;
-            Self::new(value)
-                .map_err(
-                    <D::Error as ::janus_runtime::__private::serde::de::Error>::custom,
-                )
-        }
-    }
-    impl ::janus_runtime::__private::support::FromCheckedLiteral<13914421477678749336u64>
-    for Email {
-        type Literal = &'static str;
-        fn from_checked_literal(value: &'static str) -> Self {
-            Self(::std::convert::From::from(value))
-        }
-    }
+    /// Built only through checks: [`new`](::janus_runtime::Constrained::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `email!`.
+    pub type Email = ::janus_runtime::Constrained<::std::string::String, __rules::Email>;
     #[doc(hidden)]
     #[allow(unused_macros)]
     macro_rules! __janus_literal_email {
         ($value:literal) => {
-            ::janus_runtime::__private::support::from_checked_literal:: < _,
+            ::janus_runtime::__private::from_checked_literal:: < _, _,
             13914421477678749336u64 >
             (::janus_runtime::__private::check_literal!("{\"kind\":\"string\",\"location\":\"user-management.json: /channels/user-service/requests/create-user/args/email\",\"pattern\":\"^[\\\\w\\\\.-]+@[\\\\w\\\\.-]+\\\\.[a-zA-Z]{2,}$\",\"type\":\"Email\"}",
             $value))
@@ -994,13 +386,13 @@ pub mod user_service {
         ];
         /// The wire value.
         pub const fn as_str(self) -> &'static str {
-            match self {
-                Self::Admin => "admin",
-                Self::Moderator => "moderator",
-                Self::User => "user",
-                Self::Guest => "guest",
-            }
+            <Self as ::janus_runtime::typed::WireEnum>::WIRE[self as usize]
         }
+    }
+    impl ::janus_runtime::typed::WireEnum for Role {
+        const NAME: &'static str = "Role";
+        const VARIANTS: &'static [Self] = &Self::ALL;
+        const WIRE: &'static [&'static str] = &["admin", "moderator", "user", "guest"];
     }
     impl ::std::fmt::Display for Role {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
@@ -1008,30 +400,9 @@ pub mod user_service {
         }
     }
     impl ::std::str::FromStr for Role {
-        type Err = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            match value {
-                "admin" => ::std::result::Result::Ok(Self::Admin),
-                "moderator" => ::std::result::Result::Ok(Self::Moderator),
-                "user" => ::std::result::Result::Ok(Self::User),
-                "guest" => ::std::result::Result::Ok(Self::Guest),
-                other => {
-                    ::std::result::Result::Err(
-                        ::janus_runtime::__private::janus_constraints::InvalidValue::new(
-                            "Role",
-                            ::janus_runtime::__private::support::enum_violation(
-                                other,
-                                &["admin", "moderator", "user", "guest"],
-                            ),
-                        ),
-                    )
-                }
-            }
+        type Err = ::janus_runtime::constraints::InvalidValue;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            ::janus_runtime::typed::parse_enum(value)
         }
     }
     impl ::janus_runtime::__private::serde::Serialize for Role {
@@ -1046,14 +417,7 @@ pub mod user_service {
         fn deserialize<D: ::janus_runtime::__private::serde::Deserializer<'de>>(
             deserializer: D,
         ) -> ::std::result::Result<Self, D::Error> {
-            let value = <::std::string::String as ::janus_runtime::__private::serde::Deserialize<
-                'de,
-            >>::deserialize(deserializer)?;
-            value
-                .parse()
-                .map_err(
-                    <D::Error as ::janus_runtime::__private::serde::de::Error>::custom,
-                )
+            ::janus_runtime::typed::deserialize_enum(deserializer)
         }
     }
     impl ::std::default::Default for Role {
@@ -1066,176 +430,16 @@ pub mod user_service {
     ///
     /// Constraints: 3 to 50 characters; matches `^[a-zA-Z0-9_]{3,50}$`.
     ///
-    /// Built only through checks: [`new`](Self::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `username!`.
-    #[derive(
-        ::std::fmt::Debug,
-        ::std::clone::Clone,
-        ::std::cmp::PartialEq,
-        ::std::cmp::Eq,
-        ::std::hash::Hash,
-        ::std::cmp::PartialOrd,
-        ::std::cmp::Ord,
-    )]
-    pub struct Username(::std::string::String);
-    impl Username {
-        /// Builds the value if it satisfies the manifest's constraints.
-        pub fn new(
-            value: impl ::std::convert::Into<::std::string::String>,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            let value: ::std::string::String = ::std::convert::Into::into(value);
-            match Self::check(&value) {
-                ::std::result::Result::Ok(()) => ::std::result::Result::Ok(Self(value)),
-                ::std::result::Result::Err(violation) => {
-                    ::std::result::Result::Err(
-                        ::janus_runtime::__private::janus_constraints::InvalidValue::new(
-                            "Username",
-                            violation,
-                        ),
-                    )
-                }
-            }
-        }
-        /// Checks a value against the constraints, without building anything.
-        pub fn check(
-            value: &str,
-        ) -> ::std::result::Result<
-            (),
-            ::janus_runtime::__private::janus_constraints::Violation,
-        > {
-            static PATTERN: ::std::sync::LazyLock<
-                ::std::option::Option<
-                    ::janus_runtime::__private::janus_constraints::Pattern,
-                >,
-            > = ::std::sync::LazyLock::new(|| {
-                ::janus_runtime::__private::janus_constraints::Pattern::new(
-                        "^[a-zA-Z0-9_]{3,50}$",
-                    )
-                    .ok()
-            });
-            let pattern = match &*PATTERN {
-                ::std::option::Option::Some(pattern) => pattern,
-                ::std::option::Option::None => {
-                    return ::std::result::Result::Err(
-                        ::janus_runtime::__private::janus_constraints::Violation::new(
-                            ::janus_runtime::__private::janus_constraints::keyword::PATTERN,
-                            ::janus_runtime::__private::serde_json::Value::String(
-                                ::std::convert::From::from("^[a-zA-Z0-9_]{3,50}$"),
-                            ),
-                            ::std::format!(
-                                "pattern `{}` could not be compiled", "^[a-zA-Z0-9_]{3,50}$"
-                            ),
-                        ),
-                    );
-                }
-            };
-            ::janus_runtime::__private::janus_constraints::check_string(
-                value,
-                &::janus_runtime::__private::janus_constraints::StringRules {
-                    min_length: ::std::option::Option::Some(3u64),
-                    max_length: ::std::option::Option::Some(50u64),
-                    pattern: ::std::option::Option::Some(pattern),
-                },
-            )
-        }
-        /// The value.
-        pub fn as_str(&self) -> &str {
-            &self.0
-        }
-        /// The value, unwrapped.
-        pub fn into_inner(self) -> ::std::string::String {
-            self.0
-        }
-    }
-    impl ::std::ops::Deref for Username {
-        type Target = str;
-        fn deref(&self) -> &str {
-            &self.0
-        }
-    }
-    impl ::std::fmt::Display for Username {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            ::std::fmt::Display::fmt(&self.0, f)
-        }
-    }
-    impl ::std::str::FromStr for Username {
-        type Err = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            Self::new(value)
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for Username {
-        type Error = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            Self::new(value)
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for Username {
-        type Error = ::janus_runtime::__private::janus_constraints::InvalidValue;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<
-            Self,
-            ::janus_runtime::__private::janus_constraints::InvalidValue,
-        > {
-            Self::new(value)
-        }
-    }
-    impl ::std::convert::From<Username> for ::std::string::String {
-        fn from(value: Username) -> Self {
-            value.0
-        }
-    }
-    impl ::std::convert::AsRef<str> for Username {
-        fn as_ref(&self) -> &str {
-            &self.0
-        }
-    }
-    impl ::janus_runtime::__private::serde::Serialize for Username {
-        fn serialize<S: ::janus_runtime::__private::serde::Serializer>(
-            &self,
-            serializer: S,
-        ) -> ::std::result::Result<S::Ok, S::Error> {
-            serializer.serialize_str(&self.0)
-        }
-    }
-    impl<'de> ::janus_runtime::__private::serde::Deserialize<'de> for Username {
-        fn deserialize<D: ::janus_runtime::__private::serde::Deserializer<'de>>(
-            deserializer: D,
-        ) -> ::std::result::Result<Self, D::Error> {
-            let value = <::std::string::String as ::janus_runtime::__private::serde::Deserialize<
-                'de,
-            >>::deserialize(deserializer)?;
-            Self::new(value)
-                .map_err(
-                    <D::Error as ::janus_runtime::__private::serde::de::Error>::custom,
-                )
-        }
-    }
-    impl ::janus_runtime::__private::support::FromCheckedLiteral<15053227396811829127u64>
-    for Username {
-        type Literal = &'static str;
-        fn from_checked_literal(value: &'static str) -> Self {
-            Self(::std::convert::From::from(value))
-        }
-    }
+    /// Built only through checks: [`new`](::janus_runtime::Constrained::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `username!`.
+    pub type Username = ::janus_runtime::Constrained<
+        ::std::string::String,
+        __rules::Username,
+    >;
     #[doc(hidden)]
     #[allow(unused_macros)]
     macro_rules! __janus_literal_username {
         ($value:literal) => {
-            ::janus_runtime::__private::support::from_checked_literal:: < _,
+            ::janus_runtime::__private::from_checked_literal:: < _, _,
             15053227396811829127u64 >
             (::janus_runtime::__private::check_literal!("{\"kind\":\"string\",\"location\":\"user-management.json: /channels/user-service/requests/create-user/args/username\",\"maxLength\":50,\"minLength\":3,\"pattern\":\"^[a-zA-Z0-9_]{3,50}$\",\"type\":\"Username\"}",
             $value))
@@ -1244,8 +448,34 @@ pub mod user_service {
     /// Builds a [`Username`] from a literal checked against the manifest's constraints while compiling: `username!(…)`. A literal that breaks them is a compile error naming the constraint and `user-management.json: /channels/user-service/requests/create-user/args/username`.
     #[allow(unused_imports)]
     pub(crate) use __janus_literal_username as username;
+    /// The rules of this module's constrained values.
+    #[doc(hidden)]
+    pub mod __rules {
+        /// The rules of [`super::Email`].
+        pub enum Email {}
+        impl ::janus_runtime::typed::Rule<::std::string::String> for Email {
+            const NAME: &'static str = "Email";
+            const LIMITS: <::std::string::String as ::janus_runtime::typed::Base>::Limits = ::janus_runtime::typed::StringLimits::NONE
+                .pattern("^[\\w\\.-]+@[\\w\\.-]+\\.[a-zA-Z]{2,}$");
+        }
+        impl ::janus_runtime::__private::LiteralSpec<13914421477678749336u64> for Email {}
+        /// The rules of [`super::Username`].
+        pub enum Username {}
+        impl ::janus_runtime::typed::Rule<::std::string::String> for Username {
+            const NAME: &'static str = "Username";
+            const LIMITS: <::std::string::String as ::janus_runtime::typed::Base>::Limits = ::janus_runtime::typed::StringLimits::NONE
+                .min_length(3)
+                .max_length(50)
+                .pattern("^[a-zA-Z0-9_]{3,50}$");
+        }
+        impl ::janus_runtime::__private::LiteralSpec<15053227396811829127u64>
+        for Username {}
+    }
     /// Typed calls to the `user-service` channel. Implemented for [`::janus_runtime::Client`], so any client connected to a server of this channel can call them.
     pub trait UserServiceClient {
+        /// The runtime client that carries the calls.
+        #[doc(hidden)]
+        fn __janus_client(&self) -> &::janus_runtime::Client;
         /// Create a new user account
         fn create_user(
             &self,
@@ -1255,26 +485,19 @@ pub mod user_service {
                 super::models::CreateUserResponse,
                 ::janus_runtime::CallError<CreateUserError>,
             >,
-        > + ::std::marker::Send;
+        > + ::std::marker::Send {
+            ::janus_runtime::__private::call(
+                self.__janus_client(),
+                &super::__JANUS_SCHEMA,
+                CHANNEL_ID,
+                CREATE_USER,
+                args,
+            )
+        }
     }
     impl UserServiceClient for ::janus_runtime::Client {
-        fn create_user(
-            &self,
-            args: CreateUserArgs,
-        ) -> impl ::std::future::Future<
-            Output = ::std::result::Result<
-                super::models::CreateUserResponse,
-                ::janus_runtime::CallError<CreateUserError>,
-            >,
-        > + ::std::marker::Send {
-            async move {
-                ::janus_runtime::__private::support::call_checked::<
-                    CreateUserArgs,
-                    super::models::CreateUserResponse,
-                >(self, &super::__JANUS_SCHEMA, CHANNEL_ID, CREATE_USER, &args)
-                    .await
-                    .map_err(::janus_runtime::CallError::into_application)
-            }
+        fn __janus_client(&self) -> &::janus_runtime::Client {
+            self
         }
     }
     /// What answers the `user-service` channel: implement it (with `async fn`s) and serve it with [`UserServiceServer`].
@@ -1356,27 +579,20 @@ pub mod user_service {
             match request {
                 CREATE_USER => {
                     ::std::boxed::Box::pin(async move {
-                        let args = super::__JANUS_SCHEMA
-                            .checked_args(CHANNEL_ID, CREATE_USER, args)?;
-                        let args: CreateUserArgs = ::janus_runtime::__private::support::decode(
+                        let args = ::janus_runtime::__private::decode_args(
+                            &super::__JANUS_SCHEMA,
+                            CHANNEL_ID,
                             CREATE_USER,
                             args,
                         )?;
-                        match handler.create_user(&ctx, args).await {
-                            ::std::result::Result::Ok(result) => {
-                                ::janus_runtime::__private::support::encode(
-                                    CREATE_USER,
-                                    &result,
-                                )
-                            }
-                            ::std::result::Result::Err(error) => {
-                                ::std::result::Result::Err(error.into_error_object())
-                            }
-                        }
+                        ::janus_runtime::__private::answer(
+                            CREATE_USER,
+                            handler.create_user(&ctx, args).await,
+                        )
                     })
                 }
                 other => {
-                    let error = ::janus_runtime::__private::support::unknown_request(
+                    let error = ::janus_runtime::__private::unknown_request(
                         CHANNEL_ID,
                         other,
                     );
@@ -1389,7 +605,7 @@ pub mod user_service {
     }
 }
 #[doc(hidden)]
-pub static __JANUS_SCHEMA: ::janus_runtime::__private::support::EmbeddedSchema = ::janus_runtime::__private::support::EmbeddedSchema::new(
+pub static __JANUS_SCHEMA: ::janus_runtime::__private::EmbeddedSchema = ::janus_runtime::__private::EmbeddedSchema::new(
     "{\"channels\":[{\"id\":\"user-service\",\"requests\":[{\"name\":\"create-user\",\"args\":[{\"name\":\"email\",\"required\":true,\"schema\":{\"type\":\"string\",\"pattern\":\"^[\\\\w\\\\.-]+@[\\\\w\\\\.-]+\\\\.[a-zA-Z]{2,}$\"}},{\"name\":\"profile\",\"nullable\":true,\"schema\":{\"type\":\"model\",\"name\":\"UserProfile\"}},{\"name\":\"role\",\"schema\":{\"type\":\"string\",\"enum\":[\"admin\",\"moderator\",\"user\",\"guest\"]}},{\"name\":\"username\",\"required\":true,\"schema\":{\"type\":\"string\",\"minLength\":3,\"maxLength\":50,\"pattern\":\"^[a-zA-Z0-9_]{3,50}$\"}}],\"response\":{\"type\":\"model\",\"name\":\"CreateUserResponse\"}}]}],\"models\":[{\"name\":\"CreateUserResponse\",\"fields\":[{\"name\":\"createdAt\",\"nullable\":true,\"schema\":{\"type\":\"string\"}},{\"name\":\"message\",\"required\":true,\"schema\":{\"type\":\"string\"}},{\"name\":\"status\",\"required\":true,\"schema\":{\"type\":\"string\",\"enum\":[\"created\",\"pending\",\"failed\"]}},{\"name\":\"userId\",\"required\":true,\"schema\":{\"type\":\"string\"}}]},{\"name\":\"UserProfile\",\"fields\":[{\"name\":\"age\",\"nullable\":true,\"schema\":{\"type\":\"integer\",\"minimum\":13,\"maximum\":120}},{\"name\":\"firstName\",\"nullable\":true,\"schema\":{\"type\":\"string\",\"maxLength\":100}},{\"name\":\"lastName\",\"nullable\":true,\"schema\":{\"type\":\"string\",\"maxLength\":100}},{\"name\":\"preferences\",\"nullable\":true,\"schema\":{\"type\":\"object\"}}]}]}",
 );
 /// User Management API (version 1.0.0).

@@ -1,0 +1,61 @@
+//! The client trait of a channel: one provided method per request, each a
+//! call of the runtime's one client path (`call`: send, check the result
+//! against the manifest, decode). The trait is implemented for
+//! `::janus_runtime::Client`; its methods are instantiated only where they
+//! are called.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use super::{Ctx, doc_text, docs, ident, private, response_and_error, rt};
+use crate::ir::{ChannelIr, RequestIr};
+
+pub(super) fn emit(ctx: &Ctx<'_>, c: &ChannelIr) -> TokenStream {
+    let rt = rt();
+    let name = ident(&c.client);
+    let doc = doc_text(&format!(
+        "Typed calls to the `{}` channel. Implemented for [`::janus_runtime::Client`], so any client connected to a server of this channel can call them.",
+        c.id
+    ));
+    let methods = c.requests.iter().map(|r| method(ctx, r));
+    quote! {
+        #doc
+        pub trait #name {
+            /// The runtime client that carries the calls.
+            #[doc(hidden)]
+            fn __janus_client(&self) -> &#rt::Client;
+
+            #(#methods)*
+        }
+
+        impl #name for #rt::Client {
+            fn __janus_client(&self) -> &#rt::Client {
+                self
+            }
+        }
+    }
+}
+
+/// One request's method.
+fn method(ctx: &Ctx<'_>, r: &RequestIr) -> TokenStream {
+    let rt = rt();
+    let p = private();
+    let method = ident(&r.method);
+    let doc = docs(&r.doc);
+    let (resp, err) = response_and_error(ctx, r);
+    let konst = ident(&r.const_name);
+    let ret = quote!(impl ::std::future::Future<Output = ::std::result::Result<#resp, #rt::CallError<#err>>> + ::std::marker::Send);
+    let (params, args) = match &r.args {
+        Some(args) => {
+            let args_ty = ident(args);
+            (quote!(args: #args_ty), quote!(args))
+        }
+        None => (quote!(), quote!(#p::NoArgs)),
+    };
+    quote! {
+        #doc
+        fn #method(&self, #params) -> #ret {
+            #p::call(self.__janus_client(), &super::__JANUS_SCHEMA, CHANNEL_ID, #konst, #args)
+        }
+    }
+}

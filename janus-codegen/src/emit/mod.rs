@@ -1,0 +1,338 @@
+//! Rust emission from the IR, split by what is emitted: [`structs`],
+//! [`newtypes`], [`enums`], [`errors`], [`client`] and [`server`]; this
+//! module emits the file and its modules.
+//!
+//! Every path is absolute: the runtime as `::janus_runtime::…` (shared
+//! behaviour lives there: [`::janus_runtime::Constrained`], the
+//! `janus_runtime::typed` helpers, the hidden `__private` support), serde and
+//! serde_json as `::janus_runtime::__private::…`, std items as `::std::…`.
+//! Generated modules refer to each other with `super::`, so the code can be
+//! included in any module of the user's crate.
+
+mod client;
+mod enums;
+mod errors;
+mod newtypes;
+mod server;
+mod structs;
+
+use proc_macro2::{Ident, Span, TokenStream};
+use quote::quote;
+
+use crate::Options;
+use crate::ir::{ChannelIr, Ir, ModKey, TypeDef, TypeRef};
+
+/// Where the generated `MANIFEST` constant gets its text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ManifestSource {
+    /// Embedded as a string literal.
+    Literal(String),
+    /// `include_str!` of this absolute path (rebuilds when the file changes).
+    IncludeStr(String),
+}
+
+/// An identifier, raw when the text says so (`r#type`).
+pub fn ident(s: &str) -> Ident {
+    match s.strip_prefix("r#") {
+        Some(raw) => Ident::new_raw(raw, Span::call_site()),
+        None => Ident::new(s, Span::call_site()),
+    }
+}
+
+fn docs(lines: &[String]) -> TokenStream {
+    let lines = lines.iter().map(|l| {
+        let text = if l.is_empty() {
+            String::new()
+        } else {
+            format!(" {l}")
+        };
+        quote!(#[doc = #text])
+    });
+    quote!(#(#lines)*)
+}
+
+fn doc_text(text: &str) -> TokenStream {
+    docs(&text.lines().map(str::to_owned).collect::<Vec<_>>())
+}
+
+/// FNV-1a, 64 bits: a stable id for a literal check.
+pub fn fnv64(text: &str) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
+}
+
+/// What every item emitter needs: the options, the module being emitted,
+/// the manifest's file name (for messages).
+struct Ctx<'a> {
+    options: &'a Options,
+    models: Ident,
+    module: ModKey,
+    manifest_file: &'a str,
+}
+
+fn rt() -> TokenStream {
+    quote!(::janus_runtime)
+}
+fn private() -> TokenStream {
+    quote!(::janus_runtime::__private)
+}
+fn json() -> TokenStream {
+    quote!(::janus_runtime::__private::serde_json)
+}
+fn serde() -> TokenStream {
+    quote!(::janus_runtime::__private::serde)
+}
+fn typed() -> TokenStream {
+    quote!(::janus_runtime::typed)
+}
+fn string_ty() -> TokenStream {
+    quote!(::std::string::String)
+}
+
+/// The hidden module of each generated module that holds the rule types of
+/// its constrained values.
+fn rules_module() -> Ident {
+    ident("__rules")
+}
+
+impl Ctx<'_> {
+    fn ty(&self, t: &TypeRef) -> TokenStream {
+        match t {
+            TypeRef::String => string_ty(),
+            TypeRef::I64 => quote!(i64),
+            TypeRef::F64 => quote!(f64),
+            TypeRef::Bool => quote!(bool),
+            TypeRef::Value => {
+                let j = json();
+                quote!(#j::Value)
+            }
+            TypeRef::Map => {
+                let j = json();
+                quote!(#j::Map<::std::string::String, #j::Value>)
+            }
+            TypeRef::Vec(inner) => {
+                let inner = self.ty(inner);
+                quote!(::std::vec::Vec<#inner>)
+            }
+            TypeRef::Boxed(inner) => {
+                let inner = self.ty(inner);
+                quote!(::std::boxed::Box<#inner>)
+            }
+            TypeRef::Named(id) => {
+                let name = ident(&id.name);
+                if id.module == self.module {
+                    quote!(#name)
+                } else {
+                    let models = &self.models;
+                    quote!(super::#models::#name)
+                }
+            }
+        }
+    }
+
+    /// `#[derive(...)]` with the base derives and the extra ones from the
+    /// options (an extra derive whose name is already derived is skipped).
+    fn derives(&self, base: &[TokenStream]) -> TokenStream {
+        let last = |t: &str| t.rsplit("::").next().unwrap_or_default().trim().to_owned();
+        let have: Vec<String> = base.iter().map(|b| last(&b.to_string())).collect();
+        let extra = self
+            .options
+            .derives
+            .iter()
+            .filter(|d| !have.contains(&last(d)))
+            .filter_map(|d| syn::parse_str::<syn::Path>(d).ok());
+        quote!(#[derive(#(#base,)* #(#extra),*)])
+    }
+}
+
+/// Emits the whole file.
+pub fn emit(
+    ir: &Ir,
+    options: &Options,
+    manifest_file: &str,
+    source: &ManifestSource,
+    schema: &str,
+) -> TokenStream {
+    let mut ctx = Ctx {
+        options,
+        models: ident(&ir.models_module),
+        module: ModKey::Models,
+        manifest_file,
+    };
+    let models = models_module(&ctx, ir);
+    let mut channels = Vec::new();
+    for (i, c) in ir.channels.iter().enumerate() {
+        ctx.module = ModKey::Channel(i);
+        channels.push(channel_module(&ctx, c));
+    }
+    let schema_static = schema_static(schema);
+    let manifest = manifest_const(ir, manifest_file, source);
+    quote! {
+        #models
+        #(#channels)*
+        #schema_static
+        #manifest
+    }
+}
+
+/// `pub mod models`: the models' types.
+fn models_module(ctx: &Ctx<'_>, ir: &Ir) -> TokenStream {
+    let name = &ctx.models;
+    let doc = doc_text(&format!(
+        "The models of the manifest: types shared by requests and responses.\n\nGenerated from `{}`.",
+        ctx.manifest_file
+    ));
+    let types = types(ctx, &ir.models);
+    quote! {
+        #doc
+        #[allow(clippy::all)]
+        pub mod #name {
+            #types
+        }
+    }
+}
+
+/// The types of one module, and the hidden module of their rules.
+fn types(ctx: &Ctx<'_>, defs: &[TypeDef]) -> TokenStream {
+    let items = defs.iter().map(|t| type_def(ctx, t));
+    let rules: Vec<TokenStream> = defs
+        .iter()
+        .filter_map(newtypes::Newtype::of)
+        .map(|n| newtypes::rule(ctx, &n))
+        .collect();
+    let rules = if rules.is_empty() {
+        quote!()
+    } else {
+        let module = rules_module();
+        quote! {
+            /// The rules of this module's constrained values.
+            #[doc(hidden)]
+            pub mod #module {
+                #(#rules)*
+            }
+        }
+    };
+    quote!(#(#items)* #rules)
+}
+
+fn type_def(ctx: &Ctx<'_>, t: &TypeDef) -> TokenStream {
+    match t {
+        TypeDef::Struct { name, doc, fields } => structs::emit(ctx, name, doc, fields),
+        TypeDef::Newtype { .. } => match newtypes::Newtype::of(t) {
+            Some(n) => {
+                let alias = newtypes::alias(ctx, &n);
+                let literal = newtypes::literal_macro(ctx, &n);
+                quote!(#alias #literal)
+            }
+            None => quote!(),
+        },
+        TypeDef::Enum {
+            name,
+            doc,
+            variants,
+            default,
+        } => enums::emit(
+            ctx,
+            &enums::Enum {
+                name,
+                doc,
+                variants,
+                default: *default,
+            },
+        ),
+        TypeDef::ErrorEnum {
+            name,
+            doc,
+            request,
+            variants,
+        } => errors::emit(&errors::ErrorEnum {
+            name,
+            doc,
+            request,
+            variants,
+        }),
+    }
+}
+
+/// One channel's module: its id, request names, types, client and server.
+fn channel_module(ctx: &Ctx<'_>, c: &ChannelIr) -> TokenStream {
+    let module = ident(&c.module);
+    let doc = docs(&c.doc);
+    let id = &c.id;
+    let types = types(ctx, &c.types);
+    let consts = c.requests.iter().map(|r| {
+        let name = ident(&r.const_name);
+        let wire = &r.wire;
+        let d = doc_text(&format!("The wire name of the `{wire}` request."));
+        quote!(#d pub const #name: &str = #wire;)
+    });
+    let client = if ctx.options.client {
+        client::emit(ctx, c)
+    } else {
+        quote!()
+    };
+    let server = if ctx.options.server {
+        server::emit(ctx, c)
+    } else {
+        quote!()
+    };
+    let chan_doc = doc_text(&format!("The channel id: `{id}`."));
+    quote! {
+        #doc
+        #[allow(clippy::all)]
+        pub mod #module {
+            #chan_doc
+            pub const CHANNEL_ID: &str = #id;
+            #(#consts)*
+            #types
+            #client
+            #server
+        }
+    }
+}
+
+/// The manifest's rules, embedded for the one checker.
+fn schema_static(schema: &str) -> TokenStream {
+    let p = private();
+    quote! {
+        #[doc(hidden)]
+        pub static __JANUS_SCHEMA: #p::EmbeddedSchema = #p::EmbeddedSchema::new(#schema);
+    }
+}
+
+/// `pub const MANIFEST`: the manifest's text.
+fn manifest_const(ir: &Ir, manifest_file: &str, source: &ManifestSource) -> TokenStream {
+    let value = match source {
+        ManifestSource::Literal(text) => quote!(#text),
+        ManifestSource::IncludeStr(path) => quote!(::core::include_str!(#path)),
+    };
+    let mut doc = ir.doc.clone();
+    if !doc.is_empty() {
+        doc.push(String::new());
+    }
+    doc.push(format!(
+        "The manifest this code was generated from (`{manifest_file}`), as JSON text; served by the `manifest` built-in request."
+    ));
+    let doc = docs(&doc);
+    quote! {
+        #doc
+        pub const MANIFEST: &str = #value;
+    }
+}
+
+/// The Rust types of a request's result and error.
+fn response_and_error(ctx: &Ctx<'_>, r: &crate::ir::RequestIr) -> (TokenStream, TokenStream) {
+    let resp = ctx.ty(&r.response);
+    let err = match &r.error {
+        Some(e) => {
+            let e = ident(e);
+            quote!(#e)
+        }
+        None => quote!(::std::convert::Infallible),
+    };
+    (resp, err)
+}
