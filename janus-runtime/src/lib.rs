@@ -26,7 +26,7 @@ mod signal;
 mod transport;
 pub mod wire;
 
-pub use client::{CallBuilder, Client, ClientBuilder, ClientStats, RetryPolicy};
+pub use client::{CallBuilder, Client, ClientBuilder, ClientStats, RetryPolicy, Transport};
 pub use config::TimeoutProfile;
 pub use context::{PeerCredentials, RequestContext};
 pub use error::{ApplicationError, CallError, ErrorCode, ErrorObject, HandlerError};

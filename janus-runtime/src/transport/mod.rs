@@ -8,4 +8,5 @@
 //! messages on a `SOCK_STREAM` socket) plugs into the same seams.
 
 pub(crate) mod datagram;
+pub(crate) mod stream_client;
 pub mod stream_frame;
