@@ -1,5 +1,6 @@
-//! The client: one reply socket for its whole life, any number of calls in
-//! flight on it, answers matched to calls by request id.
+//! The client: one reply socket (datagrams) or one connection at a time
+//! (streams), any number of calls in flight on it, answers matched to calls
+//! by request id whatever the transport.
 
 use std::collections::HashMap;
 use std::io;
@@ -22,6 +23,8 @@ use crate::config::{TimeoutProfile, clamp_timeout};
 use crate::error::CallError;
 use crate::security;
 use crate::transport::datagram::{self as dgram, SendError};
+use crate::transport::stream_client::{self, Connection, HEADROOM, SendFailure};
+use crate::transport::stream_frame as frame;
 use crate::wire::{self, OutgoingRequest, RawResponse};
 
 /// How sends that failed before reaching the server are retried.
@@ -60,16 +63,39 @@ impl RetryPolicy {
     }
 }
 
+/// Which kind of socket a [`Client`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Transport {
+    /// A `SOCK_DGRAM` socket: one datagram per message, answers to the
+    /// client's own reply socket (at most 4 MiB per message).
+    Datagram,
+    /// A `SOCK_STREAM` socket: length-prefixed messages (up to 10 MiB) on one
+    /// persistent connection, answers on the same connection.
+    Stream,
+}
+
+impl std::fmt::Display for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Transport::Datagram => "datagram",
+            Transport::Stream => "stream",
+        })
+    }
+}
+
 /// Configures and creates a [`Client`].
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct ClientBuilder {
     reply_dir: PathBuf,
     timeout: Duration,
+    connect_timeout: Duration,
     max_pending: usize,
-    max_message_size: usize,
+    max_message_size: Option<usize>,
     retry: RetryPolicy,
     form: wire::Form,
+    stream_fallback: Option<PathBuf>,
 }
 
 impl Default for ClientBuilder {
@@ -77,17 +103,20 @@ impl Default for ClientBuilder {
         ClientBuilder {
             reply_dir: PathBuf::from("/tmp"),
             timeout: TimeoutProfile::Standard.request(),
+            connect_timeout: TimeoutProfile::Standard.connection(),
             max_pending: 1000,
-            max_message_size: dgram::OS_DATAGRAM_LIMIT,
+            max_message_size: None,
             retry: RetryPolicy::default(),
             form: wire::Form::V2,
+            stream_fallback: None,
         }
     }
 }
 
 impl ClientBuilder {
     /// The directory the reply socket is created in (default `/tmp`). It must
-    /// be one the server allows answers to.
+    /// be one the server allows answers to. Stream clients have no reply
+    /// socket.
     pub fn reply_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.reply_dir = dir.into();
         self
@@ -100,9 +129,17 @@ impl ClientBuilder {
         self
     }
 
-    /// Sets the call timeout from a protocol profile.
+    /// Sets the call timeout and the connection timeout from a protocol profile.
     pub fn timeout_profile(mut self, profile: TimeoutProfile) -> Self {
         self.timeout = profile.request();
+        self.connect_timeout = profile.connection();
+        self
+    }
+
+    /// How long opening a stream connection may take (default 10 s); a call
+    /// never waits for it beyond its own timeout.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout.max(Duration::from_millis(1));
         self
     }
 
@@ -113,14 +150,16 @@ impl ClientBuilder {
         self
     }
 
-    /// The largest request, in bytes (default 4 MiB; the socket's send
-    /// buffer may lower it). Larger requests fail before anything is sent.
+    /// The largest request, in bytes (default 4 MiB over datagrams, where the
+    /// socket's send buffer may lower it; 10 MiB over a stream). Larger
+    /// requests fail before anything is sent.
     pub fn max_message_size(mut self, bytes: usize) -> Self {
-        self.max_message_size = bytes.max(1024);
+        self.max_message_size = Some(bytes.max(1024));
         self
     }
 
-    /// How sends that never reached the server are retried.
+    /// How sends that never reached the server are retried (datagrams; a
+    /// stream reconnects instead, see [`Client::connect_stream`]).
     pub fn retry(mut self, policy: RetryPolicy) -> Self {
         self.retry = policy;
         self
@@ -142,8 +181,56 @@ impl ClientBuilder {
         self
     }
 
-    /// Creates the client's reply socket and starts reading answers on it.
-    /// Does not contact the server.
+    /// A stream socket of the same server for a datagram client to send a
+    /// request over when it is too large for a datagram (up to 10 MiB). The
+    /// connection is opened on the first such request and kept. Ignored by
+    /// stream clients.
+    pub fn stream_fallback(mut self, path: impl Into<PathBuf>) -> Self {
+        self.stream_fallback = Some(path.into());
+        self
+    }
+
+    /// The largest frame a stream client reads or writes.
+    fn stream_frame_limit(&self) -> usize {
+        self.max_message_size
+            .unwrap_or(frame::DEFAULT_MAX_FRAME)
+            .max(frame::DEFAULT_MAX_FRAME)
+    }
+
+    fn stream_link(&self, path: &Path) -> StreamLink {
+        StreamLink {
+            path: path.to_owned(),
+            max_request: self.max_message_size.unwrap_or(frame::DEFAULT_MAX_FRAME),
+            max_frame: self.stream_frame_limit(),
+            connect_timeout: self.connect_timeout,
+            state: Mutex::new(LinkState::default()),
+            connecting: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    fn finish(
+        self,
+        shared: Arc<Shared>,
+        server_path: PathBuf,
+        dgram: Option<DgramLink>,
+        stream: Option<StreamLink>,
+    ) -> Client {
+        Client {
+            inner: Arc::new(Inner {
+                shared,
+                server_path,
+                dgram,
+                stream,
+                max_pending: self.max_pending,
+                retry: self.retry,
+                form: self.form,
+            }),
+            timeout: self.timeout,
+        }
+    }
+
+    /// A datagram client: creates the client's reply socket and starts
+    /// reading answers on it. Does not contact the server.
     pub async fn connect(self, server_path: impl AsRef<Path>) -> io::Result<Client> {
         let server_path = server_path.as_ref().to_owned();
         let server_addr = dgram::socket_addr(&server_path).map_err(|e| {
@@ -169,44 +256,80 @@ impl ClientBuilder {
             )
         })?;
         socket.set_nonblocking(true)?;
-        let send_limit = dgram::size_send_buffer(&socket, self.max_message_size)?;
-        let socket = dgram::Socket::new(socket)?;
-        let shared = Arc::new(Shared {
-            socket,
-            gate: tokio::sync::Mutex::new(()),
-            pending: Mutex::new(HashMap::new()),
-            counters: Counters::default(),
-            // Answers put `request_id` after `result`, so one cut short could
-            // not be matched to its call: always receive the largest datagram
-            // the OS can deliver (untouched buffer pages cost no memory).
-            receive_limit: self.max_message_size.max(dgram::OS_DATAGRAM_LIMIT),
-        });
+        let wanted = self.max_message_size.unwrap_or(dgram::OS_DATAGRAM_LIMIT);
+        let send_limit = dgram::size_send_buffer(&socket, wanted)?;
+        let socket = Arc::new(dgram::Socket::new(socket)?);
+        // Answers put `request_id` after `result`, so one cut short could
+        // not be matched to its call: always receive the largest datagram
+        // the OS can deliver (untouched buffer pages cost no memory).
+        let shared = Arc::new(Shared::new(wanted.max(dgram::OS_DATAGRAM_LIMIT)));
         // The reader is a task of its own, always polled: answers are drained
         // as they arrive whatever the callers do with their futures.
-        let reader = tokio::spawn(read_answers(shared.clone()));
-        Ok(Client {
-            inner: Arc::new(Inner {
-                shared,
-                reader,
-                reply_file: file,
-                reply_text,
-                server_path,
-                server_addr,
-                max_pending: self.max_pending,
-                max_message: send_limit.min(self.max_message_size),
-                retry: self.retry,
-                form: self.form,
-            }),
-            timeout: self.timeout,
-        })
+        let reader = tokio::spawn(read_answers(shared.clone(), socket.clone()));
+        let link = DgramLink {
+            socket,
+            gate: tokio::sync::Mutex::new(()),
+            reader,
+            reply_file: file,
+            reply_text,
+            server_addr,
+            max_message: send_limit.min(wanted),
+        };
+        let fallback = self.stream_fallback.as_deref().map(|p| self.stream_link(p));
+        Ok(self.finish(shared, server_path, Some(link), fallback))
+    }
+
+    /// A stream client: connects to the stream socket at `server_path` now
+    /// (an error if no stream server listens there; a datagram socket there
+    /// is named as such). See [`Client::connect_stream`].
+    pub async fn connect_stream(self, server_path: impl AsRef<Path>) -> io::Result<Client> {
+        let path = server_path.as_ref();
+        let stream = stream_client::connect(path, self.connect_timeout)
+            .await
+            .map_err(|e| describe_connect_error(path, e))?;
+        Ok(self.stream_client(path, stream))
+    }
+
+    /// A client of whatever kind of socket is at `server_path`: a stream
+    /// client when a stream server accepts a connection there, otherwise a
+    /// datagram client (the protocol's default; its calls report a missing
+    /// server as datagram clients do).
+    pub async fn connect_auto(self, server_path: impl AsRef<Path>) -> io::Result<Client> {
+        let path = server_path.as_ref();
+        match stream_client::connect(path, self.connect_timeout).await {
+            Ok(stream) => Ok(self.stream_client(path, stream)),
+            Err(_) => self.connect(path).await,
+        }
+    }
+
+    fn stream_client(self, path: &Path, stream: tokio::net::UnixStream) -> Client {
+        let shared = Arc::new(Shared::new(0));
+        let link = self.stream_link(path);
+        link.install(&shared, stream);
+        self.finish(shared, path.to_owned(), None, Some(link))
     }
 }
 
-/// A Janus client on a Unix datagram socket.
+/// The error of a failed connect, naming the path and, for `EPROTOTYPE`,
+/// what it means.
+fn describe_connect_error(path: &Path, e: io::Error) -> io::Error {
+    let what = if stream_client::is_wrong_type(&e) {
+        format!(
+            "{} is a datagram socket, not a stream socket ({e})",
+            path.display()
+        )
+    } else {
+        format!("connecting to {}: {e}", path.display())
+    };
+    io::Error::new(e.kind(), what)
+}
+
+/// A Janus client on a Unix datagram or stream socket.
 ///
-/// Cheap to clone; all clones share one reply socket, which is removed when
-/// the last clone is dropped. Calls may be made from any number of tasks at
-/// once.
+/// Cheap to clone; all clones share one reply socket (datagrams) or one
+/// connection (streams), closed when the last clone is dropped. Calls may be
+/// made from any number of tasks at once; answers are matched to calls by
+/// request id whatever the transport.
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -215,6 +338,9 @@ impl ClientBuilder {
 /// let sum = client.call("demo", "add", json!({"a": 2, "b": 3})).await?;
 /// assert_eq!(sum, json!({"sum": 5}));
 /// let pong = client.request("ping").send().await?;
+/// // The same over a stream socket:
+/// let client = janus_runtime::Client::connect_stream("/tmp/janus-demo-stream.sock").await?;
+/// let sum = client.call("demo", "add", json!({"a": 2, "b": 3})).await?;
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]
@@ -227,7 +353,11 @@ impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
             .field("server", &self.inner.server_path)
-            .field("reply_to", &self.inner.reply_text)
+            .field("transport", &self.transport())
+            .field(
+                "reply_to",
+                &self.inner.dgram.as_ref().map(|d| &d.reply_text),
+            )
             .field("timeout", &self.timeout)
             .finish_non_exhaustive()
     }
@@ -235,18 +365,30 @@ impl std::fmt::Debug for Client {
 
 struct Inner {
     shared: Arc<Shared>,
-    reader: JoinHandle<()>,
-    reply_file: ReplyFile,
-    reply_text: String,
     server_path: PathBuf,
-    server_addr: SocketAddrUnix,
+    /// The datagram route (datagram clients).
+    dgram: Option<DgramLink>,
+    /// The stream route: the only one of a stream client, the fallback for
+    /// large requests of a datagram client.
+    stream: Option<StreamLink>,
     max_pending: usize,
-    max_message: usize,
     retry: RetryPolicy,
     form: wire::Form,
 }
 
-impl Drop for Inner {
+/// A datagram client's socket and what goes with it.
+struct DgramLink {
+    socket: Arc<dgram::Socket>,
+    /// One sender at a time waits for room in a full server queue.
+    gate: tokio::sync::Mutex<()>,
+    reader: JoinHandle<()>,
+    reply_file: ReplyFile,
+    reply_text: String,
+    server_addr: SocketAddrUnix,
+    max_message: usize,
+}
+
+impl Drop for DgramLink {
     fn drop(&mut self) {
         self.reader.abort();
     }
@@ -265,15 +407,169 @@ impl Drop for ReplyFile {
     }
 }
 
+/// A stream route: the connection in use, and how to open the next one.
+struct StreamLink {
+    path: PathBuf,
+    /// The largest request sent.
+    max_request: usize,
+    /// The largest frame read or written.
+    max_frame: usize,
+    connect_timeout: Duration,
+    state: Mutex<LinkState>,
+    /// One caller at a time (re)connects; the others wait for its outcome.
+    connecting: tokio::sync::Mutex<()>,
+}
+
+#[derive(Default)]
+struct LinkState {
+    conn: Option<Live>,
+    /// Connection attempts that failed in a row.
+    failures: u32,
+    /// No attempt before this (backoff after a failed attempt).
+    retry_at: Option<Instant>,
+}
+
+/// An open connection and its number (pending calls remember it).
+#[derive(Clone)]
+struct Live {
+    id: u64,
+    conn: Arc<Connection>,
+}
+
+/// Backoff before the next connection attempt after `failures` failed ones
+/// in a row: 1 s, ×2 each time, at most 30 s, ±10% jitter (PROTOCOL.md
+/// "Stream transport").
+fn reconnect_backoff(failures: u32) -> Duration {
+    const INITIAL: Duration = Duration::from_secs(1);
+    const MAX: Duration = Duration::from_secs(30);
+    let doublings = failures.saturating_sub(1).min(5);
+    let base = INITIAL.saturating_mul(1 << doublings).min(MAX);
+    // Jitter in [-10%, +10%], from the random bits of a v4 UUID.
+    let unit = (Uuid::new_v4().as_u128() % 2001) as f64 / 1000.0 - 1.0;
+    base.mul_f64(1.0 + 0.1 * unit).min(MAX)
+}
+
+impl StreamLink {
+    /// The open connection, if there is one.
+    fn current(&self) -> Option<Live> {
+        lock(&self.state)
+            .conn
+            .as_ref()
+            .filter(|l| !l.conn.is_closed())
+            .cloned()
+    }
+
+    /// Starts using `stream` as the connection: answers read on it go to
+    /// `shared`; when it closes, the calls in flight on it fail.
+    fn install(&self, shared: &Arc<Shared>, stream: tokio::net::UnixStream) -> Live {
+        let id = shared.next_conn.fetch_add(1, Relaxed);
+        let (sink, lost) = (shared.clone(), shared.clone());
+        let path = self.path.clone();
+        let conn = Connection::start(
+            stream,
+            self.max_frame,
+            move |bytes| sink.deliver(&bytes, None),
+            move |why| lost.connection_lost(id, &path, why),
+        );
+        let live = Live { id, conn };
+        let mut state = lock(&self.state);
+        if let Some(old) = state.conn.replace(live.clone()) {
+            old.conn.close();
+        }
+        state.failures = 0;
+        state.retry_at = None;
+        live
+    }
+
+    /// The open connection, or a new one: after a connection is lost the
+    /// next call connects at once; after a failed attempt, the next waits
+    /// out the backoff (if its deadline allows; otherwise it fails now).
+    async fn connection(
+        &self,
+        shared: &Arc<Shared>,
+        deadline: Instant,
+        timeout: Duration,
+    ) -> Result<Live, CallError> {
+        if let Some(live) = self.current() {
+            return Ok(live);
+        }
+        let Ok(_gate) = tokio::time::timeout_at(deadline, self.connecting.lock()).await else {
+            return Err(CallError::Timeout { timeout });
+        };
+        if let Some(live) = self.current() {
+            return Ok(live);
+        }
+        let retry_at = lock(&self.state).retry_at;
+        if let Some(at) = retry_at {
+            if at > deadline {
+                let wait = at.saturating_duration_since(Instant::now());
+                return Err(CallError::Transport {
+                    context: format!(
+                        "not connected to {}: the next attempt is in {:.1} s, after this call's deadline",
+                        self.path.display(),
+                        wait.as_secs_f64()
+                    ),
+                    source: io::ErrorKind::NotConnected.into(),
+                });
+            }
+            tokio::time::sleep_until(at).await;
+        }
+        shared.counters.reconnect_attempts.fetch_add(1, Relaxed);
+        let budget = self
+            .connect_timeout
+            .min(deadline.saturating_duration_since(Instant::now()))
+            .max(Duration::from_millis(1));
+        match stream_client::connect(&self.path, budget).await {
+            Ok(stream) => Ok(self.install(shared, stream)),
+            Err(e) => {
+                let mut state = lock(&self.state);
+                state.failures += 1;
+                let wait = reconnect_backoff(state.failures);
+                state.retry_at = Some(Instant::now() + wait);
+                Err(CallError::Transport {
+                    context: format!(
+                        "reconnecting to {} failed ({} in a row; next attempt in {:.1} s)",
+                        self.path.display(),
+                        state.failures,
+                        wait.as_secs_f64()
+                    ),
+                    source: describe_connect_error(&self.path, e),
+                })
+            }
+        }
+    }
+}
+
+impl Drop for StreamLink {
+    fn drop(&mut self) {
+        if let Some(live) = lock(&self.state).conn.take() {
+            live.conn.close();
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding one of these locks cannot leave its data inconsistent.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 type Answer = Result<Option<Box<RawValue>>, CallError>;
 
+/// A call waiting for its answer.
+struct Waiter {
+    tx: oneshot::Sender<Answer>,
+    /// The stream connection the request went out on (0: a datagram).
+    conn: u64,
+}
+
+/// What every transport shares: the calls waiting for answers, the counters.
 struct Shared {
-    socket: dgram::Socket,
-    /// One sender at a time waits for room in a full server queue.
-    gate: tokio::sync::Mutex<()>,
-    pending: Mutex<HashMap<u128, oneshot::Sender<Answer>>>,
+    pending: Mutex<HashMap<u128, Waiter>>,
     counters: Counters,
+    /// The largest datagram received (for the error of a cut answer).
     receive_limit: usize,
+    /// The number of the next stream connection.
+    next_conn: AtomicU64,
 }
 
 #[derive(Default)]
@@ -283,6 +579,9 @@ struct Counters {
     late: AtomicU64,
     uncorrelated: AtomicU64,
     malformed: AtomicU64,
+    reconnect_attempts: AtomicU64,
+    connections_lost: AtomicU64,
+    failed_by_disconnect: AtomicU64,
 }
 
 /// A snapshot of a client's counters.
@@ -297,26 +596,106 @@ pub struct ClientStats {
     pub late_replies: u64,
     /// Answers whose `request_id` matched no call ever made here (dropped).
     pub uncorrelated: u64,
-    /// Datagrams that were not a readable response (dropped).
+    /// Messages that were not a readable response (dropped).
     pub malformed: u64,
     /// Calls waiting for an answer now.
     pub pending: usize,
+    /// Attempts to open a stream connection after the client was created
+    /// (reconnections, and a datagram client's first use of its fallback).
+    pub reconnect_attempts: u64,
+    /// Stream connections that closed under the client (the server went
+    /// away, a read or write failed, or the server broke the framing).
+    pub connections_lost: u64,
+    /// Calls failed because their connection closed while they waited.
+    pub failed_by_disconnect: u64,
 }
 
 impl Shared {
-    fn pending(&self) -> std::sync::MutexGuard<'_, HashMap<u128, oneshot::Sender<Answer>>> {
-        // A panic while holding this lock cannot leave the map inconsistent.
-        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    fn new(receive_limit: usize) -> Shared {
+        Shared {
+            pending: Mutex::new(HashMap::new()),
+            counters: Counters::default(),
+            receive_limit,
+            next_conn: AtomicU64::new(1),
+        }
     }
 
-    /// Hands one received datagram to the call waiting for it.
+    fn pending(&self) -> std::sync::MutexGuard<'_, HashMap<u128, Waiter>> {
+        lock(&self.pending)
+    }
+
+    /// Registers a call waiting for the answer to request `key`, sent on
+    /// `conn` (`None`: a datagram).
+    fn register(
+        &self,
+        key: u128,
+        conn: Option<&Live>,
+        max_pending: usize,
+        path: &Path,
+    ) -> Result<oneshot::Receiver<Answer>, CallError> {
+        let (tx, rx) = oneshot::channel();
+        let mut pending = self.pending();
+        if pending.len() >= max_pending {
+            return Err(CallError::Busy { limit: max_pending });
+        }
+        // Checked under the lock a closing connection takes to fail its
+        // calls: a call is either failed by it or sees it closed here.
+        if let Some(live) = conn
+            && live.conn.is_closed()
+        {
+            return Err(CallError::Transport {
+                context: format!("the connection to {} closed", path.display()),
+                source: io::ErrorKind::NotConnected.into(),
+            });
+        }
+        pending.insert(
+            key,
+            Waiter {
+                tx,
+                conn: conn.map_or(0, |l| l.id),
+            },
+        );
+        Ok(rx)
+    }
+
+    /// Fails, at once, every call waiting on stream connection `conn`, which
+    /// closed: none of them is resent.
+    fn connection_lost(&self, conn: u64, path: &Path, why: &io::Error) {
+        self.counters.connections_lost.fetch_add(1, Relaxed);
+        let mut failed = Vec::new();
+        self.pending().retain(|_, w| {
+            if w.conn != conn {
+                return true;
+            }
+            failed.push(std::mem::replace(&mut w.tx, oneshot::channel().0));
+            false
+        });
+        if failed.is_empty() {
+            return;
+        }
+        tracing::debug!(path = %path.display(), calls = failed.len(), error = %why, "connection lost with calls in flight");
+        self.counters
+            .failed_by_disconnect
+            .fetch_add(failed.len() as u64, Relaxed);
+        for tx in failed {
+            let _ = tx.send(Err(CallError::Transport {
+                context: format!(
+                    "the connection to {} closed while the call was in flight (it was not resent)",
+                    path.display()
+                ),
+                source: io::Error::new(why.kind(), why.to_string()),
+            }));
+        }
+    }
+
+    /// Hands one received message to the call waiting for it.
     fn deliver(&self, bytes: &[u8], truncated_from: Option<usize>) {
         if let Some(size) = truncated_from {
             // Too big to read whole: fail the call it answers, if we can tell which.
             let id = sniff_request_id(bytes);
             match id.and_then(|id| self.pending().remove(&id)) {
-                Some(tx) => {
-                    let _ = tx.send(Err(CallError::ResponseTooLarge {
+                Some(w) => {
+                    let _ = w.tx.send(Err(CallError::ResponseTooLarge {
                         size,
                         limit: self.receive_limit,
                     }));
@@ -330,7 +709,7 @@ impl Shared {
         let raw = match RawResponse::decode(bytes) {
             Ok(raw) => raw,
             Err(e) => {
-                tracing::debug!(error = %e, "ignoring a datagram that is not a response");
+                tracing::debug!(error = %e, "ignoring a message that is not a response");
                 self.counters.malformed.fetch_add(1, Relaxed);
                 return;
             }
@@ -344,12 +723,12 @@ impl Shared {
             self.counters.uncorrelated.fetch_add(1, Relaxed);
             return;
         };
-        let Some(tx) = self.pending().remove(&key) else {
+        let Some(w) = self.pending().remove(&key) else {
             self.counters.late.fetch_add(1, Relaxed);
             return;
         };
         let answer = raw.into_outcome().map_err(CallError::Remote);
-        if tx.send(answer).is_ok() {
+        if w.tx.send(answer).is_ok() {
             self.counters.answered.fetch_add(1, Relaxed);
         } else {
             self.counters.late.fetch_add(1, Relaxed);
@@ -365,10 +744,10 @@ fn sniff_request_id(bytes: &[u8]) -> Option<u128> {
 
 /// Reads answers and hands each to the call waiting for it, until the
 /// client is dropped (the task is aborted then).
-async fn read_answers(shared: Arc<Shared>) {
+async fn read_answers(shared: Arc<Shared>, socket: Arc<dgram::Socket>) {
     let mut buf = vec![0u8; shared.receive_limit];
     loop {
-        let received = shared.socket.recv(&mut buf).await;
+        let received = socket.recv(&mut buf).await;
         match received {
             Ok(meta) => shared.deliver(&buf[..meta.len], meta.truncated_from),
             Err(e) => {
@@ -391,16 +770,35 @@ impl Drop for PendingEntry<'_> {
     }
 }
 
+/// Where one request goes.
+enum Route<'a> {
+    Datagram(&'a DgramLink),
+    Stream(&'a StreamLink),
+}
+
 impl Client {
     /// A builder for the reply directory, timeouts, limits and retries.
     pub fn builder() -> ClientBuilder {
         ClientBuilder::default()
     }
 
-    /// A client with default settings for the server at `server_path`.
-    /// Creates the reply socket; does not contact the server.
+    /// A datagram client with default settings for the server at
+    /// `server_path`. Creates the reply socket; does not contact the server.
     pub async fn connect(server_path: impl AsRef<Path>) -> io::Result<Client> {
         ClientBuilder::default().connect(server_path).await
+    }
+
+    /// A stream client with default settings for the server's stream socket
+    /// at `server_path`, connected now.
+    ///
+    /// The API is the datagram client's. All calls share the one connection,
+    /// any number in flight. When the connection closes, every call in
+    /// flight on it fails at once with [`CallError::Transport`] (none is
+    /// resent: the server may have run it); the next call reconnects. A
+    /// failed attempt makes the next one wait 1 s, then 2 s, 4 s … at most
+    /// 30 s (±10%); [`ClientStats::reconnect_attempts`] counts them.
+    pub async fn connect_stream(server_path: impl AsRef<Path>) -> io::Result<Client> {
+        ClientBuilder::default().connect_stream(server_path).await
     }
 
     /// The same client (same socket) with another call timeout.
@@ -421,14 +819,30 @@ impl Client {
         &self.inner.server_path
     }
 
-    /// This client's reply socket path (the `reply_to` of its requests).
-    pub fn reply_path(&self) -> &Path {
-        &self.inner.reply_file.0
+    /// The kind of socket the client talks to (a datagram client with a
+    /// stream fallback is [`Transport::Datagram`]).
+    pub fn transport(&self) -> Transport {
+        if self.inner.dgram.is_some() {
+            Transport::Datagram
+        } else {
+            Transport::Stream
+        }
     }
 
-    /// The largest request this client can send, in bytes.
+    /// This client's reply socket path (the `reply_to` of its requests);
+    /// `None` for a stream client, whose answers come back on its connection.
+    pub fn reply_path(&self) -> Option<&Path> {
+        self.inner.dgram.as_ref().map(|d| d.reply_file.0.as_path())
+    }
+
+    /// The largest request this client can send, in bytes (with a stream
+    /// fallback, the fallback's).
     pub fn max_message_size(&self) -> usize {
-        self.inner.max_message
+        match (&self.inner.dgram, &self.inner.stream) {
+            (_, Some(s)) => s.max_request,
+            (Some(d), None) => d.max_message,
+            (None, None) => 0,
+        }
     }
 
     /// A snapshot of the client's counters.
@@ -441,6 +855,9 @@ impl Client {
             uncorrelated: c.uncorrelated.load(Relaxed),
             malformed: c.malformed.load(Relaxed),
             pending: self.inner.shared.pending().len(),
+            reconnect_attempts: c.reconnect_attempts.load(Relaxed),
+            connections_lost: c.connections_lost.load(Relaxed),
+            failed_by_disconnect: c.failed_by_disconnect.load(Relaxed),
         }
     }
 
@@ -478,7 +895,8 @@ impl Client {
     }
 
     /// Sends `request` without asking for an answer (no `reply_to`): the
-    /// server runs it and replies nothing. Returns once the datagram is sent.
+    /// server runs it and replies nothing. Returns once the message is sent
+    /// (over a stream: written, or queued to be written, on the connection).
     pub async fn notify(&self, channel: &str, request: &str, args: Value) -> Result<(), CallError> {
         let args = (!args.is_null()).then_some(&args);
         self.send_request(Some(channel), request, args, self.timeout)
@@ -497,6 +915,9 @@ impl Client {
         }
     }
 
+    /// Encodes a request after [`HEADROOM`] bytes left for a frame header,
+    /// with `reply_to` when `reply_to` is given.
+    #[allow(clippy::too_many_arguments)]
     fn encode<A: Serialize + ?Sized>(
         &self,
         id: &Uuid,
@@ -504,17 +925,18 @@ impl Client {
         request: &str,
         args: Option<&A>,
         timeout: Duration,
-        reply: bool,
+        reply_to: Option<&str>,
     ) -> Result<Vec<u8>, CallError> {
         let mut id_buf = Uuid::encode_buffer();
         let mut bytes = Vec::with_capacity(256);
+        bytes.resize(HEADROOM, 0);
         wire::encode_request(
             &mut bytes,
             &OutgoingRequest {
                 id: id.hyphenated().encode_lower(&mut id_buf),
                 channel_id: channel,
                 request,
-                reply_to: reply.then_some(self.inner.reply_text.as_str()),
+                reply_to,
                 timeout: announced_timeout(timeout).as_secs_f64(),
                 timestamp: &wire::timestamp_now(),
                 form: self.inner.form,
@@ -522,13 +944,62 @@ impl Client {
             args,
         )
         .map_err(CallError::Encode)?;
-        if bytes.len() > self.inner.max_message {
+        Ok(bytes)
+    }
+
+    /// Encodes a request and picks its route: the datagram socket, or the
+    /// stream (a stream client's, or a datagram client's fallback for a
+    /// request too large for a datagram).
+    fn prepare<A: Serialize + ?Sized>(
+        &self,
+        id: &Uuid,
+        channel: Option<&str>,
+        request: &str,
+        args: Option<&A>,
+        timeout: Duration,
+        reply: bool,
+    ) -> Result<(Route<'_>, Vec<u8>), CallError> {
+        let inner = &*self.inner;
+        if let Some(d) = &inner.dgram {
+            let reply_to = reply.then_some(d.reply_text.as_str());
+            let bytes = self.encode(id, channel, request, args, timeout, reply_to)?;
+            let size = bytes.len() - HEADROOM;
+            if size <= d.max_message {
+                return Ok((Route::Datagram(d), bytes));
+            }
+            let Some(s) = &inner.stream else {
+                return Err(CallError::TooLarge {
+                    size,
+                    limit: d.max_message,
+                });
+            };
+            // Answers come back on the connection: no reply_to.
+            drop(bytes);
+            let bytes = self.encode(id, channel, request, args, timeout, None)?;
+            return self.fits_stream(s, bytes);
+        }
+        match &inner.stream {
+            Some(s) => {
+                let bytes = self.encode(id, channel, request, args, timeout, None)?;
+                self.fits_stream(s, bytes)
+            }
+            None => unreachable_route(),
+        }
+    }
+
+    fn fits_stream<'a>(
+        &self,
+        link: &'a StreamLink,
+        bytes: Vec<u8>,
+    ) -> Result<(Route<'a>, Vec<u8>), CallError> {
+        let size = bytes.len() - HEADROOM;
+        if size > link.max_request {
             return Err(CallError::TooLarge {
-                size: bytes.len(),
-                limit: self.inner.max_message,
+                size,
+                limit: link.max_request,
             });
         }
-        Ok(bytes)
+        Ok((Route::Stream(link), bytes))
     }
 
     async fn send_request<A: Serialize + ?Sized>(
@@ -539,8 +1010,16 @@ impl Client {
         timeout: Duration,
     ) -> Result<(), CallError> {
         let timeout = clamp_timeout(timeout);
-        let bytes = self.encode(&Uuid::new_v4(), channel, request, args, timeout, false)?;
-        self.send(&bytes, Instant::now() + timeout, timeout).await
+        let deadline = Instant::now() + timeout;
+        let (route, bytes) =
+            self.prepare(&Uuid::new_v4(), channel, request, args, timeout, false)?;
+        match route {
+            Route::Datagram(d) => self.send_datagram(d, &bytes, deadline, timeout).await,
+            Route::Stream(s) => self
+                .send_stream(s, None, bytes, deadline, timeout)
+                .await
+                .map(drop),
+        }
     }
 
     /// Sends a request and waits for its answer.
@@ -554,29 +1033,34 @@ impl Client {
         let timeout = clamp_timeout(timeout);
         let deadline = Instant::now() + timeout;
         let id = Uuid::new_v4();
-        let bytes = self.encode(&id, channel, request, args, timeout, true)?;
+        let key = id.as_u128();
+        let (route, bytes) = self.prepare(&id, channel, request, args, timeout, true)?;
         let shared = &*self.inner.shared;
-        let (tx, rx) = oneshot::channel();
-        {
-            let mut pending = shared.pending();
-            if pending.len() >= self.inner.max_pending {
-                return Err(CallError::Busy {
-                    limit: self.inner.max_pending,
-                });
+        let max_pending = self.inner.max_pending;
+        let path = &self.inner.server_path;
+        // Dropping the entry guard (timeout, error, or the caller dropping
+        // the future) forgets the call; an answer arriving later is counted
+        // as late.
+        let (rx, _entry) = match route {
+            Route::Datagram(d) => {
+                let rx = shared.register(key, None, max_pending, path)?;
+                let entry = PendingEntry { shared, key };
+                self.send_datagram(d, &bytes, deadline, timeout).await?;
+                (Some(rx), Some(entry))
             }
-            pending.insert(id.as_u128(), tx);
-        }
-        // Dropping this (timeout, error, or the caller dropping the future)
-        // forgets the call; an answer arriving later is counted as late.
-        let _entry = PendingEntry {
-            shared,
-            key: id.as_u128(),
+            Route::Stream(s) => {
+                self.send_stream(s, Some(key), bytes, deadline, timeout)
+                    .await?
+            }
         };
-        self.send(&bytes, deadline, timeout).await?;
+        let Some(rx) = rx else {
+            return unreachable_route();
+        };
         match tokio::time::timeout_at(deadline, rx).await {
             Ok(Ok(answer)) => answer,
-            // The sender lives in the pending map until an answer takes it or
-            // our own entry guard removes it, so this cannot happen.
+            // The sender lives in the pending map until an answer (or the
+            // connection closing) takes it, or our own entry guard removes
+            // it, so this cannot happen.
             Ok(Err(_)) => Err(CallError::Transport {
                 context: "the call was forgotten before its answer arrived".into(),
                 source: io::Error::from(io::ErrorKind::BrokenPipe),
@@ -585,26 +1069,89 @@ impl Client {
         }
     }
 
+    /// Sends a request on the stream route; with `key`, registers the call
+    /// waiting for its answer first.
+    ///
+    /// A connection found closed before any byte of the request went out
+    /// (the server went away since the last call) is replaced once: the
+    /// request never reached the server, so this is no resend.
+    async fn send_stream<'s>(
+        &'s self,
+        link: &StreamLink,
+        key: Option<u128>,
+        mut bytes: Vec<u8>,
+        deadline: Instant,
+        timeout: Duration,
+    ) -> Result<(Option<oneshot::Receiver<Answer>>, Option<PendingEntry<'s>>), CallError> {
+        let shared = &*self.inner.shared;
+        let mut replaced = false;
+        loop {
+            let live = link
+                .connection(&self.inner.shared, deadline, timeout)
+                .await?;
+            let registered = match key {
+                None => None,
+                Some(key) => {
+                    match shared.register(key, Some(&live), self.inner.max_pending, &link.path) {
+                        Ok(rx) => Some((rx, PendingEntry { shared, key })),
+                        Err(CallError::Transport { .. }) if !replaced => {
+                            replaced = true;
+                            continue;
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+            };
+            let size = bytes.len() - HEADROOM;
+            match live.conn.send(bytes) {
+                Ok(()) => {
+                    shared.counters.sent.fetch_add(1, Relaxed);
+                    return Ok(match registered {
+                        Some((rx, entry)) => (Some(rx), Some(entry)),
+                        None => (None, None),
+                    });
+                }
+                Err(SendFailure::NotSent(message, _)) if !replaced => {
+                    if registered.is_some() {
+                        // Counted as failed by the closing connection, but
+                        // it was never sent, and is sent again now.
+                        shared.counters.failed_by_disconnect.fetch_sub(1, Relaxed);
+                    }
+                    replaced = true;
+                    bytes = message;
+                }
+                Err(SendFailure::NotSent(_, e)) => {
+                    return Err(CallError::Transport {
+                        context: format!("writing to {}", link.path.display()),
+                        source: e,
+                    });
+                }
+                Err(SendFailure::Frame) => {
+                    return Err(CallError::TooLarge {
+                        size,
+                        limit: link.max_request,
+                    });
+                }
+            }
+        }
+    }
+
     /// Sends one datagram to the server, retrying per the retry policy when
     /// no server socket is there to receive it.
-    async fn send(
+    async fn send_datagram(
         &self,
-        bytes: &[u8],
+        link: &DgramLink,
+        message: &[u8],
         deadline: Instant,
         timeout: Duration,
     ) -> Result<(), CallError> {
         let inner = &*self.inner;
+        let bytes = &message[HEADROOM..];
         let mut backoff = inner.retry.initial_backoff;
         let mut attempt = 0;
         loop {
-            let sent = dgram::send_to(
-                &inner.shared.socket,
-                &inner.shared.gate,
-                bytes,
-                &inner.server_addr,
-                deadline,
-            )
-            .await;
+            let sent =
+                dgram::send_to(&link.socket, &link.gate, bytes, &link.server_addr, deadline).await;
             match sent {
                 Ok(()) => {
                     inner.shared.counters.sent.fetch_add(1, Relaxed);
@@ -630,7 +1177,7 @@ impl Client {
                 Err(SendError::TooLarge) => {
                     return Err(CallError::TooLarge {
                         size: bytes.len(),
-                        limit: inner.max_message,
+                        limit: link.max_message,
                     });
                 }
                 Err(SendError::QueueFull) => return Err(CallError::Timeout { timeout }),
@@ -643,6 +1190,14 @@ impl Client {
             }
         }
     }
+}
+
+/// Every client has a datagram or a stream route (the constructors make sure).
+fn unreachable_route<T>() -> Result<T, CallError> {
+    Err(CallError::Transport {
+        context: "the client has no transport".into(),
+        source: io::ErrorKind::NotConnected.into(),
+    })
 }
 
 /// The `timeout` a request announces when its caller waits `wait`: a little
@@ -807,7 +1362,7 @@ mod tests {
             .connect(dir.path().join("server.sock"))
             .await
             .unwrap();
-        let path = client.reply_path().to_owned();
+        let path = client.reply_path().unwrap().to_owned();
         assert!(path.exists());
         let clone = client.clone();
         drop(client);

@@ -27,7 +27,7 @@ mod transport;
 pub mod typed;
 pub mod wire;
 
-pub use client::{CallBuilder, Client, ClientBuilder, ClientStats, RetryPolicy};
+pub use client::{CallBuilder, Client, ClientBuilder, ClientStats, RetryPolicy, Transport};
 pub use config::TimeoutProfile;
 pub use context::{PeerCredentials, RequestContext};
 pub use error::{ApplicationError, CallError, ErrorCode, ErrorObject, HandlerError};

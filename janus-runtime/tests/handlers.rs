@@ -154,7 +154,10 @@ async fn handlers_see_the_callers_credentials() {
     assert_eq!(me["uid"], rustix::process::getuid().as_raw(), "{me}");
     assert_eq!(me["gid"], rustix::process::getgid().as_raw(), "{me}");
     assert_eq!(me["channel"], "test");
-    assert_eq!(me["reply_to"], client.reply_path().to_str().unwrap());
+    assert_eq!(
+        me["reply_to"],
+        client.reply_path().unwrap().to_str().unwrap()
+    );
     assert_eq!(
         me["timeout_ms"], 7000,
         "min(request timeout, server maximum)"

@@ -132,6 +132,7 @@ async fn thousands_of_calls_leave_nothing_behind() {
     // Every reply socket but the live client's is gone.
     let live = client
         .reply_path()
+        .unwrap()
         .file_name()
         .unwrap()
         .to_string_lossy()

@@ -855,7 +855,7 @@ async fn our_client_calls_a_v1_server() {
         assert_eq!(sent["command"], "create-user", "{case}");
         assert_eq!(
             sent["reply_to"],
-            client.reply_path().to_str().unwrap(),
+            client.reply_path().unwrap().to_str().unwrap(),
             "{case}"
         );
         assert_timestamp(&sent, dialect == Dialect::V1Epoch);

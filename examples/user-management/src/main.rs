@@ -53,7 +53,9 @@ async fn run() -> Result<(), Error> {
     println!("server: listening on {}", path.display());
 
     let client = Client::connect(&path).await?;
-    println!("client: connected from {}", client.reply_path().display());
+    if let Some(reply) = client.reply_path() {
+        println!("client: connected from {}", reply.display());
+    }
 
     // 1. A typed call: arguments checked while building them.
     let args = CreateUserArgs {

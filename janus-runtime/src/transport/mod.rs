@@ -9,4 +9,5 @@
 
 pub(crate) mod datagram;
 pub(crate) mod socket_file;
+pub(crate) mod stream_client;
 pub mod stream_frame;
