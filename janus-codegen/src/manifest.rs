@@ -270,6 +270,7 @@ pub fn read(file: &str, root: &Node, sink: &mut Sink) -> Option<Manifest> {
         file,
         sink,
         suggestions_left: MAX_SUGGESTIONS,
+        patterns: HashMap::new(),
     };
     let mut manifest = r.root(root)?;
     r.references(&manifest);
@@ -291,6 +292,10 @@ const MAX_SUGGESTIONS: usize = 1_000;
 /// distance (a name that differs only in case is found among any number).
 const MAX_SUGGESTION_CANDIDATES: usize = 2_000;
 
+/// At most this many compiled patterns are kept for fields that repeat
+/// them: a compiled pattern may take up to a mebibyte.
+const MAX_CACHED_PATTERNS: usize = 32;
+
 /// Names longer than this are shortened in messages.
 const MAX_SHOWN_NAME: usize = 80;
 
@@ -304,6 +309,9 @@ struct Reader<'a> {
     sink: &'a mut Sink,
     /// "Did you mean" searches still allowed (see [`MAX_SUGGESTIONS`]).
     suggestions_left: usize,
+    /// The first [`MAX_CACHED_PATTERNS`] patterns, each compiled once
+    /// however many fields repeat it.
+    patterns: HashMap<String, Result<Pattern, regex::Error>>,
 }
 
 /// An object's members by key, having reported the unknown ones.
@@ -1084,7 +1092,17 @@ impl Reader<'_> {
             );
         }
         if let Some(source) = self.string(obj, "pattern") {
-            match Pattern::new(&source) {
+            let result = match self.patterns.get(&source) {
+                Some(known) => known.clone(),
+                None => {
+                    let result = Pattern::new(&source);
+                    if self.patterns.len() < MAX_CACHED_PATTERNS {
+                        self.patterns.insert(source.clone(), result.clone());
+                    }
+                    result
+                }
+            };
+            match result {
                 Ok(p) => compiled = Some(p),
                 Err(e) => {
                     let pos = obj.get("pattern").map_or(node.pos, |n| n.pos);
@@ -1861,6 +1879,27 @@ mod tests {
             ),
             "{}",
             diags[0]
+        );
+    }
+
+    #[test]
+    fn a_repeated_pattern_is_judged_at_every_field_that_has_it() {
+        let text = r#"{"version": "1.0.0", "channels": {"c": {"requests": {"r": {"args": {
+            "a": {"type": "string", "pattern": "(unclosed"},
+            "b": {"type": "string", "pattern": "(unclosed"},
+            "c": {"type": "string", "pattern": "^[a-z]+$", "default": "ok"},
+            "d": {"type": "string", "pattern": "^[a-z]+$", "default": "NOT"}}}}}}}"#;
+        let pointers: Vec<String> = crate::check("m.json", text)
+            .into_iter()
+            .map(|d| d.pointer)
+            .collect();
+        assert_eq!(
+            pointers,
+            [
+                "/channels/c/requests/r/args/a/pattern",
+                "/channels/c/requests/r/args/b/pattern",
+                "/channels/c/requests/r/args/d/default"
+            ]
         );
     }
 
