@@ -406,7 +406,7 @@ fn a_dropped_connection_cancels_its_running_handlers() {
         conn.send(&request(&format!("f{i}"), "forever", Value::Null));
         h.expect_event(Event::Started("forever".into()));
     }
-    assert_eq!(h.handle.stats().in_flight, 3);
+    h.wait_for("three running", |s| s.in_flight == 3);
     drop(conn);
     h.wait_for("the handlers cancelled", |s| {
         s.cancelled_by_peer == 3 && s.in_flight == 0 && s.stream.open == 0
@@ -507,6 +507,30 @@ fn get_info_reports_both_transports_and_reply_to_is_ignored() {
 }
 
 #[test]
+fn the_observer_sees_stream_requests() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let tx = std::sync::Mutex::new(tx);
+    let h = Stream::start_with(move |b| {
+        b.observe(move |record| {
+            let _ = tx.lock().unwrap().send(record.clone());
+        })
+    });
+    let mut conn = h.connect();
+    conn.call(&request("o1", "add", json!({"a": 1, "b": 1})));
+    conn.call(&request("o2", "add", json!({"a": 1})));
+    let wait = Duration::from_secs(10);
+    let ok = rx.recv_timeout(wait).unwrap();
+    assert_eq!(ok.request_id.as_deref(), Some("o1"));
+    assert_eq!(ok.channel.as_deref(), Some("test"));
+    assert_eq!(ok.outcome, janus_runtime::RequestOutcome::Success);
+    assert!(!ok.notification, "answered on the connection");
+    assert_eq!(ok.peer.unwrap().pid as u32, std::process::id());
+    let bad = rx.recv_timeout(wait).unwrap();
+    assert_eq!(bad.request_id.as_deref(), Some("o2"));
+    assert!(matches!(bad.outcome, janus_runtime::RequestOutcome::Error(ref e) if e.code == -32602));
+}
+
+#[test]
 fn uids_not_allowed_are_refused_at_accept() {
     let me = rustix::process::getuid().as_raw();
     let h = Stream::start_with(|b| b.allowed_uids([me.wrapping_add(1)]));
@@ -576,6 +600,9 @@ fn shutdown_answers_what_is_in_flight_then_closes() {
 #[test]
 fn no_connection_task_or_state_is_left_after_thousands_of_requests_and_drops() {
     let mut h = Stream::start();
+    // The accept and receive loops, before any connection.
+    let metrics = h.rt.metrics();
+    let baseline = metrics.num_alive_tasks();
     for round in 0..200 {
         let mut conn = h.connect();
         for i in 0..10 {
@@ -602,12 +629,24 @@ fn no_connection_task_or_state_is_left_after_thousands_of_requests_and_drops() {
         s.stream.open == 0 && s.in_flight == 0 && s.stream.accepted == 200
     });
     assert_eq!(h.handle.stats().cancelled_by_peer, 50);
+    let stats = h.handle.stats();
+    assert_eq!(stats.stream.framing_errors, 29, "{stats:?}");
+    // Answered too, though not read, on the connections that hung a handler.
+    assert_eq!(stats.answered, 2000, "{stats:?}");
+    // Every connection's tasks are gone, not just its counters.
+    let wait_tasks = |want: usize, what: &str| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while metrics.num_alive_tasks() > want {
+            assert!(
+                Instant::now() < deadline,
+                "{what}: {} tasks",
+                metrics.num_alive_tasks()
+            );
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    };
+    wait_tasks(baseline, "connection tasks left");
     h.shutdown();
     assert!(!h.stream_path.exists() && !h.dgram_path.exists());
-    let metrics = h.rt.metrics();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while metrics.num_alive_tasks() > 0 {
-        assert!(Instant::now() < deadline, "tasks left after shutdown");
-        std::thread::sleep(Duration::from_millis(2));
-    }
+    wait_tasks(0, "tasks left after shutdown");
 }
