@@ -507,6 +507,19 @@ fn get_info_reports_both_transports_and_reply_to_is_ignored() {
 }
 
 #[test]
+fn a_half_closed_peer_that_never_reads_is_not_waited_for() {
+    let h = Stream::start_with(|b| b.connection_timeout(Duration::from_millis(200)));
+    let mut quiet = h.connect();
+    // More than the socket buffers hold, then no more sending nor reading.
+    quiet.send(&request("q", "big", json!({"bytes": 4 * MIB})));
+    quiet.stream.shutdown(std::net::Shutdown::Write).unwrap();
+    h.wait_for("the connection closed", |s| {
+        s.stream.accepted == 1 && s.stream.open == 0
+    });
+    drop(quiet);
+}
+
+#[test]
 fn the_observer_sees_stream_requests() {
     let (tx, rx) = std::sync::mpsc::channel();
     let tx = std::sync::Mutex::new(tx);
