@@ -319,11 +319,11 @@ fn a_message_stalled_mid_frame_is_cut_off_at_the_connection_timeout() {
 
 #[test]
 fn an_idle_connection_is_closed_and_a_busy_one_is_not() {
-    let h = Stream::start_with(|b| b.idle_timeout(Duration::from_millis(300)));
+    let h = Stream::start_with(|b| b.idle_timeout(Duration::from_millis(500)));
     let mut busy = h.connect();
     // In flight for longer than the idle timeout: not idle.
-    let slept = busy.call(&request("s", "sleep", json!({"ms": 600})));
-    assert_eq!(slept["result"]["slept_ms"], 600, "{slept}");
+    let slept = busy.call(&request("s", "sleep", json!({"ms": 1000})));
+    assert_eq!(slept["result"]["slept_ms"], 1000, "{slept}");
     let mut idle = h.connect();
     idle.ping("once");
     idle.expect_closed();
