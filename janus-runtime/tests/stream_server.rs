@@ -319,11 +319,11 @@ fn a_message_stalled_mid_frame_is_cut_off_at_the_connection_timeout() {
 
 #[test]
 fn an_idle_connection_is_closed_and_a_busy_one_is_not() {
-    let h = Stream::start_with(|b| b.idle_timeout(Duration::from_millis(300)));
+    let h = Stream::start_with(|b| b.idle_timeout(Duration::from_millis(500)));
     let mut busy = h.connect();
     // In flight for longer than the idle timeout: not idle.
-    let slept = busy.call(&request("s", "sleep", json!({"ms": 600})));
-    assert_eq!(slept["result"]["slept_ms"], 600, "{slept}");
+    let slept = busy.call(&request("s", "sleep", json!({"ms": 1000})));
+    assert_eq!(slept["result"]["slept_ms"], 1000, "{slept}");
     let mut idle = h.connect();
     idle.ping("once");
     idle.expect_closed();
@@ -510,6 +510,43 @@ fn get_info_reports_both_transports_and_reply_to_is_ignored() {
 }
 
 #[test]
+fn a_half_closed_peer_that_never_reads_is_not_waited_for() {
+    let h = Stream::start_with(|b| b.connection_timeout(Duration::from_millis(200)));
+    let mut quiet = h.connect();
+    // More than the socket buffers hold, then no more sending nor reading.
+    quiet.send(&request("q", "big", json!({"bytes": 4 * MIB})));
+    quiet.stream.shutdown(std::net::Shutdown::Write).unwrap();
+    h.wait_for("the connection closed", |s| {
+        s.stream.accepted == 1 && s.stream.open == 0
+    });
+    drop(quiet);
+}
+
+#[test]
+fn the_observer_sees_stream_requests() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let tx = std::sync::Mutex::new(tx);
+    let h = Stream::start_with(move |b| {
+        b.observe(move |record| {
+            let _ = tx.lock().unwrap().send(record.clone());
+        })
+    });
+    let mut conn = h.connect();
+    conn.call(&request("o1", "add", json!({"a": 1, "b": 1})));
+    conn.call(&request("o2", "add", json!({"a": 1})));
+    let wait = Duration::from_secs(10);
+    let ok = rx.recv_timeout(wait).unwrap();
+    assert_eq!(ok.request_id.as_deref(), Some("o1"));
+    assert_eq!(ok.channel.as_deref(), Some("test"));
+    assert_eq!(ok.outcome, janus_runtime::RequestOutcome::Success);
+    assert!(!ok.notification, "answered on the connection");
+    assert_eq!(ok.peer.unwrap().pid as u32, std::process::id());
+    let bad = rx.recv_timeout(wait).unwrap();
+    assert_eq!(bad.request_id.as_deref(), Some("o2"));
+    assert!(matches!(bad.outcome, janus_runtime::RequestOutcome::Error(ref e) if e.code == -32602));
+}
+
+#[test]
 fn uids_not_allowed_are_refused_at_accept() {
     let me = rustix::process::getuid().as_raw();
     let h = Stream::start_with(|b| b.allowed_uids([me.wrapping_add(1)]));
@@ -579,6 +616,9 @@ fn shutdown_answers_what_is_in_flight_then_closes() {
 #[test]
 fn no_connection_task_or_state_is_left_after_thousands_of_requests_and_drops() {
     let mut h = Stream::start();
+    // The accept and receive loops, before any connection.
+    let metrics = h.rt.metrics();
+    let baseline = metrics.num_alive_tasks();
     for round in 0..200 {
         let mut conn = h.connect();
         for i in 0..10 {
@@ -605,12 +645,24 @@ fn no_connection_task_or_state_is_left_after_thousands_of_requests_and_drops() {
         s.stream.open == 0 && s.in_flight == 0 && s.stream.accepted == 200
     });
     assert_eq!(h.handle.stats().cancelled_by_peer, 50);
+    let stats = h.handle.stats();
+    assert_eq!(stats.stream.framing_errors, 29, "{stats:?}");
+    // Answered too, though not read, on the connections that hung a handler.
+    assert_eq!(stats.answered, 2000, "{stats:?}");
+    // Every connection's tasks are gone, not just its counters.
+    let wait_tasks = |want: usize, what: &str| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while metrics.num_alive_tasks() > want {
+            assert!(
+                Instant::now() < deadline,
+                "{what}: {} tasks",
+                metrics.num_alive_tasks()
+            );
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    };
+    wait_tasks(baseline, "connection tasks left");
     h.shutdown();
     assert!(!h.stream_path.exists() && !h.dgram_path.exists());
-    let metrics = h.rt.metrics();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while metrics.num_alive_tasks() > 0 {
-        assert!(Instant::now() < deadline, "tasks left after shutdown");
-        std::thread::sleep(Duration::from_millis(2));
-    }
+    wait_tasks(0, "tasks left after shutdown");
 }

@@ -410,20 +410,35 @@ impl Conn {
 
     /// Waits until every request read from the connection is answered and
     /// the answers are written (or until `bound`, or the connection goes).
-    async fn settle(&self, bound: Option<Instant>, close_all: &CancellationToken) {
+    /// Once nothing is in flight, writing what is queued may take at most
+    /// `flush_wait` more: a peer that stops reading is not waited for.
+    async fn settle(
+        &self,
+        bound: Option<Instant>,
+        flush_wait: Duration,
+        close_all: &CancellationToken,
+    ) {
+        let mut flush_by: Option<Instant> = None;
         loop {
             let room = self.room.notified();
             tokio::pin!(room);
             room.as_mut().enable();
-            if self.in_flight() == 0 && self.outbox().queue.is_empty() {
-                return;
+            if self.in_flight() == 0 {
+                if self.outbox().queue.is_empty() {
+                    return;
+                }
+                flush_by.get_or_insert_with(|| Instant::now() + flush_wait);
             }
+            let until = match (bound, flush_by) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
             tokio::select! {
                 biased;
                 _ = close_all.cancelled() => return,
                 _ = self.gone.cancelled() => return,
                 _ = &mut room => {}
-                _ = sleep_until(bound) => return,
+                _ = sleep_until(until) => return,
             }
         }
     }
@@ -597,13 +612,16 @@ async fn serve_connection(
             while let Ok(Some(message)) = frame::decode(&mut buf, limits.max_frame) {
                 pipeline.handle(&message, &conn, false);
             }
-            conn.settle(None, &close_all).await;
+            conn.settle(None, limits.connection_timeout, &close_all)
+                .await;
         }
         End::Eof if buf.is_empty() => {
             if hung_up(&conn.stream) {
                 conn.gone.cancel(); // its handlers are cancelled
             } else {
-                conn.settle(None, &close_all).await; // it still reads: answer it
+                // It may still read: answer it.
+                conn.settle(None, limits.connection_timeout, &close_all)
+                    .await;
             }
         }
         End::Eof => {
@@ -627,7 +645,14 @@ async fn serve_connection(
             tracing::debug!("closing an idle connection");
             StreamStats::bump(&counters.idle_closed);
         }
-        End::Failed(e) => tracing::debug!(error = %e, "reading a connection failed"),
+        End::Failed(e) => {
+            // A reset (the peer closed with answers unread) in the middle of
+            // a frame is a frame cut off like any other.
+            if !buf.is_empty() {
+                StreamStats::bump(&counters.framing_errors);
+            }
+            tracing::debug!(error = %e, "reading a connection failed");
+        }
         End::Gone | End::Killed => {}
     }
     conn.close();
@@ -659,7 +684,7 @@ async fn answer_framing_error(
 ) {
     tracing::debug!(error = %error, "framing violation; closing the connection");
     pipeline.unreadable(conn, error, Correlation::v2(None));
-    conn.settle(Some(Instant::now() + ERROR_DRAIN), close_all)
+    conn.settle(Some(Instant::now() + ERROR_DRAIN), ERROR_DRAIN, close_all)
         .await;
 }
 
