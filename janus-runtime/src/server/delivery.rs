@@ -365,3 +365,95 @@ impl Delivery {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::datagram::bind_server_socket;
+    use std::os::unix::net::UnixDatagram;
+    use std::time::Duration;
+
+    fn control() -> Arc<Control> {
+        let (_tx, done) = tokio::sync::watch::channel(false);
+        Arc::new(Control {
+            shutdown: Default::default(),
+            stats: Default::default(),
+            done,
+        })
+    }
+
+    fn reply(path: &Path) -> Reply {
+        Reply::new(
+            ReplyAddr {
+                path: path.to_owned(),
+            },
+            None,
+        )
+    }
+
+    #[tokio::test]
+    async fn receivers_are_verified_cached_within_bounds_and_reconnected_when_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let own = dir.path().join("server.sock");
+        let (_server, own_id) = bind_server_socket(&own, 0o600).unwrap();
+        let control = control();
+        let limits = DeliveryLimits {
+            reply_sockets: 2,
+            ..Default::default()
+        };
+        let delivery = Delivery::new(limits, 1 << 16, &own, own_id, control.clone());
+        let mut buf = [0u8; 16];
+
+        let a = dir.path().join("a.sock");
+        let first = UnixDatagram::bind(&a).unwrap();
+        assert!(delivery.try_send(&reply(&a), b"one").unwrap());
+        assert_eq!(first.recv(&mut buf).unwrap(), 3);
+        // The receiver closes and another binds the path: connected afresh.
+        drop(first);
+        std::fs::remove_file(&a).unwrap();
+        let second = UnixDatagram::bind(&a).unwrap();
+        assert!(delivery.try_send(&reply(&a), b"two").unwrap());
+        assert_eq!(second.recv(&mut buf).unwrap(), 3);
+        assert_eq!(&buf[..3], b"two");
+
+        // The cache keeps at most two connections.
+        let others: Vec<_> = ["b.sock", "c.sock"]
+            .iter()
+            .map(|n| {
+                let p = dir.path().join(n);
+                (UnixDatagram::bind(&p).unwrap(), p)
+            })
+            .collect();
+        for (socket, path) in &others {
+            assert!(delivery.try_send(&reply(path), b"x").unwrap());
+            socket.recv(&mut buf).unwrap();
+        }
+        assert_eq!(control.stats.snapshot().reply_sockets, 2);
+
+        // Never to our own socket, however it is reached.
+        let link = dir.path().join("link.sock");
+        std::os::unix::fs::symlink(&own, &link).unwrap();
+        for to in [&own, &link] {
+            assert!(matches!(
+                delivery.try_send(&reply(to), b"x"),
+                Err(Undelivered::Dropped(DropReason::OwnSocket))
+            ));
+        }
+        // A path swapped for a symlink to another socket reaches nobody.
+        let d = dir.path().join("d.sock");
+        std::os::unix::fs::symlink(&others[0].1, &d).unwrap();
+        assert!(matches!(
+            delivery.try_send(&reply(&d), b"x"),
+            Err(Undelivered::Dropped(DropReason::PeerMismatch))
+        ));
+        others[0].0.set_nonblocking(true).unwrap();
+        assert!(others[0].0.recv(&mut buf).is_err());
+        // Nobody at the path.
+        let gone = dir.path().join("gone.sock");
+        let deadline = Instant::now() + Duration::from_millis(100);
+        assert!(matches!(
+            delivery.send(&reply(&gone), b"x", deadline).await,
+            Err(Undelivered::Dropped(DropReason::ReceiverGone))
+        ));
+    }
+}
