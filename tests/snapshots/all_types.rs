@@ -904,7 +904,7 @@ pub mod catalog {
             &self,
         ) -> impl ::std::future::Future<
             Output = ::std::result::Result<
-                ::janus_runtime::__private::serde_json::Value,
+                ::janus_runtime::Value,
                 ::janus_runtime::CallError<::std::convert::Infallible>,
             >,
         > + ::std::marker::Send {
@@ -1005,7 +1005,7 @@ pub mod catalog {
             ctx: &::janus_runtime::RequestContext,
         ) -> impl ::std::future::Future<
             Output = ::std::result::Result<
-                ::janus_runtime::__private::serde_json::Value,
+                ::janus_runtime::Value,
                 ::janus_runtime::HandlerError<::std::convert::Infallible>,
             >,
         > + ::std::marker::Send;

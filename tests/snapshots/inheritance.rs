@@ -514,7 +514,7 @@ pub mod health {
             &self,
         ) -> impl ::std::future::Future<
             Output = ::std::result::Result<
-                ::janus_runtime::__private::serde_json::Value,
+                ::janus_runtime::Value,
                 ::janus_runtime::CallError<::std::convert::Infallible>,
             >,
         > + ::std::marker::Send {
@@ -540,7 +540,7 @@ pub mod health {
             ctx: &::janus_runtime::RequestContext,
         ) -> impl ::std::future::Future<
             Output = ::std::result::Result<
-                ::janus_runtime::__private::serde_json::Value,
+                ::janus_runtime::Value,
                 ::janus_runtime::HandlerError<::std::convert::Infallible>,
             >,
         > + ::std::marker::Send;

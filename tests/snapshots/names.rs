@@ -203,7 +203,7 @@ pub mod r#async {
             args: AwaitArgs,
         ) -> impl ::std::future::Future<
             Output = ::std::result::Result<
-                ::janus_runtime::__private::serde_json::Value,
+                ::janus_runtime::Value,
                 ::janus_runtime::CallError<::std::convert::Infallible>,
             >,
         > + ::std::marker::Send {
@@ -230,7 +230,7 @@ pub mod r#async {
             args: AwaitArgs,
         ) -> impl ::std::future::Future<
             Output = ::std::result::Result<
-                ::janus_runtime::__private::serde_json::Value,
+                ::janus_runtime::Value,
                 ::janus_runtime::HandlerError<::std::convert::Infallible>,
             >,
         > + ::std::marker::Send;
@@ -560,7 +560,7 @@ pub mod models_channel {
             args: TypeArgs,
         ) -> impl ::std::future::Future<
             Output = ::std::result::Result<
-                ::janus_runtime::__private::serde_json::Value,
+                ::janus_runtime::Value,
                 ::janus_runtime::CallError<::std::convert::Infallible>,
             >,
         > + ::std::marker::Send {
@@ -587,7 +587,7 @@ pub mod models_channel {
             args: TypeArgs,
         ) -> impl ::std::future::Future<
             Output = ::std::result::Result<
-                ::janus_runtime::__private::serde_json::Value,
+                ::janus_runtime::Value,
                 ::janus_runtime::HandlerError<::std::convert::Infallible>,
             >,
         > + ::std::marker::Send;
@@ -971,7 +971,7 @@ pub mod user_service {
             &self,
         ) -> impl ::std::future::Future<
             Output = ::std::result::Result<
-                ::janus_runtime::__private::serde_json::Value,
+                ::janus_runtime::Value,
                 ::janus_runtime::CallError<::std::convert::Infallible>,
             >,
         > + ::std::marker::Send {
@@ -989,7 +989,7 @@ pub mod user_service {
             args: CreateUserArgs,
         ) -> impl ::std::future::Future<
             Output = ::std::result::Result<
-                ::janus_runtime::__private::serde_json::Value,
+                ::janus_runtime::Value,
                 ::janus_runtime::CallError<::std::convert::Infallible>,
             >,
         > + ::std::marker::Send {
@@ -1033,7 +1033,7 @@ pub mod user_service {
             ctx: &::janus_runtime::RequestContext,
         ) -> impl ::std::future::Future<
             Output = ::std::result::Result<
-                ::janus_runtime::__private::serde_json::Value,
+                ::janus_runtime::Value,
                 ::janus_runtime::HandlerError<::std::convert::Infallible>,
             >,
         > + ::std::marker::Send;
@@ -1044,7 +1044,7 @@ pub mod user_service {
             args: CreateUserArgs,
         ) -> impl ::std::future::Future<
             Output = ::std::result::Result<
-                ::janus_runtime::__private::serde_json::Value,
+                ::janus_runtime::Value,
                 ::janus_runtime::HandlerError<::std::convert::Infallible>,
             >,
         > + ::std::marker::Send;
