@@ -59,8 +59,9 @@ pub struct Options {
     pub client: bool,
     /// Generate the handler traits and server dispatchers.
     pub server: bool,
-    /// Extra derives for every generated struct, newtype and enum (paths such
-    /// as `"Eq"` or `"::my_crate::MyDerive"`).
+    /// Extra derives for every generated struct and enum (paths such as
+    /// `"Eq"` or `"::my_crate::MyDerive"`); constrained values are aliases of
+    /// `janus_runtime::Constrained`, whose impls are the runtime's.
     pub derives: Vec<String>,
 }
 

@@ -318,3 +318,26 @@ fn identifier_collisions_point_at_both_names() {
         errs[2]
     );
 }
+
+/// A request without a declared `response` gives its handler and client a
+/// public type, `::janus_runtime::Value`, not a path into the runtime's
+/// hidden support module.
+#[test]
+fn an_undeclared_response_is_the_public_value_type() {
+    let text = r#"{"version": "1.0.0", "channels": {"c": {"requests": {"poke": {}}}}}"#;
+    let out = gen_text(text, &Options::default()).expect("generates");
+    let handler = out
+        .lines()
+        .skip_while(|l| !l.contains("fn poke("))
+        .take(8)
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        handler.contains("::janus_runtime::Value"),
+        "handler signature: {handler}"
+    );
+    assert!(
+        !handler.contains("__private"),
+        "handler signature: {handler}"
+    );
+}

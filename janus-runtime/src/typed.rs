@@ -580,3 +580,102 @@ pub fn deserialize_enum<'de, E: WireEnum, D: Deserializer<'de>>(
     let text = String::deserialize(deserializer)?;
     parse_enum(&text).map_err(D::Error::custom)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    enum NameRule {}
+    impl Rule<String> for NameRule {
+        const NAME: &'static str = "Name";
+        const LIMITS: StringLimits = StringLimits::NONE.min_length(3).pattern("^[a-z]+$");
+    }
+    type Name = Constrained<String, NameRule>;
+
+    enum RatioRule {}
+    impl Rule<f64> for RatioRule {
+        const NAME: &'static str = "Ratio";
+        const LIMITS: NumberLimits = NumberLimits::NONE.minimum(0.0).maximum(1.0);
+    }
+    type Ratio = Constrained<f64, RatioRule>;
+
+    enum CountRule {}
+    impl Rule<i64> for CountRule {
+        const NAME: &'static str = "Count";
+        const LIMITS: IntegerLimits = IntegerLimits::NONE.maximum(10);
+    }
+    impl DefaultValue<i64> for CountRule {
+        const DEFAULT: i64 = 3;
+    }
+    type Count = Constrained<i64, CountRule>;
+
+    #[test]
+    fn every_way_in_checks() {
+        assert_eq!(Name::new("abc").map(Name::into_inner), Ok("abc".to_owned()));
+        for bad in ["ab", "ABC"] {
+            assert!(Name::new(bad).is_err(), "{bad}");
+            assert!(Name::try_from(bad).is_err(), "{bad}");
+            assert!(bad.parse::<Name>().is_err(), "{bad}");
+            assert!(
+                serde_json::from_value::<Name>(Value::from(bad)).is_err(),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            "11".parse::<Count>().unwrap_err().to_string(),
+            "invalid Count: 11 is greater than maximum 10"
+        );
+        assert!("x".parse::<Count>().is_err());
+        assert_eq!(Count::default().get(), 3);
+        assert_eq!(format!("{:?}", Name::new("abc").unwrap()), r#"Name("abc")"#);
+    }
+
+    #[test]
+    fn numbers_are_finite() {
+        for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 1.5] {
+            assert!(Ratio::new(bad).is_err(), "{bad}");
+        }
+        assert_eq!(Ratio::new(0.5).map(Ratio::get), Ok(0.5));
+    }
+
+    #[test]
+    fn a_checked_decode_does_not_check_again_and_ends_with_the_decode() {
+        // Inside the scope the value is trusted: the schema checker has
+        // already accepted it (here it would not have, to make it visible).
+        let trusted: Name = decode_checked(Value::from("X")).expect("trusted");
+        assert_eq!(trusted.as_str(), "X");
+        // After it, even after a failed decode, values are checked again.
+        assert!(decode_checked::<Vec<Name>>(Value::from(1)).is_err());
+        assert!(serde_json::from_value::<Name>(Value::from("X")).is_err());
+    }
+
+    #[test]
+    fn a_pattern_that_does_not_compile_is_a_violation_not_a_panic() {
+        enum BadRule {}
+        impl Rule<String> for BadRule {
+            const NAME: &'static str = "Bad";
+            const LIMITS: StringLimits = StringLimits::NONE.pattern("(");
+        }
+        let error = Constrained::<String, BadRule>::new("x").unwrap_err();
+        assert_eq!(error.violation().keyword(), "pattern");
+    }
+
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    enum Mode {
+        Fast,
+        Slow,
+    }
+    impl WireEnum for Mode {
+        const NAME: &'static str = "Mode";
+        const VARIANTS: &'static [Self] = &[Mode::Fast, Mode::Slow];
+        const WIRE: &'static [&'static str] = &["fast", "slow"];
+    }
+
+    #[test]
+    fn wire_enums_parse_their_wire_values_only() {
+        assert_eq!(parse_enum::<Mode>("slow"), Ok(Mode::Slow));
+        let error = parse_enum::<Mode>("Fast").unwrap_err();
+        assert_eq!(error.type_name(), "Mode");
+        assert_eq!(error.violation().keyword(), "enum");
+    }
+}

@@ -117,13 +117,11 @@ pub mod catalog {
     #[serde(crate = "::janus_runtime::__private::serde")]
     pub struct Dimensions {
         /// `height`
-        #[serde(rename = "height")]
         pub height: Height,
         /// `unit`
-        #[serde(rename = "unit", default)]
+        #[serde(default)]
         pub unit: Unit,
         /// `width`
-        #[serde(rename = "width")]
         pub width: Width,
     }
     /// `discount`
@@ -175,7 +173,6 @@ pub mod catalog {
     #[serde(crate = "::janus_runtime::__private::serde")]
     pub struct ItemStateArgs {
         /// `sku`
-        #[serde(rename = "sku")]
         pub sku: ItemStateSku,
     }
     /// Result of the `item-state` request.
@@ -329,11 +326,7 @@ pub mod catalog {
     #[serde(crate = "::janus_runtime::__private::serde")]
     pub struct PutItemArgs {
         /// Anything else.
-        #[serde(
-            rename = "attributes",
-            default,
-            skip_serializing_if = "::std::option::Option::is_none"
-        )]
+        #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub attributes: ::std::option::Option<
             ::janus_runtime::__private::serde_json::Map<
                 ::std::string::String,
@@ -341,46 +334,29 @@ pub mod catalog {
             >,
         >,
         /// `condition`
-        #[serde(rename = "condition")]
         pub condition: Condition,
         /// `count`
-        #[serde(rename = "count", default = "PutItemArgs::__janus_default_count")]
+        #[serde(default = "PutItemArgs::__janus_default_count")]
         pub count: i64,
         /// Outer size.
-        #[serde(
-            rename = "dimensions",
-            default,
-            skip_serializing_if = "::std::option::Option::is_none"
-        )]
+        #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub dimensions: ::std::option::Option<Dimensions>,
         /// `discount`
-        #[serde(rename = "discount", default)]
+        #[serde(default)]
         pub discount: Discount,
         /// `featured`
-        #[serde(
-            rename = "featured",
-            default,
-            skip_serializing_if = "::std::option::Option::is_none"
-        )]
+        #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub featured: ::std::option::Option<bool>,
         /// `label`
-        #[serde(rename = "label", default = "PutItemArgs::__janus_default_label")]
+        #[serde(default = "PutItemArgs::__janus_default_label")]
         pub label: ::std::string::String,
         /// `matrix`
-        #[serde(
-            rename = "matrix",
-            default,
-            skip_serializing_if = "::std::option::Option::is_none"
-        )]
+        #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub matrix: ::std::option::Option<
             ::std::vec::Vec<::std::vec::Vec<MatrixItemItem>>,
         >,
         /// `metadata`
-        #[serde(
-            rename = "metadata",
-            default,
-            skip_serializing_if = "::std::option::Option::is_none"
-        )]
+        #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub metadata: ::std::option::Option<
             ::janus_runtime::__private::serde_json::Map<
                 ::std::string::String,
@@ -388,40 +364,25 @@ pub mod catalog {
             >,
         >,
         /// Free text, no constraints.
-        #[serde(
-            rename = "note",
-            default,
-            skip_serializing_if = "::std::option::Option::is_none"
-        )]
+        #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub note: ::std::option::Option<::std::string::String>,
         /// `price`
-        #[serde(rename = "price")]
         pub price: Price,
         /// `quantity`
-        #[serde(rename = "quantity", default)]
+        #[serde(default)]
         pub quantity: Quantity,
         /// Stock keeping unit.
-        #[serde(rename = "sku")]
         pub sku: PutItemSku,
         /// Short tags.
-        #[serde(
-            rename = "tags",
-            default,
-            skip_serializing_if = "::std::option::Option::is_none"
-        )]
+        #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub tags: ::std::option::Option<::std::vec::Vec<TagsItem>>,
         /// `title`
-        #[serde(rename = "title")]
         pub title: Title,
         /// `visible`
-        #[serde(rename = "visible", default = "PutItemArgs::__janus_default_visible")]
+        #[serde(default = "PutItemArgs::__janus_default_visible")]
         pub visible: bool,
         /// Kilograms.
-        #[serde(
-            rename = "weight",
-            default,
-            skip_serializing_if = "::std::option::Option::is_none"
-        )]
+        #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub weight: ::std::option::Option<f64>,
     }
     impl PutItemArgs {
@@ -516,17 +477,11 @@ pub mod catalog {
     #[serde(crate = "::janus_runtime::__private::serde")]
     pub struct PutItemResponse {
         /// `id`
-        #[serde(rename = "id")]
         pub id: i64,
         /// `stored`
-        #[serde(rename = "stored")]
         pub stored: bool,
         /// `warnings`
-        #[serde(
-            rename = "warnings",
-            default,
-            skip_serializing_if = "::std::option::Option::is_none"
-        )]
+        #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub warnings: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     }
     /// Stock keeping unit.
@@ -949,7 +904,7 @@ pub mod catalog {
             &self,
         ) -> impl ::std::future::Future<
             Output = ::std::result::Result<
-                ::janus_runtime::__private::serde_json::Value,
+                ::janus_runtime::Value,
                 ::janus_runtime::CallError<::std::convert::Infallible>,
             >,
         > + ::std::marker::Send {
@@ -1050,7 +1005,7 @@ pub mod catalog {
             ctx: &::janus_runtime::RequestContext,
         ) -> impl ::std::future::Future<
             Output = ::std::result::Result<
-                ::janus_runtime::__private::serde_json::Value,
+                ::janus_runtime::Value,
                 ::janus_runtime::HandlerError<::std::convert::Infallible>,
             >,
         > + ::std::marker::Send;

@@ -16,27 +16,16 @@ pub mod models {
     #[serde(crate = "::janus_runtime::__private::serde")]
     pub struct Employee {
         /// `email`
-        #[serde(
-            rename = "email",
-            default,
-            skip_serializing_if = "::std::option::Option::is_none"
-        )]
+        #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub email: ::std::option::Option<::std::string::String>,
         /// `grade`
-        #[serde(
-            rename = "grade",
-            default,
-            skip_serializing_if = "::std::option::Option::is_none"
-        )]
+        #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub grade: ::std::option::Option<Grade>,
         /// `id`
-        #[serde(rename = "id")]
         pub id: Id,
         /// `name`
-        #[serde(rename = "name")]
         pub name: Name,
         /// `title`
-        #[serde(rename = "title")]
         pub title: ::std::string::String,
     }
     /// Anything with an id.
@@ -50,7 +39,6 @@ pub mod models {
     #[serde(crate = "::janus_runtime::__private::serde")]
     pub struct Entity {
         /// `id`
-        #[serde(rename = "id")]
         pub id: Id,
     }
     /// `grade`
@@ -121,17 +109,11 @@ pub mod models {
     #[serde(crate = "::janus_runtime::__private::serde")]
     pub struct Person {
         /// `email`
-        #[serde(
-            rename = "email",
-            default,
-            skip_serializing_if = "::std::option::Option::is_none"
-        )]
+        #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub email: ::std::option::Option<::std::string::String>,
         /// `id`
-        #[serde(rename = "id")]
         pub id: Id,
         /// `name`
-        #[serde(rename = "name")]
         pub name: Name,
     }
     /// A team and its sub-teams (recursive).
@@ -145,28 +127,15 @@ pub mod models {
     #[serde(crate = "::janus_runtime::__private::serde")]
     pub struct TeamNode {
         /// `children`
-        #[serde(
-            rename = "children",
-            default,
-            skip_serializing_if = "::std::option::Option::is_none"
-        )]
+        #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub children: ::std::option::Option<::std::vec::Vec<TeamNode>>,
         /// `members`
-        #[serde(
-            rename = "members",
-            default,
-            skip_serializing_if = "::std::option::Option::is_none"
-        )]
+        #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub members: ::std::option::Option<::std::vec::Vec<Employee>>,
         /// `name`
-        #[serde(rename = "name")]
         pub name: ::std::string::String,
         /// `parent`
-        #[serde(
-            rename = "parent",
-            default,
-            skip_serializing_if = "::std::option::Option::is_none"
-        )]
+        #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub parent: ::std::option::Option<::std::boxed::Box<TeamNode>>,
     }
     /// The rules of this module's constrained values.
@@ -221,14 +190,9 @@ pub mod directory {
     #[serde(crate = "::janus_runtime::__private::serde")]
     pub struct AddTeamArgs {
         /// `lead`
-        #[serde(
-            rename = "lead",
-            default,
-            skip_serializing_if = "::std::option::Option::is_none"
-        )]
+        #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub lead: ::std::option::Option<super::models::Employee>,
         /// `members`
-        #[serde(rename = "members")]
         pub members: ::std::vec::Vec<super::models::Person>,
     }
     /// The errors the `add-team` request declares.
@@ -289,10 +253,8 @@ pub mod directory {
     #[serde(crate = "::janus_runtime::__private::serde")]
     pub struct AddTeamResponse {
         /// `size`
-        #[serde(rename = "size")]
         pub size: Size,
         /// `team`
-        #[serde(rename = "team")]
         pub team: super::models::TeamNode,
     }
     /// `size`
@@ -552,7 +514,7 @@ pub mod health {
             &self,
         ) -> impl ::std::future::Future<
             Output = ::std::result::Result<
-                ::janus_runtime::__private::serde_json::Value,
+                ::janus_runtime::Value,
                 ::janus_runtime::CallError<::std::convert::Infallible>,
             >,
         > + ::std::marker::Send {
@@ -578,7 +540,7 @@ pub mod health {
             ctx: &::janus_runtime::RequestContext,
         ) -> impl ::std::future::Future<
             Output = ::std::result::Result<
-                ::janus_runtime::__private::serde_json::Value,
+                ::janus_runtime::Value,
                 ::janus_runtime::HandlerError<::std::convert::Infallible>,
             >,
         > + ::std::marker::Send;

@@ -16,18 +16,10 @@ pub mod models {
     #[serde(crate = "::janus_runtime::__private::serde")]
     pub struct Match {
         /// `status`
-        #[serde(
-            rename = "status",
-            default,
-            skip_serializing_if = "::std::option::Option::is_none"
-        )]
+        #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub status: ::std::option::Option<MatchStatus>,
         /// `type`
-        #[serde(
-            rename = "type",
-            default,
-            skip_serializing_if = "::std::option::Option::is_none"
-        )]
+        #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub r#type: ::std::option::Option<::std::string::String>,
     }
     impl ::std::default::Default for Match {
@@ -105,11 +97,7 @@ pub mod models {
     #[serde(crate = "::janus_runtime::__private::serde")]
     pub struct Status {
         /// `status`
-        #[serde(
-            rename = "status",
-            default,
-            skip_serializing_if = "::std::option::Option::is_none"
-        )]
+        #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub status: ::std::option::Option<StatusStatus>,
     }
     impl ::std::default::Default for Status {
@@ -194,11 +182,7 @@ pub mod r#async {
     #[serde(crate = "::janus_runtime::__private::serde")]
     pub struct AwaitArgs {
         /// `match`
-        #[serde(
-            rename = "match",
-            default,
-            skip_serializing_if = "::std::option::Option::is_none"
-        )]
+        #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub r#match: ::std::option::Option<super::models::Match>,
     }
     impl ::std::default::Default for AwaitArgs {
@@ -219,7 +203,7 @@ pub mod r#async {
             args: AwaitArgs,
         ) -> impl ::std::future::Future<
             Output = ::std::result::Result<
-                ::janus_runtime::__private::serde_json::Value,
+                ::janus_runtime::Value,
                 ::janus_runtime::CallError<::std::convert::Infallible>,
             >,
         > + ::std::marker::Send {
@@ -246,7 +230,7 @@ pub mod r#async {
             args: AwaitArgs,
         ) -> impl ::std::future::Future<
             Output = ::std::result::Result<
-                ::janus_runtime::__private::serde_json::Value,
+                ::janus_runtime::Value,
                 ::janus_runtime::HandlerError<::std::convert::Infallible>,
             >,
         > + ::std::marker::Send;
@@ -478,11 +462,7 @@ pub mod models_channel {
         )]
         pub _2fa: ::std::option::Option<_2fa>,
         /// `async`
-        #[serde(
-            rename = "async",
-            default,
-            skip_serializing_if = "::std::option::Option::is_none"
-        )]
+        #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub r#async: ::std::option::Option<bool>,
         /// `café`
         #[serde(
@@ -499,11 +479,7 @@ pub mod models_channel {
         )]
         pub self_: ::std::option::Option<Self_>,
         /// `type`
-        #[serde(
-            rename = "type",
-            default,
-            skip_serializing_if = "::std::option::Option::is_none"
-        )]
+        #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub r#type: ::std::option::Option<Type>,
         /// `userID`
         #[serde(
@@ -584,7 +560,7 @@ pub mod models_channel {
             args: TypeArgs,
         ) -> impl ::std::future::Future<
             Output = ::std::result::Result<
-                ::janus_runtime::__private::serde_json::Value,
+                ::janus_runtime::Value,
                 ::janus_runtime::CallError<::std::convert::Infallible>,
             >,
         > + ::std::marker::Send {
@@ -611,7 +587,7 @@ pub mod models_channel {
             args: TypeArgs,
         ) -> impl ::std::future::Future<
             Output = ::std::result::Result<
-                ::janus_runtime::__private::serde_json::Value,
+                ::janus_runtime::Value,
                 ::janus_runtime::HandlerError<::std::convert::Infallible>,
             >,
         > + ::std::marker::Send;
@@ -735,7 +711,6 @@ pub mod user_service {
         )]
         pub create_user_args: ::std::option::Option<CreateUserCreateUserArgs>,
         /// `username`
-        #[serde(rename = "username")]
         pub username: CreateUserUsername,
     }
     /// `create-user-args`
@@ -793,14 +768,9 @@ pub mod user_service {
     #[serde(crate = "::janus_runtime::__private::serde")]
     pub struct UpdateUserArgs {
         /// `status`
-        #[serde(
-            rename = "status",
-            default,
-            skip_serializing_if = "::std::option::Option::is_none"
-        )]
+        #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub status: ::std::option::Option<UpdateUserStatus>,
         /// `username`
-        #[serde(rename = "username")]
         pub username: UpdateUserUsername,
     }
     /// Result of the `update-user` request.
@@ -814,11 +784,7 @@ pub mod user_service {
     #[serde(crate = "::janus_runtime::__private::serde")]
     pub struct UpdateUserResponse {
         /// `status`
-        #[serde(
-            rename = "status",
-            default,
-            skip_serializing_if = "::std::option::Option::is_none"
-        )]
+        #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub status: ::std::option::Option<UpdateUserResponseStatus>,
     }
     impl ::std::default::Default for UpdateUserResponse {
@@ -1005,7 +971,7 @@ pub mod user_service {
             &self,
         ) -> impl ::std::future::Future<
             Output = ::std::result::Result<
-                ::janus_runtime::__private::serde_json::Value,
+                ::janus_runtime::Value,
                 ::janus_runtime::CallError<::std::convert::Infallible>,
             >,
         > + ::std::marker::Send {
@@ -1023,7 +989,7 @@ pub mod user_service {
             args: CreateUserArgs,
         ) -> impl ::std::future::Future<
             Output = ::std::result::Result<
-                ::janus_runtime::__private::serde_json::Value,
+                ::janus_runtime::Value,
                 ::janus_runtime::CallError<::std::convert::Infallible>,
             >,
         > + ::std::marker::Send {
@@ -1067,7 +1033,7 @@ pub mod user_service {
             ctx: &::janus_runtime::RequestContext,
         ) -> impl ::std::future::Future<
             Output = ::std::result::Result<
-                ::janus_runtime::__private::serde_json::Value,
+                ::janus_runtime::Value,
                 ::janus_runtime::HandlerError<::std::convert::Infallible>,
             >,
         > + ::std::marker::Send;
@@ -1078,7 +1044,7 @@ pub mod user_service {
             args: CreateUserArgs,
         ) -> impl ::std::future::Future<
             Output = ::std::result::Result<
-                ::janus_runtime::__private::serde_json::Value,
+                ::janus_runtime::Value,
                 ::janus_runtime::HandlerError<::std::convert::Infallible>,
             >,
         > + ::std::marker::Send;

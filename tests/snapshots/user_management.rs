@@ -42,10 +42,8 @@ pub mod models {
         )]
         pub created_at: ::std::option::Option<::std::string::String>,
         /// Human-readable status message
-        #[serde(rename = "message")]
         pub message: ::std::string::String,
         /// Operation status
-        #[serde(rename = "status")]
         pub status: Status,
         /// Unique identifier for the created user
         #[serde(rename = "userId")]
@@ -164,11 +162,7 @@ pub mod models {
     #[serde(crate = "::janus_runtime::__private::serde")]
     pub struct UserProfile {
         /// User's age
-        #[serde(
-            rename = "age",
-            default,
-            skip_serializing_if = "::std::option::Option::is_none"
-        )]
+        #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub age: ::std::option::Option<Age>,
         /// User's first name
         #[serde(
@@ -185,11 +179,7 @@ pub mod models {
         )]
         pub last_name: ::std::option::Option<LastName>,
         /// User preferences
-        #[serde(
-            rename = "preferences",
-            default,
-            skip_serializing_if = "::std::option::Option::is_none"
-        )]
+        #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub preferences: ::std::option::Option<
             ::janus_runtime::__private::serde_json::Map<
                 ::std::string::String,
@@ -257,20 +247,14 @@ pub mod user_service {
     #[serde(crate = "::janus_runtime::__private::serde")]
     pub struct CreateUserArgs {
         /// User's email address
-        #[serde(rename = "email")]
         pub email: Email,
         /// Extended user profile information
-        #[serde(
-            rename = "profile",
-            default,
-            skip_serializing_if = "::std::option::Option::is_none"
-        )]
+        #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub profile: ::std::option::Option<super::models::UserProfile>,
         /// User's system role
-        #[serde(rename = "role", default)]
+        #[serde(default)]
         pub role: Role,
         /// Unique username for the account
-        #[serde(rename = "username")]
         pub username: Username,
     }
     /// The errors the `create-user` request declares.

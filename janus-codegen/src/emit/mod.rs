@@ -106,10 +106,9 @@ impl Ctx<'_> {
             TypeRef::I64 => quote!(i64),
             TypeRef::F64 => quote!(f64),
             TypeRef::Bool => quote!(bool),
-            TypeRef::Value => {
-                let j = json();
-                quote!(#j::Value)
-            }
+            // The public re-export: it appears in users' signatures (the
+            // result of a request without a declared `response`).
+            TypeRef::Value => quote!(::janus_runtime::Value),
             TypeRef::Map => {
                 let j = json();
                 quote!(#j::Map<::std::string::String, #j::Value>)

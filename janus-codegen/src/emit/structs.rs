@@ -65,35 +65,43 @@ fn default_fn_name(f: &FieldIr) -> Option<proc_macro2::Ident> {
 
 fn field(ctx: &Ctx<'_>, owner: &str, f: &FieldIr) -> TokenStream {
     let fi = ident(&f.ident);
-    let wire = &f.wire;
     let fdoc = docs(&f.doc);
     let ty = ctx.ty(&f.ty);
-    if f.default.is_some() {
-        let attr = match default_fn_name(f) {
+    // serde names a field by its identifier (raw identifiers unraw'd); the
+    // wire name is spelled out only when it differs.
+    let mut attrs = Vec::new();
+    if f.wire != crate::ident::unraw(&f.ident) {
+        let wire = &f.wire;
+        attrs.push(quote!(rename = #wire));
+    }
+    let ty = if f.default.is_some() {
+        attrs.push(match default_fn_name(f) {
             Some(fn_name) => {
                 let path = format!("{owner}::{fn_name}");
-                quote!(#[serde(rename = #wire, default = #path)])
+                quote!(default = #path)
             }
             // A generated type's `Default` is the manifest's default.
-            None => quote!(#[serde(rename = #wire, default)]),
-        };
-        quote! {
-            #fdoc
-            #attr
-            pub #fi: #ty,
-        }
+            None => quote!(default),
+        });
+        ty
     } else if !f.required {
-        quote! {
-            #fdoc
-            #[serde(rename = #wire, default, skip_serializing_if = "::std::option::Option::is_none")]
-            pub #fi: ::std::option::Option<#ty>,
-        }
+        attrs.push(quote!(
+            default,
+            skip_serializing_if = "::std::option::Option::is_none"
+        ));
+        quote!(::std::option::Option<#ty>)
     } else {
-        quote! {
-            #fdoc
-            #[serde(rename = #wire)]
-            pub #fi: #ty,
-        }
+        ty
+    };
+    let attr = if attrs.is_empty() {
+        quote!()
+    } else {
+        quote!(#[serde(#(#attrs),*)])
+    };
+    quote! {
+        #fdoc
+        #attr
+        pub #fi: #ty,
     }
 }
 
