@@ -1,10 +1,12 @@
 //! `janus generate`: the code build.rs would write, formatted.
 
+use std::io::Write;
+
 use janus_codegen::{ManifestSource, Options, generate};
 
 use crate::cli::{Color, GenerateArgs};
 use crate::manifest_file::ManifestFile;
-use crate::output::out;
+use crate::output::out_with;
 use crate::{Exit, Failure, diagnostics};
 
 pub fn run(args: &GenerateArgs, color: Color) -> Result<(), Failure> {
@@ -30,17 +32,25 @@ pub fn run(args: &GenerateArgs, color: Color) -> Result<(), Failure> {
         )
     })?;
     file.print(&generated.warnings, color);
-    let code = generated.to_formatted_string(&file.name);
+    // Written item by item as it is formatted: the formatted whole is never
+    // held in memory.
     match &args.output {
         None => {
-            out(&code);
+            out_with(|w| generated.write_formatted(&file.name, w));
             Ok(())
         }
-        Some(out) => std::fs::write(out, code).map_err(|e| {
-            Failure::new(
-                Exit::Failure,
-                format!("cannot write {}: {e}", out.display()),
-            )
-        }),
+        Some(out) => std::fs::File::create(out)
+            .and_then(|f| {
+                let mut w = std::io::BufWriter::new(f);
+                generated
+                    .write_formatted(&file.name, &mut w)
+                    .and_then(|()| w.flush())
+            })
+            .map_err(|e| {
+                Failure::new(
+                    Exit::Failure,
+                    format!("cannot write {}: {e}", out.display()),
+                )
+            }),
     }
 }

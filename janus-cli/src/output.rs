@@ -36,11 +36,13 @@ const BROKEN_PIPE_EXIT: i32 = 128 + 13;
 /// | head`), ends the process quietly with the status a shell reports for a
 /// program stopped by SIGPIPE, instead of a panic.
 pub fn out(text: &str) {
-    let mut stdout = std::io::stdout().lock();
-    if let Err(e) = stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
-    {
+    out_with(|w| w.write_all(text.as_bytes()));
+}
+
+/// [`out`] for text written piece by piece: `write` gets buffered stdout.
+pub fn out_with(write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) {
+    let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+    if let Err(e) = write(&mut stdout).and_then(|()| stdout.flush()) {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
             std::process::exit(BROKEN_PIPE_EXIT);
         }

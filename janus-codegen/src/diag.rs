@@ -98,6 +98,20 @@ impl Diagnostic {
         self.severity == Severity::Error
     }
 
+    /// `file:line:col: message (at /json/pointer)`: the diagnostic without
+    /// its severity, for tools that show the severity themselves (the
+    /// compiler's `error:` under `janus!`).
+    pub fn without_severity(&self) -> String {
+        format!(
+            "{}:{}:{}: {} (at {})",
+            self.file,
+            self.line,
+            self.column,
+            self.message,
+            self.shown_pointer()
+        )
+    }
+
     /// The pointer as shown in messages (`/` for the root).
     pub fn shown_pointer(&self) -> &str {
         if self.pointer.is_empty() {
@@ -139,6 +153,7 @@ pub const MAX_DIAGNOSTICS: usize = 1_000;
 pub struct ManifestErrors {
     diagnostics: Vec<Diagnostic>,
     omitted: Omitted,
+    modules: Vec<String>,
 }
 
 /// How many diagnostics were found beyond [`MAX_DIAGNOSTICS`] and dropped.
@@ -170,7 +185,21 @@ impl ManifestErrors {
         Self {
             diagnostics,
             omitted,
+            modules: Vec::new(),
         }
+    }
+
+    pub(crate) fn with_modules(mut self, modules: Vec<String>) -> Self {
+        self.modules = modules;
+        self
+    }
+
+    /// The modules the generated code would have, as far as the manifest
+    /// could be read: the models module first, then one per channel whose
+    /// id makes an identifier. A macro that expands to these (empty) beside
+    /// its errors spares its user a cascade of "unresolved module" errors.
+    pub fn module_names(&self) -> &[String] {
+        &self.modules
     }
 
     /// The diagnostics kept, errors and warnings, in source order (at most

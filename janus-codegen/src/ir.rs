@@ -317,6 +317,32 @@ fn describe(display: Option<&str>, description: Option<&str>, fallback: String) 
 
 /// Builds the IR, the naming diagnostics going to `sink`; the IR is only
 /// meaningful when no error was reported.
+/// The generated modules' names: the models module's, and each channel's
+/// (`None` for an id that makes no identifier).
+pub fn module_names<'a>(
+    channel_ids: impl IntoIterator<Item = &'a str>,
+) -> (String, Vec<Option<String>>) {
+    let modules: Vec<Option<String>> = channel_ids
+        .into_iter()
+        .map(|id| {
+            ident::snake(id).map(|name| {
+                if ident::unraw(&name) == "models" {
+                    "models_channel".to_owned()
+                } else {
+                    name
+                }
+            })
+        })
+        .collect();
+    let named = |n: &str| modules.iter().flatten().any(|m| m == n);
+    let models_module = if named("models_channel") && named("models") {
+        "models_"
+    } else {
+        "models"
+    };
+    (models_module.to_owned(), modules)
+}
+
 pub fn build(file: &str, m: &Manifest, sink: &mut Sink) -> Ir {
     let mut b = Builder {
         file,
@@ -385,14 +411,13 @@ impl Builder<'_> {
 
     fn build(&mut self, m: &Manifest) -> Ir {
         // Module names.
-        let mut models_module = "models".to_owned();
+        let (models_module, names) = module_names(m.channels.iter().map(|c| c.id.as_str()));
         let mut modules = Vec::new();
-        for c in &m.channels {
-            let mut name = self.ident_or_report(ident::snake, &c.id, &c.loc, "channel");
-            if ident::unraw(&name) == "models" {
-                name = "models_channel".to_owned();
-            }
-            modules.push(name);
+        for (c, name) in m.channels.iter().zip(names) {
+            modules.push(match name {
+                Some(name) => name,
+                None => self.ident_or_report(ident::snake, &c.id, &c.loc, "channel"),
+            });
         }
         self.check_unique(
             "channel",
@@ -401,9 +426,6 @@ impl Builder<'_> {
                 .zip(&modules)
                 .map(|(c, n)| (c.id.as_str(), n.clone(), &c.loc)),
         );
-        if modules.iter().any(|n| n == "models_channel") && modules.iter().any(|n| n == "models") {
-            models_module = "models_".to_owned();
-        }
 
         // Models: fixed names.
         let model_names: Vec<String> = m

@@ -142,9 +142,12 @@ fn expand(args: &JanusArgs) -> Result<proc_macro2::TokenStream, proc_macro2::Tok
             Ok(tokens)
         }
         Err(errors) => {
+            // The compiler says `error:`; the messages do not say it again.
+            let mut messages: Vec<String> = errors.errors().map(|d| d.without_severity()).collect();
+            messages.extend(errors.omitted_note());
             let mut combined: Option<syn::Error> = None;
-            for d in errors.errors() {
-                let e = syn::Error::new(span, d.to_string());
+            for message in messages {
+                let e = syn::Error::new(span, message);
                 match &mut combined {
                     Some(c) => c.combine(e),
                     None => combined = Some(e),
@@ -153,9 +156,22 @@ fn expand(args: &JanusArgs) -> Result<proc_macro2::TokenStream, proc_macro2::Tok
             let mut out = combined
                 .map(syn::Error::into_compile_error)
                 .unwrap_or_default();
-            // Track the manifest even when it is wrong, so fixing it rebuilds.
+            // Empty stand-ins for the modules and the `MANIFEST` constant the
+            // code would have had: the errors above are the only ones, not
+            // followed by "unresolved import" for every use of them.
+            for module in errors.module_names() {
+                let module = quote::format_ident!("{}", module, span = span);
+                out.extend(quote::quote_spanned! {span=>
+                    /// Not generated: the manifest has errors.
+                    #[allow(dead_code, unused_imports)]
+                    pub mod #module {}
+                });
+            }
+            // Tracks the manifest even when it is wrong, so fixing it rebuilds.
             out.extend(quote!(
-                const _: &str = ::core::include_str!(#full_str);
+                /// The manifest's text (the manifest has errors).
+                #[allow(dead_code)]
+                pub const MANIFEST: &str = ::core::include_str!(#full_str);
             ));
             Err(out)
         }

@@ -32,7 +32,7 @@ pub use context::{PeerCredentials, RequestContext};
 pub use error::{ApplicationError, CallError, ErrorCode, ErrorObject, HandlerError};
 pub use server::{
     DropCounts, RESERVED_REQUESTS, RequestOutcome, RequestRecord, Server, ServerBuilder,
-    ServerHandle, ServerStats,
+    ServerHandle, ServerStats, StreamCounts,
 };
 pub use service::{BoxFuture, Service};
 pub use signal::{ShutdownSignal, shutdown_signal};

@@ -382,6 +382,15 @@ fn verified(change: &Change, bytes: Vec<u8>) -> Result<Vec<u8>, ()> {
     }
 }
 
+/// A diff with conflicts is applied in neither direction.
+fn refuse_conflicts(diff: &Diff) -> Result<(), MirrorError> {
+    if diff.conflicts.is_empty() {
+        Ok(())
+    } else {
+        Err(MirrorError::Conflicts(diff.conflicts.clone()))
+    }
+}
+
 /// The batches to commit, in order: deletions first, then the rest.
 fn all_batches<'a>(diff: &'a Diff, limits: &BatchLimits) -> Vec<&'a [Change]> {
     let mut out = batches(&diff.deletes, limits);
@@ -404,9 +413,7 @@ pub async fn push(
     limits: &BatchLimits,
     mut progress: impl FnMut(u64),
 ) -> Result<MirrorReport, MirrorError> {
-    if !diff.conflicts.is_empty() {
-        return Err(MirrorError::Conflicts(diff.conflicts.clone()));
-    }
+    refuse_conflicts(diff)?;
     let too_large: Vec<String> = diff
         .writes
         .iter()
@@ -492,9 +499,7 @@ pub async fn pull(
     limits: &BatchLimits,
     mut progress: impl FnMut(u64),
 ) -> Result<MirrorReport, MirrorError> {
-    if !diff.conflicts.is_empty() {
-        return Err(MirrorError::Conflicts(diff.conflicts.clone()));
-    }
+    refuse_conflicts(diff)?;
     let commit_limits = CommitLimits {
         max_operations_per_plan: limits.operations.max(1),
         max_file_bytes: u64::MAX,

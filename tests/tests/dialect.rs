@@ -24,41 +24,15 @@ use serde_json::{Value, json};
 use tokio::net::UnixDatagram;
 
 /// Seed 003's `SocketCommand`, as the seed prints it.
-const SEED_003_COMMAND: &str = r#"{
-  "id": "550e8400-e29b-41d4-a716-446655440000",
-  "channelId": "user-service",
-  "command": "create-user",
-  "args": {
-    "username": "john_doe",
-    "email": "john@example.com",
-    "role": "user"
-  },
-  "timeout": 30.0,
-  "timestamp": "2025-07-29T10:50:00.000Z"
-}"#;
+const SEED_003_COMMAND: &str = include_str!("../../testdata/seeds/003-socket-command.json");
 
 /// Seed 001's `SocketCommand`, as the seed prints it (its `reply_to` is
 /// replaced by the test's socket).
-const SEED_001_COMMAND: &str = r#"{
-  "id": "550e8400-e29b-41d4-a716-446655440000",
-  "channelId": "user-service", 
-  "command": "create-user",
-  "reply_to": "/tmp/client_response_123456.sock",
-  "args": {
-    "username": "john_doe",
-    "email": "john@example.com",
-    "role": "user"
-  },
-  "timeout": 30.0,
-  "timestamp": 1722249000.123
-}"#;
+const SEED_001_COMMAND: &str = include_str!("../../testdata/seeds/001-socket-command.json");
 
 /// The envelope example of seeds 001 and 003: seed 003's command, without
 /// `reply_to`.
-const SEED_ENVELOPE: &str = r#"{
-  "type": "command",
-  "payload": "eyJpZCI6IjU1MGU4NDAwLWUyOWItNDFkNC1hNzE2LTQ0NjY1NTQ0MDAwMCIsImNoYW5uZWxJZCI6InVzZXItc2VydmljZSIsImNvbW1hbmQiOiJjcmVhdGUtdXNlciIsImFyZ3MiOnsidXNlcm5hbWUiOiJqb2huX2RvZSIsImVtYWlsIjoiam9obkBleGFtcGxlLmNvbSIsInJvbGUiOiJ1c2VyIn0sInRpbWVvdXQiOjMwLjAsInRpbWVzdGFtcCI6IjIwMjUtMDctMjlUMTA6NTA6MDAuMDAwWiJ9"
-}"#;
+const SEED_ENVELOPE: &str = include_str!("../../testdata/seeds/envelope.json");
 
 const SEED_ID: &str = "550e8400-e29b-41d4-a716-446655440000";
 

@@ -229,7 +229,7 @@ fn table(out: &mut String, rows: &[Row], what: &str) {
                 .map(|d| format!("<code>{}</code>", esc(d)))
                 .unwrap_or_default(),
             constraints(&row.constraints),
-            esc(&row.description),
+            cell(&row.description),
         ));
     }
     out.push_str("</table>\n");
@@ -268,8 +268,66 @@ fn type_html(ty: &TypeDoc) -> String {
     }
 }
 
+/// A description (CommonMark, with tables and strikethrough) as HTML.
+///
+/// The page stays self-contained and inert whatever the manifest says: raw
+/// HTML in a description is shown as text, an image becomes a link to it
+/// (nothing is fetched), and a `javascript:`, `data:` or `vbscript:` link
+/// leads nowhere.
 fn paragraph(text: &str) -> String {
-    format!("<p>{}</p>\n", esc(text).replace('\n', "<br>\n"))
+    use pulldown_cmark::{CowStr, Event, Options, Parser, Tag, TagEnd};
+    let inert = |url: CowStr<'_>| -> CowStr<'static> {
+        let scheme = url.trim_start().to_ascii_lowercase();
+        if ["javascript:", "data:", "vbscript:"]
+            .iter()
+            .any(|s| scheme.starts_with(s))
+        {
+            CowStr::Borrowed("#")
+        } else {
+            CowStr::Boxed(url.to_string().into_boxed_str())
+        }
+    };
+    let events = Parser::new_ext(text, Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH).map(
+        |event| match event {
+            Event::Html(raw) | Event::InlineHtml(raw) => Event::Text(raw),
+            Event::Start(Tag::Link {
+                link_type,
+                dest_url,
+                title,
+                id,
+            })
+            | Event::Start(Tag::Image {
+                link_type,
+                dest_url,
+                title,
+                id,
+            }) => Event::Start(Tag::Link {
+                link_type,
+                dest_url: inert(dest_url),
+                title,
+                id,
+            }),
+            Event::End(TagEnd::Image) => Event::End(TagEnd::Link),
+            other => other,
+        },
+    );
+    let mut html = String::with_capacity(text.len() * 2);
+    pulldown_cmark::html::push_html(&mut html, events);
+    html
+}
+
+/// A description inside a table cell: as [`paragraph`], without the
+/// paragraph around a single paragraph.
+fn cell(text: &str) -> String {
+    let html = paragraph(text);
+    let inner = html
+        .strip_prefix("<p>")
+        .and_then(|rest| rest.strip_suffix("</p>\n"))
+        .filter(|inner| !inner.contains("<p>"));
+    match inner {
+        Some(inner) => inner.to_owned(),
+        None => html,
+    }
 }
 
 /// Escapes text for HTML content and attribute values.
@@ -310,6 +368,33 @@ mod tests {
                 "page refers to something outside: {external}"
             );
         }
+    }
+
+    #[test]
+    fn descriptions_are_markdown_and_stay_inert() {
+        let html = paragraph(
+            "Use `a<b>` and <https://example.com/x?a=1&b=2>.\n\n```rust\nfn main() {}\n```\n\n<script>alert(1)</script>\n\n[x](javascript:alert(1)) ![logo](http://example.com/logo.png)",
+        );
+        assert!(html.contains("<code>a&lt;b&gt;</code>"), "{html}");
+        assert!(
+            html.contains("<a href=\"https://example.com/x?a=1&amp;b=2\">"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<pre><code class=\"language-rust\">fn main() {}"),
+            "{html}"
+        );
+        assert!(
+            html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+            "{html}"
+        );
+        assert!(html.contains("<a href=\"#\">x</a>"), "{html}");
+        assert!(!html.contains("<img"), "{html}");
+        assert!(
+            html.contains("<a href=\"http://example.com/logo.png\">logo</a>"),
+            "{html}"
+        );
+        assert_eq!(cell("one *line*"), "one <em>line</em>");
     }
 
     #[test]

@@ -22,7 +22,7 @@ pub fn render(doc: &ApiDoc) -> String {
     );
     if let Some(d) = &doc.description {
         line(out, "");
-        line(out, &text(d));
+        line(out, d);
     }
     line(out, "");
     line(
@@ -71,7 +71,7 @@ pub fn render(doc: &ApiDoc) -> String {
         }
         if let Some(d) = &c.description {
             line(out, "");
-            line(out, &text(d));
+            line(out, d);
         }
         for r in &c.requests {
             request(out, r);
@@ -92,7 +92,7 @@ pub fn render(doc: &ApiDoc) -> String {
                 out.push_str(&format!("\n**{}**\n", text(name)));
             }
             if let Some(d) = &m.description {
-                out.push_str(&format!("\n{}\n", text(d)));
+                out.push_str(&format!("\n{d}\n"));
             }
             if let Some(base) = &m.base {
                 out.push_str(&format!(
@@ -117,7 +117,7 @@ fn request(out: &mut String, r: &RequestDoc) {
         out.push_str(&format!("\n**{}**\n", text(name)));
     }
     if let Some(d) = &r.description {
-        out.push_str(&format!("\n{}\n", text(d)));
+        out.push_str(&format!("\n{d}\n"));
     }
     out.push_str("\n#### Arguments\n\n");
     if r.args.is_empty() {
@@ -158,7 +158,7 @@ fn response(out: &mut String, v: &ValueDoc) {
     }
     out.push('\n');
     if let Some(d) = &v.description {
-        out.push_str(&format!("\n{}\n", text(d)));
+        out.push_str(&format!("\n{d}\n"));
     }
     if !v.rows.is_empty() {
         out.push('\n');
@@ -181,7 +181,7 @@ fn table(out: &mut String, rows: &[Row], what: &str) {
                 .map(|d| code(&cell(d)))
                 .unwrap_or_default(),
             cell(&constraints(&row.constraints)),
-            cell(&text(&row.description)),
+            cell(&row.description),
         ));
     }
 }
@@ -226,7 +226,9 @@ fn code(text: &str) -> String {
     }
 }
 
-/// Plain text with Markdown's HTML-significant characters escaped.
+/// Plain text (a title, a display name) with Markdown's HTML-significant
+/// characters escaped. Descriptions are Markdown already and are copied as
+/// they are.
 fn text(s: &str) -> String {
     s.replace('<', "&lt;").replace('>', "&gt;")
 }
@@ -258,6 +260,26 @@ mod tests {
         );
         assert!(md.contains("\"request\": \"create-user\""));
         assert!(md.contains("### `UserProfile`"));
+    }
+
+    #[test]
+    fn descriptions_are_copied_as_markdown_and_requests_keep_manifest_order() {
+        let text = r#"{"version": "1.0.0", "description": "See <https://example.com/a?b=1&c=2>.",
+            "channels": {"c": {"description": "Returns `Vec<u8>` when `a > b`.", "requests": {
+                "zeta": {"description": "Last *in name*, first in the file."},
+                "alpha": {"description": "Second.", "args": {"x": {"type": "string",
+                    "description": "a `<tag>` | or not"}}}}}}}"#;
+        let m = load("order.json", text).unwrap().manifest;
+        let md = render(&ApiDoc::new(&m, "order.json"));
+        assert!(
+            md.contains("\nSee <https://example.com/a?b=1&c=2>.\n"),
+            "{md}"
+        );
+        assert!(md.contains("\nReturns `Vec<u8>` when `a > b`.\n"), "{md}");
+        assert!(md.contains("| a `<tag>` \\| or not |"), "{md}");
+        let zeta = md.find("### `zeta`").unwrap();
+        let alpha = md.find("### `alpha`").unwrap();
+        assert!(zeta < alpha, "requests in manifest order:\n{md}");
     }
 
     #[test]

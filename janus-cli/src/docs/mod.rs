@@ -76,9 +76,9 @@ pub struct ApiDoc {
     pub description: Option<String>,
     /// The manifest's file name.
     pub source: String,
-    /// Channels, sorted by id.
+    /// Channels, in manifest order.
     pub channels: Vec<ChannelDoc>,
-    /// Models, sorted by name.
+    /// Models, in manifest order.
     pub models: Vec<ModelDoc>,
 }
 
@@ -91,7 +91,7 @@ pub struct ChannelDoc {
     pub name: Option<String>,
     /// `description`.
     pub description: Option<String>,
-    /// Requests, sorted by name.
+    /// Requests, in manifest order.
     pub requests: Vec<RequestDoc>,
 }
 
@@ -192,23 +192,17 @@ impl ApiDoc {
             version: manifest.version.clone(),
             description: manifest.description.clone(),
             source: source.to_owned(),
-            channels: manifest
-                .channels
-                .iter()
+            channels: in_manifest_order(&manifest.channels, |c| c.loc.pos.offset)
                 .map(|c| ChannelDoc {
                     id: c.id.clone(),
                     name: c.name.clone(),
                     description: c.description.clone(),
-                    requests: c
-                        .requests
-                        .iter()
+                    requests: in_manifest_order(&c.requests, |r| r.loc.pos.offset)
                         .map(|r| request_doc(&c.id, r, &sampler))
                         .collect(),
                 })
                 .collect(),
-            models: manifest
-                .models
-                .iter()
+            models: in_manifest_order(&manifest.models, |m| m.loc.pos.offset)
                 .map(|m| ModelDoc {
                     name: m.name.clone(),
                     display: m.display.clone(),
@@ -219,6 +213,14 @@ impl ApiDoc {
                 .collect(),
         }
     }
+}
+
+/// `items` in the order the manifest wrote them (the reader sorts them by
+/// name), given where each one starts.
+fn in_manifest_order<T>(items: &[T], start: impl Fn(&T) -> usize) -> impl Iterator<Item = &T> {
+    let mut ordered: Vec<&T> = items.iter().collect();
+    ordered.sort_by_key(|item| start(item));
+    ordered.into_iter()
 }
 
 fn request_doc(channel: &str, r: &Request, sampler: &Sampler<'_>) -> RequestDoc {

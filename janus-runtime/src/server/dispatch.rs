@@ -83,6 +83,8 @@ pub(crate) struct Dispatcher {
     routes: HashMap<String, Vec<String>>,
     channels: Vec<String>,
     manifest: Box<RawValue>,
+    /// The socket types served, for `get_info`.
+    transports: Vec<&'static str>,
     allowed_uids: Option<Vec<u32>>,
     default_timeout: Duration,
     max_timeout: Duration,
@@ -105,6 +107,7 @@ impl Dispatcher {
         manifest_override: Option<String>,
         config: &ServerConfig,
         control: Arc<Control>,
+        transports: Vec<&'static str>,
     ) -> io::Result<Arc<Self>> {
         let mut by_channel = HashMap::new();
         let mut routes: HashMap<String, Vec<String>> = HashMap::new();
@@ -152,6 +155,7 @@ impl Dispatcher {
             routes,
             channels,
             manifest,
+            transports,
             allowed_uids: config.allowed_uids.clone(),
             default_timeout: config.default_handler_timeout,
             max_timeout: config.max_handler_timeout,
@@ -424,7 +428,8 @@ impl Dispatcher {
             Builtin::GetInfo => json!({
                 "implementation": "janus-rust",
                 "version": env!("CARGO_PKG_VERSION"),
-                "protocol": "SOCK_DGRAM",
+                "protocol": self.transports.first().copied().unwrap_or("SOCK_DGRAM"),
+                "transports": self.transports,
                 "channels": self.channels,
             }),
             Builtin::Manifest => return Ok(Output::Manifest),

@@ -7,6 +7,7 @@
 //! | `dispatch.rs` | what the pipeline runs: routing, access control, the in-flight limit, built-ins, handlers under their timeout, encoding in the request's form |
 //! | `reply_policy.rs` | where an answer may go (returns a `Result`) |
 //! | `endpoint_dgram.rs` | the datagram transport: receive loop, sending answers with back-pressure |
+//! | `endpoint_stream.rs` | the stream transport: accepting connections, reading frames, writing answers on their connection |
 //! | `observe.rs`, `stats.rs` | the observer hook and the counters |
 //!
 //! ## Lifecycle
@@ -14,6 +15,9 @@
 //! * [`Control::shutdown`] is cancelled by [`ServerHandle::begin_shutdown`]
 //!   (or by dropping the `serve` future). Every endpoint stops receiving
 //!   when it is; what a datagram socket already holds is answered `-32001`.
+//!   The stream endpoint stops accepting, and each connection stops reading:
+//!   frames it already holds whole are answered `-32001`; the connection
+//!   stays open until its requests in flight are answered.
 //! * Running requests are tracked by the dispatcher's task tracker; once
 //!   every endpoint has stopped, the server waits for them up to
 //!   [`ServerBuilder::shutdown_grace`].
@@ -23,11 +27,14 @@
 //! * A handler counts in [`ServerStats::in_flight`] while its future lives
 //!   (also when it is dropped early); the in-flight permit (the `-32010`
 //!   limit) is held from admission until the handler's outcome is known.
+//! * Then the connections close once their answers are written (waiting
+//!   up to 2 s more for peers that do not read).
 //! * Finally the socket files are removed (only if still the ones this
 //!   server created) and [`Control::done`] turns `true`.
 
 mod dispatch;
 mod endpoint_dgram;
+mod endpoint_stream;
 mod observe;
 mod pipeline;
 mod reply_policy;
@@ -35,7 +42,7 @@ mod stats;
 
 use std::future::Future;
 use std::io;
-use std::os::unix::net::UnixDatagram as StdUnixDatagram;
+use std::os::unix::net::{UnixDatagram as StdUnixDatagram, UnixListener as StdUnixListener};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,12 +52,13 @@ use tokio_util::sync::CancellationToken;
 
 pub use dispatch::RESERVED_REQUESTS;
 pub use observe::{RequestOutcome, RequestRecord};
-pub use stats::{DropCounts, ServerStats};
+pub use stats::{DropCounts, ServerStats, StreamCounts};
 
 use crate::config::{TimeoutProfile, clamp_timeout};
 use crate::security::{self, DEFAULT_ALLOWED_DIRS};
 use crate::service::Service;
-use crate::transport::datagram::{self as dgram, FileId};
+use crate::transport::datagram as dgram;
+use crate::transport::socket_file::{self, FileId};
 use crate::wire;
 
 /// Everything a server can be configured with.
@@ -67,6 +75,8 @@ pub(crate) struct ServerConfig {
     pub shutdown_grace: Duration,
     pub slow_process: bool,
     pub observer: Option<observe::Observer>,
+    /// The stream transport's limits.
+    pub stream: endpoint_stream::StreamLimits,
 }
 
 impl Default for ServerConfig {
@@ -84,6 +94,7 @@ impl Default for ServerConfig {
             shutdown_grace: Duration::from_secs(10),
             slow_process: false,
             observer: None,
+            stream: Default::default(),
         }
     }
 }
@@ -104,6 +115,8 @@ impl Default for ServerConfig {
 #[must_use]
 pub struct ServerBuilder {
     config: ServerConfig,
+    datagram_path: Option<PathBuf>,
+    stream_path: Option<PathBuf>,
 }
 
 impl ServerBuilder {
@@ -160,10 +173,12 @@ impl ServerBuilder {
         self
     }
 
-    /// Sets both handler timeouts from a protocol profile.
+    /// Sets both handler timeouts, and the stream transport's connection
+    /// timeout, from a protocol profile.
     pub fn timeout_profile(mut self, profile: TimeoutProfile) -> Self {
         self.config.default_handler_timeout = profile.handler();
         self.config.max_handler_timeout = profile.handler();
+        self.config.stream.connection_timeout = profile.connection();
         self
     }
 
@@ -200,42 +215,116 @@ impl ServerBuilder {
         self
     }
 
-    /// Binds the server socket at `path`.
+    /// Also (or only, see [`build`](Self::build)) serves on a stream
+    /// socket at `path`: `SOCK_STREAM`, every message a 4-byte big-endian
+    /// length and that many bytes of JSON, many requests in flight per
+    /// connection, answers on the connection they came on. The socket file
+    /// follows the same rules as the datagram socket's.
+    pub fn stream(mut self, path: impl AsRef<Path>) -> Self {
+        self.stream_path = Some(path.as_ref().to_owned());
+        self
+    }
+
+    /// Serves on a datagram socket at `path` (see [`build`](Self::build);
+    /// [`bind`](Self::bind) is this and `build` in one).
+    pub fn datagram(mut self, path: impl AsRef<Path>) -> Self {
+        self.datagram_path = Some(path.as_ref().to_owned());
+        self
+    }
+
+    /// The largest message over a connection, both ways, in bytes (default
+    /// 10 MiB). A frame announcing more is answered `-32011` and the
+    /// connection closed; an answer larger becomes a `-32005` error.
+    pub fn max_frame_size(mut self, bytes: usize) -> Self {
+        self.config.stream.max_frame = bytes.max(1024);
+        self
+    }
+
+    /// How many stream connections may be open at once (default 100);
+    /// beyond, new connections are closed at once (and counted in
+    /// [`StreamCounts::refused_limit`]), the open ones unaffected.
+    pub fn max_connections(mut self, connections: usize) -> Self {
+        self.config.stream.max_connections = connections.max(1);
+        self
+    }
+
+    /// How many requests one connection may have in flight (default 128);
+    /// at the limit nothing more is read from it until one is answered.
+    pub fn max_in_flight_per_connection(mut self, requests: usize) -> Self {
+        self.config.stream.max_in_flight = requests.max(1);
+        self
+    }
+
+    /// How many answer bytes may wait to be written on one connection
+    /// (default 8 MiB; one answer is always taken, whatever its size):
+    /// beyond, nothing more is read from it and answers wait for room, up
+    /// to their request's deadline. A peer that does not read holds up
+    /// only itself.
+    pub fn connection_write_limit(mut self, bytes: usize) -> Self {
+        self.config.stream.write_limit = bytes.max(1);
+        self
+    }
+
+    /// How long a connection may stay open with nothing in flight and
+    /// nothing arriving (default 300 s).
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.config.stream.idle_timeout = timeout;
+        self
+    }
+
+    /// How long a message may take to arrive whole once its first byte has
+    /// (default 10 s, the profile's connection timeout): a peer stalling in
+    /// the middle of a message is answered `-32011` and disconnected.
+    pub fn connection_timeout(mut self, timeout: Duration) -> Self {
+        self.config.stream.connection_timeout = timeout;
+        self
+    }
+
+    /// Binds the datagram server socket at `path` (and the stream socket,
+    /// if [`stream`](Self::stream) was given).
     ///
     /// Fails if the path breaks the socket path rules, if a running server
     /// is bound there, or if a file that is not a socket is in the way (it is
     /// never deleted). A stale socket file is replaced.
     pub fn bind(self, path: impl AsRef<Path>) -> io::Result<Server> {
-        let path = path.as_ref();
-        let text = path.to_str().ok_or_else(|| {
-            io::Error::new(io::ErrorKind::InvalidInput, "socket path is not UTF-8")
-        })?;
-        security::check_socket_path(text, &self.config.allowed_dirs).map_err(|problem| {
-            io::Error::new(
+        self.datagram(path).build()
+    }
+
+    /// Binds every socket given ([`datagram`](Self::datagram),
+    /// [`stream`](Self::stream), or both), under the rules of
+    /// [`bind`](Self::bind). Fails if neither was given; when one of two
+    /// cannot be bound, neither is left behind.
+    pub fn build(self) -> io::Result<Server> {
+        let ServerBuilder {
+            config,
+            datagram_path,
+            stream_path,
+        } = self;
+        if datagram_path.is_none() && stream_path.is_none() {
+            return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
-                format!("cannot bind {text}: {problem}"),
-            )
-        })?;
-        let (socket, file_id) = dgram::bind_server_socket(path, self.config.socket_mode)?;
-        let setup = || -> io::Result<usize> {
-            socket.set_nonblocking(true)?;
-            dgram::enable_credentials(&socket)?;
-            dgram::size_send_buffer(&socket, self.config.max_message_size)
-        };
-        let max_send = match setup() {
-            Ok(limit) => limit,
-            Err(e) => {
-                dgram::remove_own_socket(path, file_id);
-                return Err(e);
-            }
-        };
+                "a server needs a datagram or a stream socket path",
+            ));
+        }
+        let mut bound = Bound::default();
+        if let Some(path) = &datagram_path {
+            let ((socket, max_send), file) = bind_datagram(path, &config)?;
+            bound.max_send = max_send;
+            bound.datagram = Some(socket);
+            bound.files.push(file);
+        }
+        if let Some(path) = &stream_path {
+            // A failure drops `bound`, which removes the datagram socket.
+            let (listener, file) = bind_stream(path, &config)?;
+            bound.stream = Some(listener);
+            bound.files.push(file);
+        }
         let (done_tx, done_rx) = watch::channel(false);
         Ok(Server {
-            path: path.to_owned(),
-            socket: Some(socket),
-            file_id,
-            max_send,
-            config: self.config,
+            datagram_path,
+            stream_path,
+            bound,
+            config,
             services: Vec::new(),
             manifest: None,
             control: Arc::new(Control {
@@ -246,6 +335,80 @@ impl ServerBuilder {
             done_tx: Some(done_tx),
         })
     }
+}
+
+/// Checks a server socket path against the path rules.
+fn check_server_path<'p>(path: &'p Path, config: &ServerConfig) -> io::Result<&'p str> {
+    let text = path
+        .to_str()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "socket path is not UTF-8"))?;
+    security::check_socket_path(text, &config.allowed_dirs).map_err(|problem| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("cannot bind {text}: {problem}"),
+        )
+    })?;
+    Ok(text)
+}
+
+/// Binds the datagram socket; returns it with the largest datagram it sends.
+fn bind_datagram(
+    path: &Path,
+    config: &ServerConfig,
+) -> io::Result<((StdUnixDatagram, usize), SocketFile)> {
+    check_server_path(path, config)?;
+    let (socket, id) = dgram::bind_server_socket(path, config.socket_mode)?;
+    let file = SocketFile {
+        path: path.to_owned(),
+        id,
+    };
+    let setup = || -> io::Result<usize> {
+        socket.set_nonblocking(true)?;
+        dgram::enable_credentials(&socket)?;
+        dgram::size_send_buffer(&socket, config.max_message_size)
+    };
+    // On failure `file` is dropped, which removes the socket file.
+    let max_send = setup()?;
+    Ok(((socket, max_send), file))
+}
+
+/// Binds the stream socket and starts listening.
+fn bind_stream(path: &Path, config: &ServerConfig) -> io::Result<(StdUnixListener, SocketFile)> {
+    check_server_path(path, config)?;
+    let (listener, id) =
+        socket_file::bind_with(path, config.socket_mode, |p| StdUnixListener::bind(p))?;
+    let file = SocketFile {
+        path: path.to_owned(),
+        id,
+    };
+    listener.set_nonblocking(true)?;
+    Ok((listener, file))
+}
+
+/// A socket file this server created; removed when dropped, if still ours.
+#[derive(Debug)]
+struct SocketFile {
+    path: PathBuf,
+    id: FileId,
+}
+
+impl Drop for SocketFile {
+    fn drop(&mut self) {
+        socket_file::remove_own_socket(&self.path, self.id);
+    }
+}
+
+/// The sockets a server is bound to.
+#[derive(Debug, Default)]
+struct Bound {
+    /// The datagram socket, until served.
+    datagram: Option<StdUnixDatagram>,
+    /// The largest datagram the socket can send.
+    max_send: usize,
+    /// The stream listener, until served.
+    stream: Option<StdUnixListener>,
+    /// The socket files, removed (if still ours) when dropped.
+    files: Vec<SocketFile>,
 }
 
 /// State shared between a server, its endpoints and its handles.
@@ -260,7 +423,7 @@ struct Control {
     done: watch::Receiver<bool>,
 }
 
-/// A Janus server on a Unix datagram socket.
+/// A Janus server on a Unix datagram socket, a stream socket, or both.
 ///
 /// ```no_run
 /// # async fn demo(my_service: impl janus_runtime::Service) -> std::io::Result<()> {
@@ -275,10 +438,9 @@ struct Control {
 /// ```
 #[derive(Debug)]
 pub struct Server {
-    path: PathBuf,
-    socket: Option<StdUnixDatagram>,
-    file_id: FileId,
-    max_send: usize,
+    datagram_path: Option<PathBuf>,
+    stream_path: Option<PathBuf>,
+    bound: Bound,
     config: ServerConfig,
     services: Vec<Arc<dyn Service>>,
     manifest: Option<String>,
@@ -317,21 +479,40 @@ impl Server {
         self
     }
 
-    /// The socket path.
+    /// The socket path: the datagram socket's, or the stream socket's for
+    /// a server on a stream socket only.
     pub fn path(&self) -> &Path {
-        &self.path
+        self.datagram_path
+            .as_deref()
+            .or(self.stream_path.as_deref())
+            .expect("a server has a socket")
     }
 
-    /// The largest response this server can send, in bytes.
+    /// The datagram socket's path, if it has one.
+    pub fn datagram_path(&self) -> Option<&Path> {
+        self.datagram_path.as_deref()
+    }
+
+    /// The stream socket's path, if it has one.
+    pub fn stream_path(&self) -> Option<&Path> {
+        self.stream_path.as_deref()
+    }
+
+    /// The largest response this server can send, in bytes: over its
+    /// datagram socket, or over connections for a stream-only server.
     pub fn max_message_size(&self) -> usize {
-        self.max_send.min(self.config.max_message_size)
+        match self.datagram_path {
+            Some(_) => self.bound.max_send.min(self.config.max_message_size),
+            None => self.config.stream.max_frame,
+        }
     }
 
     /// A handle to stop the server and read its counters.
     pub fn handle(&self) -> ServerHandle {
         ServerHandle {
             control: self.control.clone(),
-            path: self.path.clone(),
+            path: self.path().to_owned(),
+            stream_path: self.stream_path.clone(),
         }
     }
 
@@ -358,34 +539,65 @@ impl Server {
     }
 
     async fn run_to_end(mut self) -> io::Result<()> {
-        let socket = self.socket.take().expect("a server serves once");
-        let dispatcher = match dispatch::Dispatcher::new(
+        let datagram = self.bound.datagram.take();
+        let stream = self.bound.stream.take();
+        let mut transports = Vec::new();
+        if datagram.is_some() {
+            transports.push("SOCK_DGRAM");
+        }
+        if stream.is_some() {
+            transports.push("SOCK_STREAM");
+        }
+        // On error the socket files go with `self`.
+        let dispatcher = dispatch::Dispatcher::new(
             std::mem::take(&mut self.services),
             self.manifest.take(),
             &self.config,
             self.control.clone(),
-        ) {
-            Ok(d) => d,
-            Err(e) => {
-                dgram::remove_own_socket(&self.path, self.file_id);
-                return Err(e);
+            transports,
+        )?;
+        let max_datagram = self.bound.max_send.min(self.config.max_message_size);
+        let datagram_served = async {
+            match datagram {
+                Some(socket) => {
+                    endpoint_dgram::run(
+                        socket,
+                        max_datagram,
+                        dispatcher.clone(),
+                        &self.config,
+                        &self.control,
+                    )
+                    .await
+                }
+                None => Ok(()),
             }
         };
-        let result = endpoint_dgram::run(
-            socket,
-            self.max_send.min(self.config.max_message_size),
-            dispatcher.clone(),
-            &self.config,
-            &self.control,
-        )
-        .await;
+        let stream_served = async {
+            match stream {
+                Some(listener) => {
+                    endpoint_stream::run(listener, dispatcher.clone(), &self.config, &self.control)
+                        .await
+                        .map(Some)
+                }
+                None => Ok(None),
+            }
+        };
+        let (datagram_result, stream_result) = tokio::join!(datagram_served, stream_served);
         dispatcher.drain(self.config.shutdown_grace).await;
         drop(dispatcher);
-        dgram::remove_own_socket(&self.path, self.file_id);
+        let stream_result = match stream_result {
+            Ok(Some(connections)) => {
+                connections.close(Duration::from_secs(2)).await;
+                Ok(())
+            }
+            Ok(None) => Ok(()),
+            Err(e) => Err(e),
+        };
+        self.bound.files.clear(); // removes the socket files, if still ours
         if let Some(done) = self.done_tx.take() {
             let _ = done.send(true);
         }
-        result
+        datagram_result.and(stream_result)
     }
 
     /// Serves until `signal` completes (see [`serve`](Self::serve)).
@@ -406,22 +618,13 @@ impl Server {
     /// Serves on a new task and returns its handle.
     pub fn spawn(self) -> ServerHandle {
         let handle = self.handle();
-        let path = self.path.clone();
+        let path = self.path().to_owned();
         tokio::spawn(async move {
             if let Err(e) = self.run_to_end().await {
                 tracing::error!(path = %path.display(), error = %e, "server stopped with an error");
             }
         });
         handle
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        // Bound but never served: do not leave the socket file behind.
-        if self.socket.is_some() {
-            dgram::remove_own_socket(&self.path, self.file_id);
-        }
     }
 }
 
@@ -441,6 +644,7 @@ impl Drop for StopOnDrop {
 pub struct ServerHandle {
     control: Arc<Control>,
     path: PathBuf,
+    stream_path: Option<PathBuf>,
 }
 
 impl ServerHandle {
@@ -468,8 +672,13 @@ impl ServerHandle {
         self.control.stats.snapshot()
     }
 
-    /// The socket path.
+    /// The socket path (see [`Server::path`]).
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The stream socket's path, if the server has one.
+    pub fn stream_path(&self) -> Option<&Path> {
+        self.stream_path.as_deref()
     }
 }

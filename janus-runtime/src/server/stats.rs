@@ -62,6 +62,37 @@ pub(crate) struct Stats {
     cancelled_by_peer: AtomicU64,
     dropped: [AtomicU64; REASONS],
     in_flight: AtomicUsize,
+    /// The stream transport's connection counters.
+    pub stream: StreamStats,
+}
+
+/// Live counters of the stream transport's connections.
+#[derive(Debug, Default)]
+pub(crate) struct StreamStats {
+    pub accepted: AtomicU64,
+    pub open: AtomicUsize,
+    pub refused_limit: AtomicU64,
+    pub refused_uid: AtomicU64,
+    pub framing_errors: AtomicU64,
+    pub idle_closed: AtomicU64,
+}
+
+impl StreamStats {
+    /// Counts one.
+    pub fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Relaxed);
+    }
+
+    fn snapshot(&self) -> StreamCounts {
+        StreamCounts {
+            accepted: self.accepted.load(Relaxed),
+            open: self.open.load(Relaxed),
+            refused_limit: self.refused_limit.load(Relaxed),
+            refused_uid: self.refused_uid.load(Relaxed),
+            framing_errors: self.framing_errors.load(Relaxed),
+            idle_closed: self.idle_closed.load(Relaxed),
+        }
+    }
 }
 
 /// A handler counted in [`ServerStats::in_flight`] while this lives.
@@ -134,6 +165,7 @@ impl Stats {
                 send_failed: d(DropReason::SendFailed),
                 notification_failed: d(DropReason::NotificationFailed),
             },
+            stream: self.stream.snapshot(),
         }
     }
 }
@@ -142,7 +174,7 @@ impl Stats {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ServerStats {
-    /// Datagrams received.
+    /// Messages received (datagrams, and frames over connections).
     pub received: u64,
     /// Responses sent (successes and errors).
     pub answered: u64,
@@ -165,6 +197,28 @@ pub struct ServerStats {
     pub in_flight: usize,
     /// Requests or answers that went nowhere, by reason.
     pub dropped: DropCounts,
+    /// The stream transport's connections.
+    pub stream: StreamCounts,
+}
+
+/// The stream transport's connections.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StreamCounts {
+    /// Connections accepted and served.
+    pub accepted: u64,
+    /// Connections open now.
+    pub open: usize,
+    /// Connections refused (closed at once) because the maximum was open.
+    pub refused_limit: u64,
+    /// Connections refused (closed at once) because the peer's uid is not
+    /// allowed.
+    pub refused_uid: u64,
+    /// Connections closed for a framing violation (length 0 or over the
+    /// maximum, closed or stalled in the middle of a message).
+    pub framing_errors: u64,
+    /// Connections closed after their idle timeout.
+    pub idle_closed: u64,
 }
 
 /// Requests or answers that went nowhere, by reason.

@@ -34,105 +34,13 @@ const SNDBUF_OVERHEAD: usize = 32;
 /// the kernel gives no wake-up for it.
 const MAX_BACKOFF: Duration = Duration::from_millis(5);
 
-/// A server socket file we created: its identity, so we only ever remove our own.
-///
-/// The identity survives `chmod`/`chown` of the file (which change its
-/// ctime): it is the inode plus its birth time, which a new file reusing the
-/// inode number does not share. On a file system that reports no birth time
-/// the inode alone identifies the file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct FileId {
-    dev: (u32, u32),
-    ino: u64,
-    birth: Option<(i64, u32)>,
-}
+pub(crate) use super::socket_file::FileId;
+use super::socket_file::{self, socket_is_live};
 
-impl FileId {
-    /// The identity of the file at `path` itself (a symlink is not followed).
-    fn of(path: &Path) -> io::Result<Self> {
-        use rustix::fs::{AtFlags, CWD, StatxFlags, statx};
-        let st = statx(
-            CWD,
-            path,
-            AtFlags::SYMLINK_NOFOLLOW,
-            StatxFlags::INO | StatxFlags::BTIME,
-        )?;
-        let birth = StatxFlags::from_bits_retain(st.stx_mask)
-            .contains(StatxFlags::BTIME)
-            .then_some((st.stx_btime.tv_sec, st.stx_btime.tv_nsec));
-        Ok(FileId {
-            dev: (st.stx_dev_major, st.stx_dev_minor),
-            ino: st.stx_ino,
-            birth,
-        })
-    }
-}
-
-/// Binds a server socket at `path`, never stealing a live server's path and
-/// never deleting a file that is not a socket.
+/// Binds a datagram server socket at `path` under the socket-file rules
+/// (see [`socket_file::bind_with`]).
 pub(crate) fn bind_server_socket(path: &Path, mode: u32) -> io::Result<(StdUnixDatagram, FileId)> {
-    match fs::symlink_metadata(path) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e),
-        Ok(meta) if meta.file_type().is_socket() => {
-            if socket_is_live(path)? {
-                return Err(io::Error::new(
-                    io::ErrorKind::AddrInUse,
-                    format!("{} is in use by a running server", path.display()),
-                ));
-            }
-            tracing::info!(path = %path.display(), "replacing stale socket file");
-            fs::remove_file(path)?;
-        }
-        Ok(_) => {
-            return Err(io::Error::new(
-                io::ErrorKind::AlreadyExists,
-                format!(
-                    "{} exists and is not a socket; refusing to replace it",
-                    path.display()
-                ),
-            ));
-        }
-    }
-    let socket = StdUnixDatagram::bind(path)?;
-    let identify = || -> io::Result<FileId> {
-        fs::set_permissions(path, fs::Permissions::from_mode(mode))?;
-        FileId::of(path)
-    };
-    match identify() {
-        Ok(id) => Ok((socket, id)),
-        Err(e) => {
-            let _ = fs::remove_file(path);
-            Err(e)
-        }
-    }
-}
-
-/// Whether a socket file has a live socket behind it.
-fn socket_is_live(path: &Path) -> io::Result<bool> {
-    let probe = StdUnixDatagram::unbound()?;
-    match probe.connect(path) {
-        Ok(()) => Ok(true),
-        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => Ok(false),
-        // A stream or seqpacket socket is bound there: alive, and not ours to take.
-        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::PROTOTYPE.raw_os_error()) => Ok(true),
-        Err(e) => Err(e),
-    }
-}
-
-/// Removes the socket file at `path` if it is still the one we created.
-pub(crate) fn remove_own_socket(path: &Path, id: FileId) {
-    match FileId::of(path) {
-        Ok(found) if found == id => {
-            if let Err(e) = fs::remove_file(path) {
-                tracing::warn!(path = %path.display(), error = %e, "could not remove socket file");
-            }
-        }
-        Ok(_) => {
-            tracing::warn!(path = %path.display(), "socket file was replaced by another; leaving it")
-        }
-        Err(_) => {}
-    }
+    socket_file::bind_with(path, mode, |p| StdUnixDatagram::bind(p))
 }
 
 /// Enlarges the send buffer towards `wanted` bytes and returns the largest
@@ -558,6 +466,7 @@ pub(crate) fn socket_addr(path: &Path) -> io::Result<SocketAddrUnix> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::transport::socket_file::remove_own_socket;
 
     #[test]
     fn bind_refuses_live_server_and_regular_file_but_replaces_stale_socket() {

@@ -8,5 +8,6 @@
 //! messages on a `SOCK_STREAM` socket) plugs into the same seams.
 
 pub(crate) mod datagram;
+pub(crate) mod socket_file;
 pub(crate) mod stream_client;
 pub mod stream_frame;
