@@ -279,7 +279,7 @@ gets null). The built-in requests (ping, echo, get_info, manifest, validate)
 are answered too; `manifest` returns the manifest's text.
 
 Each request that reaches a channel is logged on one line on stdout. Ctrl-C
-or SIGTERM stops the server; it removes its socket file.
+or SIGTERM stops the server; it removes its socket files.
 
 ", serve_exit_codes!()))]
 pub struct ServeArgs {
@@ -287,9 +287,14 @@ pub struct ServeArgs {
     #[arg(value_name = "MANIFEST")]
     pub manifest: PathBuf,
 
-    /// The socket path to bind.
+    /// The datagram socket path to bind.
+    #[arg(long, value_name = "PATH", required_unless_present = "stream_socket")]
+    pub socket: Option<PathBuf>,
+
+    /// A stream socket path to bind too (or instead): length-prefixed
+    /// messages up to 10 MiB, many requests in flight per connection.
     #[arg(long, value_name = "PATH")]
-    pub socket: PathBuf,
+    pub stream_socket: Option<PathBuf>,
 
     /// Wait this many milliseconds before answering each request (to try
     /// client timeouts).

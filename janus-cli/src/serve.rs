@@ -28,12 +28,19 @@ pub async fn run(args: ServeArgs, color: Color) -> Result<(), Failure> {
     if !args.quiet {
         builder = builder.observe(|record| say(&log_line(record)));
     }
-    let mut server = builder.bind(&args.socket).map_err(|e| {
-        Failure::new(
-            Exit::Transport,
-            format!("cannot serve on {}: {e}", args.socket.display()),
-        )
-    })?;
+    let mut places = Vec::new();
+    if let Some(path) = &args.socket {
+        builder = builder.datagram(path);
+        places.push(path.display().to_string());
+    }
+    if let Some(path) = &args.stream_socket {
+        builder = builder.stream(path);
+        places.push(path.display().to_string());
+    }
+    let places = places.join(" and ");
+    let mut server = builder
+        .build()
+        .map_err(|e| Failure::new(Exit::Transport, format!("cannot serve on {places}: {e}")))?;
     for channel in MockChannel::for_manifest(validator.clone(), text) {
         server = server.channel(channel.with_delay(Duration::from_millis(args.delay)));
     }
@@ -51,24 +58,32 @@ pub async fn run(args: ServeArgs, color: Color) -> Result<(), Failure> {
     say(&format!(
         "janus serve: {} listening on {}; channels: {}; Ctrl-C stops",
         file.name,
-        args.socket.display(),
+        listening(&args),
         channels.join(", ")
     ));
 
-    serving.await.map_err(|e| {
-        Failure::new(
-            Exit::Transport,
-            format!("serving on {} failed: {e}", args.socket.display()),
-        )
-    })?;
+    serving
+        .await
+        .map_err(|e| Failure::new(Exit::Transport, format!("serving on {places} failed: {e}")))?;
     let stats = handle.stats();
     say(&format!(
         "janus serve: stopped after {} ({} answered with an error); removed {}",
         plural(stats.received as usize, "request"),
         stats.errors,
-        args.socket.display()
+        places
     ));
     Ok(())
+}
+
+/// Where the server listens, in words: the datagram path alone as before,
+/// each path with its kind when there is a stream socket.
+fn listening(args: &ServeArgs) -> String {
+    match (&args.socket, &args.stream_socket) {
+        (Some(d), None) => d.display().to_string(),
+        (Some(d), Some(s)) => format!("{} (datagram) and {} (stream)", d.display(), s.display()),
+        (None, Some(s)) => format!("{} (stream)", s.display()),
+        (None, None) => String::new(), // clap requires one of them
+    }
 }
 
 /// A line on stdout; a server keeps serving (and cleans up) even when

@@ -8,10 +8,13 @@
 //!
 //! ```text
 //! cargo run -p janus-runtime --example demo_server -- /tmp/janus-demo.sock
+//! cargo run -p janus-runtime --example demo_server -- /tmp/janus-demo.sock --stream /tmp/janus-demo-stream.sock
 //! ```
 //!
-//! Prints `listening on <path>` once ready; stops on SIGINT, SIGTERM or SIGHUP,
-//! letting running requests finish and removing its socket file.
+//! With `--stream PATH2` the same channel is served on a stream socket too.
+//! Prints `listening on <path>` once per socket when ready; stops on SIGINT,
+//! SIGTERM or SIGHUP, letting running requests finish and removing its
+//! socket files.
 
 use std::time::Duration;
 
@@ -115,19 +118,47 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let path = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "/tmp/janus-demo.sock".to_owned());
+    let (path, stream) = parse_args(std::env::args().skip(1))?;
 
-    let server = Server::builder()
+    let mut builder = Server::builder()
         .max_handler_timeout(Duration::from_secs(300))
-        .shutdown_grace(Duration::from_secs(5))
-        .bind(&path)?
-        .channel(Demo);
+        .shutdown_grace(Duration::from_secs(5));
+    if let Some(stream) = &stream {
+        builder = builder.stream(stream);
+    }
+    let server = builder.bind(&path)?.channel(Demo);
     // Stops on SIGINT, SIGTERM or SIGHUP, answering what is in flight and
-    // removing the socket file.
+    // removing the socket files.
     let serving = server.serve_until_signal()?;
     println!("listening on {path}");
+    if let Some(stream) = &stream {
+        println!("listening on {stream}");
+    }
     serving.await?;
     Ok(())
+}
+
+/// `[PATH] [--stream PATH2]`: the datagram socket path (default
+/// `/tmp/janus-demo.sock`) and the stream socket path, if any.
+fn parse_args(
+    mut args: impl Iterator<Item = String>,
+) -> Result<(String, Option<String>), Box<dyn std::error::Error>> {
+    let mut path = None;
+    let mut stream = None;
+    while let Some(arg) = args.next() {
+        if arg == "--stream" {
+            stream = Some(args.next().ok_or("--stream needs a socket path")?);
+        } else if arg.starts_with('-') || path.is_some() {
+            return Err(format!(
+                "unexpected argument `{arg}`; usage: demo_server [PATH] [--stream PATH2]"
+            )
+            .into());
+        } else {
+            path = Some(arg);
+        }
+    }
+    Ok((
+        path.unwrap_or_else(|| "/tmp/janus-demo.sock".to_owned()),
+        stream,
+    ))
 }

@@ -1,6 +1,6 @@
 //! The demo server example, run as a process: it prints one line when ready,
 //! answers `demo.add`, `demo.sleep` and the built-ins, and exits cleanly on
-//! SIGINT, SIGTERM or SIGHUP, removing its socket file even if its mode was
+//! SIGINT, SIGTERM or SIGHUP, removing its socket files (both, with `--stream`) even if a mode was
 //! changed while it ran.
 
 use std::io::{BufRead, BufReader};
@@ -132,4 +132,107 @@ async fn demo_server_stops_on_sigint() {
 #[tokio::test]
 async fn demo_server_stops_on_sighup() {
     run_and_stop(Signal::HUP).await;
+}
+
+/// Sends one framed request over a stream connection and reads its answer.
+fn stream_call(
+    conn: &mut std::os::unix::net::UnixStream,
+    request: &serde_json::Value,
+) -> serde_json::Value {
+    use janus_runtime::frame::{self, BytesMut};
+    use std::io::{Read, Write};
+    let mut out = BytesMut::new();
+    frame::encode(
+        request.to_string().as_bytes(),
+        &mut out,
+        frame::DEFAULT_MAX_FRAME,
+    )
+    .unwrap();
+    conn.write_all(&out).unwrap();
+    let mut buf = BytesMut::new();
+    loop {
+        if let Some(payload) = frame::decode(&mut buf, frame::DEFAULT_MAX_FRAME).unwrap() {
+            return serde_json::from_slice(&payload).unwrap();
+        }
+        let mut chunk = [0u8; 65536];
+        let n = conn.read(&mut chunk).unwrap();
+        assert!(n > 0, "the server closed the connection");
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+#[tokio::test]
+async fn demo_server_serves_a_stream_socket_too_and_removes_both() {
+    let dir = tempfile::tempdir_in("/tmp").unwrap();
+    let path = dir.path().join("demo.sock");
+    let stream = dir.path().join("demo-stream.sock");
+    let mut guard = Running(Some(
+        Command::new(demo_server_binary())
+            .arg(&path)
+            .arg("--stream")
+            .arg(&stream)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    ));
+    let child = guard.0.as_mut().unwrap();
+    // Ready once both lines are printed: synchronise on them, read on a
+    // thread so that a server that never prints fails the test instead of
+    // hanging it.
+    let (tx, lines) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            if tx.send(line.unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    let next_line = || {
+        lines
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("demo_server printed no line within 30 s (a stale example binary? `cargo test` without `--test` rebuilds it)")
+    };
+    assert_eq!(next_line(), format!("listening on {}", path.display()));
+    assert_eq!(next_line(), format!("listening on {}", stream.display()));
+
+    let mut conn = std::os::unix::net::UnixStream::connect(&stream).unwrap();
+    conn.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let now = janus_runtime::wire::timestamp_now();
+    let sum = stream_call(
+        &mut conn,
+        &json!({"id": "s1", "request": "add", "channelId": "demo", "args": {"a": 20, "b": 22}, "timestamp": now}),
+    );
+    assert_eq!(sum["request_id"], "s1", "{sum}");
+    assert_eq!(sum["result"], json!({"sum": 42}));
+    // The same channel over datagrams.
+    let client = Client::builder()
+        .reply_dir(dir.path())
+        .connect(&path)
+        .await
+        .unwrap();
+    assert_eq!(
+        client
+            .call("demo", "add", json!({"a": 1, "b": 2}))
+            .await
+            .unwrap(),
+        json!({"sum": 3})
+    );
+
+    kill_process(Pid::from_child(child), Signal::TERM).unwrap();
+    let mut child = guard.0.take().unwrap();
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+    assert!(
+        !path.exists() && !stream.exists(),
+        "both socket files are removed"
+    );
+    // Its stdout said nothing more than the two lines.
+    reader.join().unwrap();
+    assert_eq!(lines.try_iter().collect::<Vec<_>>(), Vec::<String>::new());
 }

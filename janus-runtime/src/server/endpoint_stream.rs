@@ -627,7 +627,14 @@ async fn serve_connection(
             tracing::debug!("closing an idle connection");
             StreamStats::bump(&counters.idle_closed);
         }
-        End::Failed(e) => tracing::debug!(error = %e, "reading a connection failed"),
+        End::Failed(e) => {
+            // A reset (the peer closed with answers unread) in the middle of
+            // a frame is a frame cut off like any other.
+            if !buf.is_empty() {
+                StreamStats::bump(&counters.framing_errors);
+            }
+            tracing::debug!(error = %e, "reading a connection failed");
+        }
         End::Gone | End::Killed => {}
     }
     conn.close();
