@@ -541,7 +541,7 @@ impl Service for Demo {
         vec![
             "add".into(),
             "demo_stats".into(),
-            "echo".into(),
+            "echo_args".into(),
             "blob".into(),
         ]
     }
@@ -560,7 +560,7 @@ impl Service for Demo {
                     "a and b must be integers",
                 )),
             },
-            "echo" => Ok(args),
+            "echo_args" => Ok(args),
             "blob" => {
                 let len = args["len"].as_u64().unwrap_or(0) as usize;
                 Ok(json!({"data": "b".repeat(len)}))
@@ -738,7 +738,7 @@ fn stream_bench(dir: &Path, n: &dyn Fn(f64) -> usize, server_cpu: usize) {
                     let start = Instant::now();
                     if mib == 1 {
                         let back = c
-                            .call("demo", "echo", json!({"data": "e".repeat(size)}))
+                            .call("demo", "echo_args", json!({"data": "e".repeat(size)}))
                             .await
                             .unwrap();
                         assert_eq!(back["data"].as_str().unwrap().len(), size);
@@ -805,7 +805,7 @@ impl StreamBaselineClient {
     }
 
     fn echo(size: usize) -> Value {
-        json!({"request": "echo", "channelId": "demo", "args": {"data": "e".repeat(size)}})
+        json!({"request": "echo_args", "channelId": "demo", "args": {"data": "e".repeat(size)}})
     }
 
     fn blob(size: usize) -> Value {
@@ -891,7 +891,7 @@ fn stream_baseline_server(path: &Path) {
                     continue;
                 };
                 let result = match request["request"].as_str() {
-                    Some("echo") => request["args"].clone(),
+                    Some("echo_args") => request["args"].clone(),
                     Some("blob") => {
                         let len = request["args"]["len"].as_u64().unwrap_or(0) as usize;
                         json!({"data": "b".repeat(len)})
