@@ -418,6 +418,21 @@ pub struct WireArgs {
     /// `{"type":"command","payload":"<base64 JSON>"}`.
     #[arg(long)]
     pub envelope: bool,
+
+    /// The kind of socket SOCKET is (default: detected; a stream server
+    /// accepting a connection there makes it a stream, anything else a
+    /// datagram socket).
+    #[arg(long, value_name = "T")]
+    pub transport: Option<TransportArg>,
+}
+
+/// `--transport`: a datagram or a stream socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TransportArg {
+    /// A SOCK_DGRAM socket: answers come to a reply socket in --reply-dir.
+    Dgram,
+    /// A SOCK_STREAM socket: length-prefixed messages on one connection.
+    Stream,
 }
 
 fn parse_seconds(text: &str, min: f64, max: f64) -> Result<f64, String> {

@@ -7,7 +7,7 @@ use std::path::Path;
 use janus_runtime::{CallError, ErrorObject};
 use serde_json::Value;
 
-use crate::cli::{Color, WireArgs};
+use crate::cli::{Color, TransportArg, WireArgs};
 use crate::{Exit, Failure};
 
 /// Whether to colour what goes to stderr.
@@ -135,8 +135,9 @@ fn client_failure(socket: &Path, reply_dir: &Path, error: std::io::Error) -> Fai
     )
 }
 
-/// The client `call`, `ping` and `bench` use: its reply socket in
-/// `reply_dir`, calls waiting `timeout`, up to `max_pending` in flight,
+/// The client `call`, `ping` and `bench` use: of the kind of socket at
+/// `socket` (detected unless `--transport` says), a datagram client's reply
+/// socket in `reply_dir`, calls waiting `timeout`, up to `max_pending` in flight,
 /// requests in the dialect of `wire`. A v1 dialect without a `channel` is a
 /// usage error: a `SocketCommand` always names its channel.
 pub async fn connect(
@@ -156,15 +157,28 @@ pub async fn connect(
             ),
         ));
     }
-    janus_runtime::Client::builder()
+    let builder = janus_runtime::Client::builder()
         .reply_dir(reply_dir)
         .timeout(timeout)
         .max_pending(max_pending)
         .dialect(wire.dialect)
-        .envelope(wire.envelope)
-        .connect(socket)
-        .await
-        .map_err(|e| client_failure(socket, reply_dir, e))
+        .envelope(wire.envelope);
+    match wire.transport {
+        None => builder.connect_auto(socket).await,
+        Some(TransportArg::Dgram) => builder.connect(socket).await,
+        Some(TransportArg::Stream) => {
+            return builder.connect_stream(socket).await.map_err(|e| {
+                Failure::new(
+                    Exit::Transport,
+                    format!(
+                        "cannot connect to the stream socket {}: {e}",
+                        socket.display()
+                    ),
+                )
+            });
+        }
+    }
+    .map_err(|e| client_failure(socket, reply_dir, e))
 }
 
 #[cfg(test)]
