@@ -450,6 +450,13 @@ async fn the_seeds_commands_are_answered_in_kind() {
         );
         assert_eq!(v["error"]["code"], "USERNAME_EXISTS", "{case}: {v}");
         assert_eq!(v["error"]["details"], "`john_doe` is taken", "{case}: {v}");
+        let stream = f.server.stats().stream;
+        let expected = u64::from(transport == Transport::Stream);
+        assert_eq!(
+            (stream.accepted, stream.framing_errors),
+            (expected, 0),
+            "{case}"
+        );
         f.server.shutdown().await;
     }
 }
@@ -666,6 +673,8 @@ async fn every_error_class_is_answered_in_kind_and_correlated_by_command_id() {
             }
         }
     }
+    let stream = f.server.stats().stream;
+    assert_eq!((stream.accepted, stream.framing_errors), (4, 0));
     // Still serving, in every form.
     let peer = f.peer("after.sock");
     peer.send(&command(
@@ -871,6 +880,9 @@ async fn our_client_round_trips_with_our_server_in_every_dialect() {
             assert_eq!(f.server.stats().received, received, "{case}");
         }
     }
+    // The stream rows went over their own connections, cleanly framed.
+    let stream = f.server.stats().stream;
+    assert_eq!((stream.accepted, stream.framing_errors), (6, 0));
     f.server.shutdown().await;
 }
 
