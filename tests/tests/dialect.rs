@@ -3,8 +3,13 @@
 //! v1-epoch (seed 001), enveloped or not, to the generated `user-service`
 //! server and correlates every answer by `commandId`; our client speaks each
 //! dialect to our server; our client calls a v1 server written here.
+//! The generated server also listens on a stream socket: our client in each
+//! dialect, and a raw v1 client (plain `std` stream, 4-byte big-endian
+//! length and JSON), are run against it too.
 
 use std::collections::HashMap;
+use std::io::{Read as _, Write as _};
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -49,6 +54,16 @@ const ALL_FORMS: [(Dialect, bool); 6] = [
     (Dialect::V1Epoch, true),
 ];
 
+/// The transports the generated server is reached over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Transport {
+    Datagram,
+    Stream,
+}
+
+/// Both transports, datagrams first.
+const TRANSPORTS: [Transport; 2] = [Transport::Datagram, Transport::Stream];
+
 /// A channel `slow` beside `user-service`: `wait` never finishes, `crash`
 /// panics.
 struct Slow;
@@ -78,10 +93,12 @@ impl Service for Slow {
     }
 }
 
-/// A generated `user-service` server (and `slow`) in a private directory.
+/// A generated `user-service` server (and `slow`) in a private directory,
+/// on a datagram socket and a stream socket.
 struct Fixture {
     dir: tempfile::TempDir,
     path: PathBuf,
+    stream_path: PathBuf,
     server: ServerHandle,
 }
 
@@ -96,14 +113,22 @@ impl Fixture {
             .tempdir_in("/tmp")
             .unwrap();
         let path = dir.path().join("users.sock");
-        let builder = Server::builder().allowed_dirs([dir.path().to_str().unwrap()]);
+        let stream_path = dir.path().join("users-stream.sock");
+        let builder = Server::builder()
+            .allowed_dirs([dir.path().to_str().unwrap()])
+            .stream(&stream_path);
         let server = configure(builder)
             .bind(&path)
             .unwrap()
             .channel(UserServiceServer::new(Users::default()))
             .channel(Slow)
             .spawn();
-        Fixture { dir, path, server }
+        Fixture {
+            dir,
+            path,
+            stream_path,
+            server,
+        }
     }
 
     /// A raw peer bound in the fixture's directory.
@@ -111,14 +136,29 @@ impl Fixture {
         RawPeer::bind(&self.dir.path().join(name), &self.path)
     }
 
-    async fn client(&self, dialect: Dialect, envelope: bool) -> Client {
-        Client::builder()
+    /// A raw peer connected to the fixture's stream socket.
+    fn stream_peer(&self) -> RawStream {
+        RawStream::connect(&self.stream_path)
+    }
+
+    /// A raw peer over `transport`, named `name` when it needs an address.
+    fn raw(&self, transport: Transport, name: &str) -> Raw {
+        match transport {
+            Transport::Datagram => Raw::Datagram(self.peer(name)),
+            Transport::Stream => Raw::Stream(self.stream_peer()),
+        }
+    }
+
+    async fn client_over(&self, transport: Transport, dialect: Dialect, envelope: bool) -> Client {
+        let builder = Client::builder()
             .reply_dir(self.dir.path())
             .dialect(dialect)
-            .envelope(envelope)
-            .connect(&self.path)
-            .await
-            .unwrap()
+            .envelope(envelope);
+        match transport {
+            Transport::Datagram => builder.connect(&self.path).await,
+            Transport::Stream => builder.connect_stream(&self.stream_path).await,
+        }
+        .unwrap()
     }
 }
 
@@ -151,6 +191,80 @@ impl RawPeer {
             .unwrap();
         buf.truncate(n);
         buf
+    }
+}
+
+/// A plain blocking stream connection, framed by hand (a 4-byte big-endian
+/// length, then the JSON): what a stream client of another implementation
+/// has. Its blocking calls run off the runtime that serves.
+struct RawStream {
+    stream: UnixStream,
+}
+
+impl RawStream {
+    fn connect(server: &Path) -> RawStream {
+        let stream = UnixStream::connect(server).unwrap();
+        // A missing answer fails the test instead of hanging it.
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        RawStream { stream }
+    }
+
+    async fn send(&self, bytes: &[u8]) {
+        let mut stream = self.stream.try_clone().unwrap();
+        let mut frame = u32::try_from(bytes.len()).unwrap().to_be_bytes().to_vec();
+        frame.extend_from_slice(bytes);
+        tokio::task::spawn_blocking(move || stream.write_all(&frame))
+            .await
+            .unwrap()
+            .unwrap();
+    }
+
+    /// The next frame's payload (10 s at most).
+    async fn recv(&self) -> Vec<u8> {
+        let mut stream = self.stream.try_clone().unwrap();
+        tokio::task::spawn_blocking(move || {
+            let mut len = [0u8; 4];
+            stream.read_exact(&mut len).expect("no answer within 10 s");
+            let mut payload = vec![0u8; u32::from_be_bytes(len) as usize];
+            stream.read_exact(&mut payload).unwrap();
+            payload
+        })
+        .await
+        .unwrap()
+    }
+}
+
+/// A raw v1 client over either transport.
+enum Raw {
+    Datagram(RawPeer),
+    Stream(RawStream),
+}
+
+impl Raw {
+    /// Where answers are asked for: the datagram peer's address; over a
+    /// stream the answer comes back on the connection and `reply_to` is
+    /// ignored, so the seeds' own value stays.
+    fn reply_to(&self) -> Option<&str> {
+        match self {
+            Raw::Datagram(peer) => Some(&peer.path),
+            Raw::Stream(_) => None,
+        }
+    }
+
+    async fn send(&self, bytes: &[u8]) {
+        match self {
+            Raw::Datagram(peer) => peer.send(bytes).await,
+            Raw::Stream(peer) => peer.send(bytes).await,
+        }
+    }
+
+    async fn recv(&self) -> Vec<u8> {
+        match self {
+            Raw::Datagram(peer) => peer.recv().await,
+            Raw::Stream(peer) => peer.recv().await,
+        }
     }
 }
 
@@ -277,8 +391,17 @@ fn command(
     .into_bytes()
 }
 
-/// The seed's own command for `epoch`, answered at `reply_to`.
-fn seed_command(epoch: bool, reply_to: &str) -> String {
+/// The seed's own command for `epoch`, answered at `reply_to` (or, without
+/// one, exactly as the seed prints it).
+fn seed_command(epoch: bool, reply_to: Option<&str>) -> String {
+    let Some(reply_to) = reply_to else {
+        return if epoch {
+            SEED_001_COMMAND
+        } else {
+            SEED_003_COMMAND
+        }
+        .to_owned();
+    };
     if epoch {
         SEED_001_COMMAND.replace("/tmp/client_response_123456.sock", reply_to)
     } else {
@@ -291,16 +414,19 @@ fn seed_command(epoch: bool, reply_to: &str) -> String {
 
 #[tokio::test]
 async fn the_seeds_commands_are_answered_in_kind() {
-    for (epoch, enveloped) in V1_FORMS {
+    for (transport, (epoch, enveloped)) in TRANSPORTS
+        .into_iter()
+        .flat_map(|t| V1_FORMS.map(|form| (t, form)))
+    {
         let f = Fixture::start().await;
-        let peer = f.peer("seed.sock");
-        let message = seed_command(epoch, &peer.path);
+        let peer = f.raw(transport, "seed.sock");
+        let message = seed_command(epoch, peer.reply_to());
         let message = if enveloped {
             seal("command", message.as_bytes())
         } else {
             message.into_bytes()
         };
-        let case = format!("epoch={epoch} enveloped={enveloped}");
+        let case = format!("{transport:?} epoch={epoch} enveloped={enveloped}");
 
         peer.send(&message).await;
         let answer = open(peer.recv().await, enveloped);
@@ -324,6 +450,13 @@ async fn the_seeds_commands_are_answered_in_kind() {
         );
         assert_eq!(v["error"]["code"], "USERNAME_EXISTS", "{case}: {v}");
         assert_eq!(v["error"]["details"], "`john_doe` is taken", "{case}: {v}");
+        let stream = f.server.stats().stream;
+        let expected = u64::from(transport == Transport::Stream);
+        assert_eq!(
+            (stream.accepted, stream.framing_errors),
+            (expected, 0),
+            "{case}"
+        );
         f.server.shutdown().await;
     }
 }
@@ -335,7 +468,7 @@ async fn the_seeds_envelope_is_run_as_a_notification() {
     let f = Fixture::start().await;
     let peer = f.peer("envelope.sock");
     peer.send(SEED_ENVELOPE.as_bytes()).await;
-    let again = seal("command", seed_command(false, &peer.path).as_bytes());
+    let again = seal("command", seed_command(false, Some(&peer.path)).as_bytes());
     // Datagrams from one socket to another arrive in order, and the
     // handler finishes without waiting, on the task that read it: the
     // notification has run when the second command is read.
@@ -344,6 +477,21 @@ async fn the_seeds_envelope_is_run_as_a_notification() {
     let v = socket_response(&answer, SEED_ID, "user-service", false);
     assert_eq!(v["error"]["code"], "USERNAME_EXISTS", "{v}");
     assert_eq!(f.server.stats().notifications, 1);
+    f.server.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_seeds_envelope_is_answered_over_the_stream() {
+    // Over a connection an answer needs no `reply_to`: the seed's envelope
+    // is a command like any other, answered in kind on the connection.
+    let f = Fixture::start().await;
+    let peer = f.stream_peer();
+    peer.send(SEED_ENVELOPE.as_bytes()).await;
+    let answer = open(peer.recv().await, true);
+    let v = socket_response(&answer, SEED_ID, "user-service", false);
+    assert_eq!(v["success"], true, "{v}");
+    assert_eq!(v["result"]["userId"], "u-john_doe", "{v}");
+    assert_eq!(f.server.stats().notifications, 0);
     f.server.shutdown().await;
 }
 
@@ -458,9 +606,14 @@ fn error_rows() -> Vec<Row> {
 #[tokio::test]
 async fn every_error_class_is_answered_in_kind_and_correlated_by_command_id() {
     let f = Fixture::start_with(|b| b.max_args_size(2048)).await;
-    for (epoch, enveloped) in V1_FORMS {
-        let case = format!("epoch={epoch} enveloped={enveloped}");
-        let peer = f.peer(&format!("rows-{epoch}-{enveloped}.sock"));
+    for (transport, (epoch, enveloped)) in TRANSPORTS
+        .into_iter()
+        .flat_map(|t| V1_FORMS.map(|form| (t, form)))
+    {
+        let case = format!("{transport:?} epoch={epoch} enveloped={enveloped}");
+        let peer = f.raw(transport, &format!("rows-{epoch}-{enveloped}.sock"));
+        // Over a stream `reply_to` is ignored: one that names nothing.
+        let reply_to = peer.reply_to().unwrap_or("/tmp/nobody-listens.sock");
         let rows = error_rows();
         // Every row in flight at once; answers come back in any order.
         for (i, row) in rows.iter().enumerate() {
@@ -468,7 +621,7 @@ async fn every_error_class_is_answered_in_kind_and_correlated_by_command_id() {
                 &format!("row-{i}"),
                 row.channel,
                 row.command,
-                &peer.path,
+                reply_to,
                 &row.args,
                 row.timeout,
                 epoch,
@@ -520,6 +673,8 @@ async fn every_error_class_is_answered_in_kind_and_correlated_by_command_id() {
             }
         }
     }
+    let stream = f.server.stats().stream;
+    assert_eq!((stream.accepted, stream.framing_errors), (4, 0));
     // Still serving, in every form.
     let peer = f.peer("after.sock");
     peer.send(&command(
@@ -663,9 +818,12 @@ fn remote(result: Result<Value, CallError>) -> ErrorObject {
 #[tokio::test]
 async fn our_client_round_trips_with_our_server_in_every_dialect() {
     let f = Fixture::start().await;
-    for (i, (dialect, envelope)) in ALL_FORMS.into_iter().enumerate() {
-        let case = format!("{dialect} envelope={envelope}");
-        let client = f.client(dialect, envelope).await;
+    let forms = TRANSPORTS
+        .into_iter()
+        .flat_map(|t| ALL_FORMS.map(|form| (t, form)));
+    for (i, (transport, (dialect, envelope))) in forms.enumerate() {
+        let case = format!("{transport:?} {dialect} envelope={envelope}");
+        let client = f.client_over(transport, dialect, envelope).await;
         let name = format!("user_{i}");
         let created = client.create_user(typed_args(&name)).await.unwrap();
         assert_eq!(created.user_id, format!("u-{name}"), "{case}");
@@ -722,6 +880,9 @@ async fn our_client_round_trips_with_our_server_in_every_dialect() {
             assert_eq!(f.server.stats().received, received, "{case}");
         }
     }
+    // The stream rows went over their own connections, cleanly framed.
+    let stream = f.server.stats().stream;
+    assert_eq!((stream.accepted, stream.framing_errors), (6, 0));
     f.server.shutdown().await;
 }
 
