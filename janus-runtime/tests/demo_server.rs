@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
 use janus_runtime::Client;
+use janus_runtime::wire::Dialect;
 use rustix::process::{Pid, Signal, kill_process};
 use serde_json::json;
 
@@ -95,6 +96,26 @@ async fn run_and_stop(signal: Signal) {
         manifest["channels"]["demo"]["requests"]["add"].is_object(),
         "{manifest}"
     );
+    // Clients of the older dialects (seeds 001 and 003), enveloped or not,
+    // are answered in kind: their calls correlate and decode.
+    for (dialect, enveloped) in [(Dialect::V1, false), (Dialect::V1Epoch, true)] {
+        let v1 = Client::builder()
+            .reply_dir(dir.path())
+            .dialect(dialect)
+            .envelope(enveloped)
+            .connect(&path)
+            .await
+            .unwrap();
+        assert_eq!(
+            v1.call("demo", "add", json!({"a": 2, "b": 3}))
+                .await
+                .unwrap(),
+            json!({"sum": 5}),
+            "{dialect:?}, enveloped: {enveloped}"
+        );
+        let err = v1.call("demo", "add", json!({"a": 1})).await.unwrap_err();
+        assert_eq!(err.code(), Some(-32602), "{dialect:?}");
+    }
 
     // A request running when the signal arrives still gets its answer. One
     // poll sends it; the server reads datagrams from one sender in order, so
