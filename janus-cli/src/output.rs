@@ -170,10 +170,7 @@ pub async fn connect(
             return builder.connect_stream(socket).await.map_err(|e| {
                 Failure::new(
                     Exit::Transport,
-                    format!(
-                        "cannot connect to the stream socket {}: {e}",
-                        socket.display()
-                    ),
+                    format!("cannot create a stream client: {e}"),
                 )
             });
         }

@@ -482,3 +482,126 @@ async fn thousands_of_calls_with_timeouts_and_drops_leave_nothing_behind() {
     );
     server.stop().await;
 }
+
+// ---- against our own server ----
+
+/// Our server on a datagram and a stream socket at once.
+fn our_server(dir: &Path) -> (janus_runtime::ServerHandle, PathBuf, PathBuf) {
+    let dgram = dir.join("ours.sock");
+    let stream = dir.join("ours-stream.sock");
+    let server = Server::builder()
+        .allowed_dirs([dir.to_str().unwrap()])
+        .enable_slow_process(true)
+        .datagram(&dgram)
+        .stream(&stream)
+        .build()
+        .unwrap()
+        .spawn();
+    (server, dgram, stream)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn our_server_answers_sixty_four_calls_in_flight_and_eight_connections() {
+    let dir = dir();
+    let (server, _, stream) = our_server(dir.path());
+    let client = Client::connect_stream(&stream).await.unwrap();
+    let mut calls = JoinSet::new();
+    for i in 0..64u64 {
+        let client = client.clone();
+        calls.spawn(async move {
+            let back = client
+                .request("echo")
+                .args(json!({"message": i}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(back["echo"], i);
+        });
+    }
+    while let Some(r) = calls.join_next().await {
+        r.unwrap();
+    }
+    let mut clients = JoinSet::new();
+    for c in 0..8u64 {
+        let stream = stream.clone();
+        clients.spawn(async move {
+            let client = Client::connect_stream(&stream).await.unwrap();
+            let mut calls = JoinSet::new();
+            for w in 0..8u64 {
+                let client = client.clone();
+                calls.spawn(async move {
+                    for n in 0..250u64 {
+                        let tag = format!("{c}-{w}-{n}");
+                        let back = client
+                            .request("echo")
+                            .args(json!({ "message": tag }))
+                            .send()
+                            .await
+                            .unwrap();
+                        assert_eq!(back["echo"], tag);
+                    }
+                });
+            }
+            while let Some(r) = calls.join_next().await {
+                r.unwrap();
+            }
+            let stats = client.stats();
+            assert_eq!((stats.answered, stats.pending), (2000, 0));
+        });
+    }
+    while let Some(r) = clients.join_next().await {
+        r.unwrap();
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn our_server_restarted_under_a_connected_client() {
+    let dir = dir();
+    let (server, _, stream) = our_server(dir.path());
+    let client = Client::builder()
+        .timeout(Duration::from_secs(30))
+        .connect_stream(&stream)
+        .await
+        .unwrap();
+    assert_eq!(client.request("ping").send().await.unwrap()["pong"], true);
+    server.shutdown().await;
+    let (server, _, _) = our_server(dir.path());
+    let pong = client.request("ping").send().await.unwrap();
+    assert_eq!(pong["pong"], true);
+    assert!(client.stats().reconnect_attempts >= 1);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn five_mib_through_the_fallback_to_our_server() {
+    let dir = dir();
+    let (server, dgram, stream) = our_server(dir.path());
+    let client = Client::builder()
+        .reply_dir(dir.path())
+        .stream_fallback(&stream)
+        .connect(&dgram)
+        .await
+        .unwrap();
+    let message = "m".repeat(5 * 1024 * 1024 - 1024);
+    let back = client
+        .request("echo")
+        .args(json!({ "message": message }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(back["echo"].as_str().unwrap().len(), message.len());
+    let small = client
+        .request("echo")
+        .args(json!({"message": "hi"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(small["echo"], "hi");
+    assert_eq!(
+        client.stats().reconnect_attempts,
+        1,
+        "one connection opened"
+    );
+    server.shutdown().await;
+}

@@ -264,3 +264,41 @@ async fn manifest_builtin_returns_the_manifest() {
     assert_eq!(served, file);
     f.server.shutdown().await;
 }
+
+/// The same generated client and server, unchanged, over the stream
+/// transport: typed results, declared errors, the server's checks.
+#[tokio::test]
+async fn generated_client_and_server_over_the_stream_transport() {
+    let dir = tempfile::Builder::new()
+        .prefix("janus-e2e")
+        .tempdir_in("/tmp")
+        .expect("temp dir");
+    let path = dir.path().join("users-stream.sock");
+    let server = Server::builder()
+        .stream(&path)
+        .build()
+        .expect("bind")
+        .channel(UserServiceServer::new(Users::default()))
+        .spawn();
+    let client = Client::connect_stream(&path).await.expect("connect");
+    let reply = client.create_user(args("john_doe")).await.expect("created");
+    assert_eq!(reply.user_id, "u-john_doe");
+    assert_eq!(reply.message, "john@example.com (admin, age 42)");
+    match client.create_user(args("john_doe")).await {
+        Err(CallError::Application { error, .. }) => {
+            assert_eq!(error, CreateUserError::UsernameExists)
+        }
+        other => panic!("expected USERNAME_EXISTS, got {other:?}"),
+    }
+    let bad = client
+        .call(
+            "user-service",
+            "create-user",
+            json!({"username": "x", "email": "john@example.com"}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(bad.error_object().map(|e| e.code), Some(-32602), "{bad}");
+    assert!(client.reply_path().is_none());
+    server.shutdown().await;
+}
