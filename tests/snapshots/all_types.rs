@@ -656,7 +656,7 @@ pub mod catalog {
         pub enum CountItemsResponse {}
         impl ::janus_runtime::typed::Rule<i64> for CountItemsResponse {
             const NAME: &'static str = "CountItemsResponse";
-            const LIMITS: <i64 as ::janus_runtime::typed::Base>::Limits = ::janus_runtime::typed::IntegerLimits::NONE
+            const LIMITS: ::janus_runtime::typed::IntegerLimits = ::janus_runtime::typed::IntegerLimits::NONE
                 .minimum(0);
         }
         impl ::janus_runtime::__private::LiteralSpec<15389638258452764172u64>
@@ -665,20 +665,20 @@ pub mod catalog {
         pub enum Discount {}
         impl ::janus_runtime::typed::Rule<f64> for Discount {
             const NAME: &'static str = "Discount";
-            const LIMITS: <f64 as ::janus_runtime::typed::Base>::Limits = ::janus_runtime::typed::NumberLimits::NONE
+            const LIMITS: ::janus_runtime::typed::NumberLimits = ::janus_runtime::typed::NumberLimits::NONE
                 .minimum(0f64)
                 .maximum(1f64);
         }
         impl ::janus_runtime::__private::LiteralSpec<8936571281601673828u64>
         for Discount {}
         impl ::janus_runtime::typed::DefaultValue<f64> for Discount {
-            const DEFAULT: <f64 as ::janus_runtime::typed::Base>::Literal = 0.5f64;
+            const DEFAULT: f64 = 0.5f64;
         }
         /// The rules of [`super::Height`].
         pub enum Height {}
         impl ::janus_runtime::typed::Rule<f64> for Height {
             const NAME: &'static str = "Height";
-            const LIMITS: <f64 as ::janus_runtime::typed::Base>::Limits = ::janus_runtime::typed::NumberLimits::NONE
+            const LIMITS: ::janus_runtime::typed::NumberLimits = ::janus_runtime::typed::NumberLimits::NONE
                 .minimum(0f64);
         }
         impl ::janus_runtime::__private::LiteralSpec<14745929849966014249u64>
@@ -687,7 +687,7 @@ pub mod catalog {
         pub enum ItemStateSku {}
         impl ::janus_runtime::typed::Rule<::std::string::String> for ItemStateSku {
             const NAME: &'static str = "ItemStateSku";
-            const LIMITS: <::std::string::String as ::janus_runtime::typed::Base>::Limits = ::janus_runtime::typed::StringLimits::NONE
+            const LIMITS: ::janus_runtime::typed::StringLimits = ::janus_runtime::typed::StringLimits::NONE
                 .pattern("^[A-Z]{3}-[0-9]{4}$");
         }
         impl ::janus_runtime::__private::LiteralSpec<17716660942665472373u64>
@@ -697,7 +697,7 @@ pub mod catalog {
         impl ::janus_runtime::typed::Rule<::std::string::String>
         for ListTagsResponseItem {
             const NAME: &'static str = "ListTagsResponseItem";
-            const LIMITS: <::std::string::String as ::janus_runtime::typed::Base>::Limits = ::janus_runtime::typed::StringLimits::NONE
+            const LIMITS: ::janus_runtime::typed::StringLimits = ::janus_runtime::typed::StringLimits::NONE
                 .min_length(1);
         }
         impl ::janus_runtime::__private::LiteralSpec<738953208905651008u64>
@@ -706,7 +706,7 @@ pub mod catalog {
         pub enum MatrixItemItem {}
         impl ::janus_runtime::typed::Rule<i64> for MatrixItemItem {
             const NAME: &'static str = "MatrixItemItem";
-            const LIMITS: <i64 as ::janus_runtime::typed::Base>::Limits = ::janus_runtime::typed::IntegerLimits::NONE
+            const LIMITS: ::janus_runtime::typed::IntegerLimits = ::janus_runtime::typed::IntegerLimits::NONE
                 .minimum(-5)
                 .maximum(5);
         }
@@ -716,7 +716,7 @@ pub mod catalog {
         pub enum Price {}
         impl ::janus_runtime::typed::Rule<f64> for Price {
             const NAME: &'static str = "Price";
-            const LIMITS: <f64 as ::janus_runtime::typed::Base>::Limits = ::janus_runtime::typed::NumberLimits::NONE
+            const LIMITS: ::janus_runtime::typed::NumberLimits = ::janus_runtime::typed::NumberLimits::NONE
                 .minimum(0.01f64)
                 .maximum(99999.99f64);
         }
@@ -725,7 +725,7 @@ pub mod catalog {
         pub enum PutItemSku {}
         impl ::janus_runtime::typed::Rule<::std::string::String> for PutItemSku {
             const NAME: &'static str = "PutItemSku";
-            const LIMITS: <::std::string::String as ::janus_runtime::typed::Base>::Limits = ::janus_runtime::typed::StringLimits::NONE
+            const LIMITS: ::janus_runtime::typed::StringLimits = ::janus_runtime::typed::StringLimits::NONE
                 .pattern("^[A-Z]{3}-[0-9]{4}$");
         }
         impl ::janus_runtime::__private::LiteralSpec<8835257726149554779u64>
@@ -734,20 +734,20 @@ pub mod catalog {
         pub enum Quantity {}
         impl ::janus_runtime::typed::Rule<i64> for Quantity {
             const NAME: &'static str = "Quantity";
-            const LIMITS: <i64 as ::janus_runtime::typed::Base>::Limits = ::janus_runtime::typed::IntegerLimits::NONE
+            const LIMITS: ::janus_runtime::typed::IntegerLimits = ::janus_runtime::typed::IntegerLimits::NONE
                 .minimum(0)
                 .maximum(10000);
         }
         impl ::janus_runtime::__private::LiteralSpec<15557918179744470349u64>
         for Quantity {}
         impl ::janus_runtime::typed::DefaultValue<i64> for Quantity {
-            const DEFAULT: <i64 as ::janus_runtime::typed::Base>::Literal = 1i64;
+            const DEFAULT: i64 = 1i64;
         }
         /// The rules of [`super::TagsItem`].
         pub enum TagsItem {}
         impl ::janus_runtime::typed::Rule<::std::string::String> for TagsItem {
             const NAME: &'static str = "TagsItem";
-            const LIMITS: <::std::string::String as ::janus_runtime::typed::Base>::Limits = ::janus_runtime::typed::StringLimits::NONE
+            const LIMITS: ::janus_runtime::typed::StringLimits = ::janus_runtime::typed::StringLimits::NONE
                 .max_length(16);
         }
         impl ::janus_runtime::__private::LiteralSpec<14255605393035014482u64>
@@ -756,7 +756,7 @@ pub mod catalog {
         pub enum Title {}
         impl ::janus_runtime::typed::Rule<::std::string::String> for Title {
             const NAME: &'static str = "Title";
-            const LIMITS: <::std::string::String as ::janus_runtime::typed::Base>::Limits = ::janus_runtime::typed::StringLimits::NONE
+            const LIMITS: ::janus_runtime::typed::StringLimits = ::janus_runtime::typed::StringLimits::NONE
                 .min_length(1)
                 .max_length(80);
         }
@@ -765,7 +765,7 @@ pub mod catalog {
         pub enum Width {}
         impl ::janus_runtime::typed::Rule<f64> for Width {
             const NAME: &'static str = "Width";
-            const LIMITS: <f64 as ::janus_runtime::typed::Base>::Limits = ::janus_runtime::typed::NumberLimits::NONE
+            const LIMITS: ::janus_runtime::typed::NumberLimits = ::janus_runtime::typed::NumberLimits::NONE
                 .minimum(0f64);
         }
         impl ::janus_runtime::__private::LiteralSpec<12269046689079490853u64> for Width {}

@@ -145,7 +145,7 @@ pub mod models {
         pub enum Grade {}
         impl ::janus_runtime::typed::Rule<i64> for Grade {
             const NAME: &'static str = "Grade";
-            const LIMITS: <i64 as ::janus_runtime::typed::Base>::Limits = ::janus_runtime::typed::IntegerLimits::NONE
+            const LIMITS: ::janus_runtime::typed::IntegerLimits = ::janus_runtime::typed::IntegerLimits::NONE
                 .minimum(1)
                 .maximum(10);
         }
@@ -154,7 +154,7 @@ pub mod models {
         pub enum Id {}
         impl ::janus_runtime::typed::Rule<::std::string::String> for Id {
             const NAME: &'static str = "Id";
-            const LIMITS: <::std::string::String as ::janus_runtime::typed::Base>::Limits = ::janus_runtime::typed::StringLimits::NONE
+            const LIMITS: ::janus_runtime::typed::StringLimits = ::janus_runtime::typed::StringLimits::NONE
                 .pattern("^[a-z0-9-]+$");
         }
         impl ::janus_runtime::__private::LiteralSpec<13983180773934132615u64> for Id {}
@@ -162,7 +162,7 @@ pub mod models {
         pub enum Name {}
         impl ::janus_runtime::typed::Rule<::std::string::String> for Name {
             const NAME: &'static str = "Name";
-            const LIMITS: <::std::string::String as ::janus_runtime::typed::Base>::Limits = ::janus_runtime::typed::StringLimits::NONE
+            const LIMITS: ::janus_runtime::typed::StringLimits = ::janus_runtime::typed::StringLimits::NONE
                 .min_length(1);
         }
         impl ::janus_runtime::__private::LiteralSpec<13930971516030536148u64> for Name {}
@@ -283,7 +283,7 @@ pub mod directory {
         pub enum Size {}
         impl ::janus_runtime::typed::Rule<i64> for Size {
             const NAME: &'static str = "Size";
-            const LIMITS: <i64 as ::janus_runtime::typed::Base>::Limits = ::janus_runtime::typed::IntegerLimits::NONE
+            const LIMITS: ::janus_runtime::typed::IntegerLimits = ::janus_runtime::typed::IntegerLimits::NONE
                 .minimum(0);
         }
         impl ::janus_runtime::__private::LiteralSpec<12927604117611776851u64> for Size {}

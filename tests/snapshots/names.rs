@@ -527,7 +527,7 @@ pub mod models_channel {
         pub enum CafU00e9 {}
         impl ::janus_runtime::typed::Rule<i64> for CafU00e9 {
             const NAME: &'static str = "CafU00e9";
-            const LIMITS: <i64 as ::janus_runtime::typed::Base>::Limits = ::janus_runtime::typed::IntegerLimits::NONE
+            const LIMITS: ::janus_runtime::typed::IntegerLimits = ::janus_runtime::typed::IntegerLimits::NONE
                 .minimum(1);
         }
         impl ::janus_runtime::__private::LiteralSpec<8220139583748011107u64>
@@ -536,7 +536,7 @@ pub mod models_channel {
         pub enum Self_ {}
         impl ::janus_runtime::typed::Rule<::std::string::String> for Self_ {
             const NAME: &'static str = "Self_";
-            const LIMITS: <::std::string::String as ::janus_runtime::typed::Base>::Limits = ::janus_runtime::typed::StringLimits::NONE
+            const LIMITS: ::janus_runtime::typed::StringLimits = ::janus_runtime::typed::StringLimits::NONE
                 .max_length(4);
         }
         impl ::janus_runtime::__private::LiteralSpec<7256399359438540205u64> for Self_ {}
@@ -544,7 +544,7 @@ pub mod models_channel {
         pub enum _2fa {}
         impl ::janus_runtime::typed::Rule<::std::string::String> for _2fa {
             const NAME: &'static str = "_2fa";
-            const LIMITS: <::std::string::String as ::janus_runtime::typed::Base>::Limits = ::janus_runtime::typed::StringLimits::NONE
+            const LIMITS: ::janus_runtime::typed::StringLimits = ::janus_runtime::typed::StringLimits::NONE
                 .pattern("^[0-9]{6}$");
         }
         impl ::janus_runtime::__private::LiteralSpec<5336916119966578257u64> for _2fa {}
@@ -937,7 +937,7 @@ pub mod user_service {
         impl ::janus_runtime::typed::Rule<::std::string::String>
         for CreateUserCreateUserArgs {
             const NAME: &'static str = "CreateUserCreateUserArgs";
-            const LIMITS: <::std::string::String as ::janus_runtime::typed::Base>::Limits = ::janus_runtime::typed::StringLimits::NONE
+            const LIMITS: ::janus_runtime::typed::StringLimits = ::janus_runtime::typed::StringLimits::NONE
                 .max_length(8);
         }
         impl ::janus_runtime::__private::LiteralSpec<16849488804128367552u64>
@@ -946,7 +946,7 @@ pub mod user_service {
         pub enum CreateUserUsername {}
         impl ::janus_runtime::typed::Rule<::std::string::String> for CreateUserUsername {
             const NAME: &'static str = "CreateUserUsername";
-            const LIMITS: <::std::string::String as ::janus_runtime::typed::Base>::Limits = ::janus_runtime::typed::StringLimits::NONE
+            const LIMITS: ::janus_runtime::typed::StringLimits = ::janus_runtime::typed::StringLimits::NONE
                 .min_length(3);
         }
         impl ::janus_runtime::__private::LiteralSpec<14529144855267337649u64>
@@ -955,7 +955,7 @@ pub mod user_service {
         pub enum UpdateUserUsername {}
         impl ::janus_runtime::typed::Rule<::std::string::String> for UpdateUserUsername {
             const NAME: &'static str = "UpdateUserUsername";
-            const LIMITS: <::std::string::String as ::janus_runtime::typed::Base>::Limits = ::janus_runtime::typed::StringLimits::NONE
+            const LIMITS: ::janus_runtime::typed::StringLimits = ::janus_runtime::typed::StringLimits::NONE
                 .min_length(3);
         }
         impl ::janus_runtime::__private::LiteralSpec<17364747472623870847u64>

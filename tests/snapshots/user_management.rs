@@ -204,7 +204,7 @@ pub mod models {
         pub enum Age {}
         impl ::janus_runtime::typed::Rule<i64> for Age {
             const NAME: &'static str = "Age";
-            const LIMITS: <i64 as ::janus_runtime::typed::Base>::Limits = ::janus_runtime::typed::IntegerLimits::NONE
+            const LIMITS: ::janus_runtime::typed::IntegerLimits = ::janus_runtime::typed::IntegerLimits::NONE
                 .minimum(13)
                 .maximum(120);
         }
@@ -213,7 +213,7 @@ pub mod models {
         pub enum FirstName {}
         impl ::janus_runtime::typed::Rule<::std::string::String> for FirstName {
             const NAME: &'static str = "FirstName";
-            const LIMITS: <::std::string::String as ::janus_runtime::typed::Base>::Limits = ::janus_runtime::typed::StringLimits::NONE
+            const LIMITS: ::janus_runtime::typed::StringLimits = ::janus_runtime::typed::StringLimits::NONE
                 .max_length(100);
         }
         impl ::janus_runtime::__private::LiteralSpec<4474719387474671970u64>
@@ -222,7 +222,7 @@ pub mod models {
         pub enum LastName {}
         impl ::janus_runtime::typed::Rule<::std::string::String> for LastName {
             const NAME: &'static str = "LastName";
-            const LIMITS: <::std::string::String as ::janus_runtime::typed::Base>::Limits = ::janus_runtime::typed::StringLimits::NONE
+            const LIMITS: ::janus_runtime::typed::StringLimits = ::janus_runtime::typed::StringLimits::NONE
                 .max_length(100);
         }
         impl ::janus_runtime::__private::LiteralSpec<17742405062901393530u64>
@@ -439,7 +439,7 @@ pub mod user_service {
         pub enum Email {}
         impl ::janus_runtime::typed::Rule<::std::string::String> for Email {
             const NAME: &'static str = "Email";
-            const LIMITS: <::std::string::String as ::janus_runtime::typed::Base>::Limits = ::janus_runtime::typed::StringLimits::NONE
+            const LIMITS: ::janus_runtime::typed::StringLimits = ::janus_runtime::typed::StringLimits::NONE
                 .pattern("^[\\w\\.-]+@[\\w\\.-]+\\.[a-zA-Z]{2,}$");
         }
         impl ::janus_runtime::__private::LiteralSpec<13914421477678749336u64> for Email {}
@@ -447,7 +447,7 @@ pub mod user_service {
         pub enum Username {}
         impl ::janus_runtime::typed::Rule<::std::string::String> for Username {
             const NAME: &'static str = "Username";
-            const LIMITS: <::std::string::String as ::janus_runtime::typed::Base>::Limits = ::janus_runtime::typed::StringLimits::NONE
+            const LIMITS: ::janus_runtime::typed::StringLimits = ::janus_runtime::typed::StringLimits::NONE
                 .min_length(3)
                 .max_length(50)
                 .pattern("^[a-zA-Z0-9_]{3,50}$");

@@ -94,6 +94,11 @@ pub(super) fn rule(ctx: &Ctx<'_>, n: &Newtype<'_>) -> TokenStream {
     let p = private();
     let base = base_ty(n.base);
     let limits = limits(n.base, n.constraints);
+    let (limits_ty, literal_ty) = match n.base {
+        Base::Str => (quote!(StringLimits), quote!(&'static str)),
+        Base::Int => (quote!(IntegerLimits), quote!(i64)),
+        Base::Num => (quote!(NumberLimits), quote!(f64)),
+    };
     let id = n.literal_id(ctx);
     let doc = doc_text(&format!("The rules of [`super::{type_name}`]."));
     let default = n.default.map(|v| {
@@ -113,7 +118,7 @@ pub(super) fn rule(ctx: &Ctx<'_>, n: &Newtype<'_>) -> TokenStream {
         };
         quote! {
             impl #t::DefaultValue<#base> for #name {
-                const DEFAULT: <#base as #t::Base>::Literal = #literal;
+                const DEFAULT: #literal_ty = #literal;
             }
         }
     });
@@ -122,7 +127,7 @@ pub(super) fn rule(ctx: &Ctx<'_>, n: &Newtype<'_>) -> TokenStream {
         pub enum #name {}
         impl #t::Rule<#base> for #name {
             const NAME: &'static str = #type_name;
-            const LIMITS: <#base as #t::Base>::Limits = #limits;
+            const LIMITS: #t::#limits_ty = #limits;
         }
         impl #p::LiteralSpec<#id> for #name {}
         #default
