@@ -124,6 +124,26 @@ pub mod catalog {
         /// `width`
         pub width: Width,
     }
+    impl Dimensions {
+        /// A `Dimensions` from the fields it cannot do without; the others start absent or at their default: set them with `with_unit`.
+        #[must_use]
+        pub fn new(
+            height: impl ::std::convert::Into<Height>,
+            width: impl ::std::convert::Into<Width>,
+        ) -> Self {
+            Self {
+                height: ::std::convert::Into::into(height),
+                unit: ::std::default::Default::default(),
+                width: ::std::convert::Into::into(width),
+            }
+        }
+        /// Sets `unit`.
+        #[must_use]
+        pub fn with_unit(mut self, value: impl ::std::convert::Into<Unit>) -> Self {
+            self.unit = ::std::convert::Into::into(value);
+            self
+        }
+    }
     /// `discount`
     ///
     /// Constraints: from 0 to 1 inclusive.
@@ -174,6 +194,15 @@ pub mod catalog {
     pub struct ItemStateArgs {
         /// `sku`
         pub sku: ItemStateSku,
+    }
+    impl ItemStateArgs {
+        /// A `ItemStateArgs` from its fields.
+        #[must_use]
+        pub fn new(sku: impl ::std::convert::Into<ItemStateSku>) -> Self {
+            Self {
+                sku: ::std::convert::Into::into(sku),
+            }
+        }
     }
     /// Result of the `item-state` request.
     #[derive(
@@ -386,6 +415,159 @@ pub mod catalog {
         pub weight: ::std::option::Option<f64>,
     }
     impl PutItemArgs {
+        /// A `PutItemArgs` from the fields it cannot do without; the others start absent or at their default: set them with `with_attributes`, `with_count`, `with_dimensions`, `with_discount`, `with_featured`, `with_label`, `with_matrix`, `with_metadata`, `with_note`, `with_quantity`, `with_tags`, `with_visible`, `with_weight`.
+        #[must_use]
+        pub fn new(
+            condition: impl ::std::convert::Into<Condition>,
+            price: impl ::std::convert::Into<Price>,
+            sku: impl ::std::convert::Into<PutItemSku>,
+            title: impl ::std::convert::Into<Title>,
+        ) -> Self {
+            Self {
+                attributes: ::std::option::Option::None,
+                condition: ::std::convert::Into::into(condition),
+                count: Self::__janus_default_count(),
+                dimensions: ::std::option::Option::None,
+                discount: ::std::default::Default::default(),
+                featured: ::std::option::Option::None,
+                label: Self::__janus_default_label(),
+                matrix: ::std::option::Option::None,
+                metadata: ::std::option::Option::None,
+                note: ::std::option::Option::None,
+                price: ::std::convert::Into::into(price),
+                quantity: ::std::default::Default::default(),
+                sku: ::std::convert::Into::into(sku),
+                tags: ::std::option::Option::None,
+                title: ::std::convert::Into::into(title),
+                visible: Self::__janus_default_visible(),
+                weight: ::std::option::Option::None,
+            }
+        }
+        /// Sets `attributes`.
+        #[must_use]
+        pub fn with_attributes(
+            mut self,
+            value: impl ::std::convert::Into<
+                ::janus_runtime::__private::serde_json::Map<
+                    ::std::string::String,
+                    ::janus_runtime::__private::serde_json::Value,
+                >,
+            >,
+        ) -> Self {
+            self.attributes = ::std::option::Option::Some(
+                ::std::convert::Into::into(value),
+            );
+            self
+        }
+        /// Sets `count`.
+        #[must_use]
+        pub fn with_count(mut self, value: impl ::std::convert::Into<i64>) -> Self {
+            self.count = ::std::convert::Into::into(value);
+            self
+        }
+        /// Sets `dimensions`.
+        #[must_use]
+        pub fn with_dimensions(
+            mut self,
+            value: impl ::std::convert::Into<Dimensions>,
+        ) -> Self {
+            self.dimensions = ::std::option::Option::Some(
+                ::std::convert::Into::into(value),
+            );
+            self
+        }
+        /// Sets `discount`.
+        #[must_use]
+        pub fn with_discount(
+            mut self,
+            value: impl ::std::convert::Into<Discount>,
+        ) -> Self {
+            self.discount = ::std::convert::Into::into(value);
+            self
+        }
+        /// Sets `featured`.
+        #[must_use]
+        pub fn with_featured(mut self, value: impl ::std::convert::Into<bool>) -> Self {
+            self.featured = ::std::option::Option::Some(
+                ::std::convert::Into::into(value),
+            );
+            self
+        }
+        /// Sets `label`.
+        #[must_use]
+        pub fn with_label(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.label = ::std::convert::Into::into(value);
+            self
+        }
+        /// Sets `matrix`.
+        #[must_use]
+        pub fn with_matrix(
+            mut self,
+            value: impl ::std::convert::Into<
+                ::std::vec::Vec<::std::vec::Vec<MatrixItemItem>>,
+            >,
+        ) -> Self {
+            self.matrix = ::std::option::Option::Some(::std::convert::Into::into(value));
+            self
+        }
+        /// Sets `metadata`.
+        #[must_use]
+        pub fn with_metadata(
+            mut self,
+            value: impl ::std::convert::Into<
+                ::janus_runtime::__private::serde_json::Map<
+                    ::std::string::String,
+                    ::janus_runtime::__private::serde_json::Value,
+                >,
+            >,
+        ) -> Self {
+            self.metadata = ::std::option::Option::Some(
+                ::std::convert::Into::into(value),
+            );
+            self
+        }
+        /// Sets `note`.
+        #[must_use]
+        pub fn with_note(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.note = ::std::option::Option::Some(::std::convert::Into::into(value));
+            self
+        }
+        /// Sets `quantity`.
+        #[must_use]
+        pub fn with_quantity(
+            mut self,
+            value: impl ::std::convert::Into<Quantity>,
+        ) -> Self {
+            self.quantity = ::std::convert::Into::into(value);
+            self
+        }
+        /// Sets `tags`.
+        #[must_use]
+        pub fn with_tags(
+            mut self,
+            value: impl ::std::convert::Into<::std::vec::Vec<TagsItem>>,
+        ) -> Self {
+            self.tags = ::std::option::Option::Some(::std::convert::Into::into(value));
+            self
+        }
+        /// Sets `visible`.
+        #[must_use]
+        pub fn with_visible(mut self, value: impl ::std::convert::Into<bool>) -> Self {
+            self.visible = ::std::convert::Into::into(value);
+            self
+        }
+        /// Sets `weight`.
+        #[must_use]
+        pub fn with_weight(mut self, value: impl ::std::convert::Into<f64>) -> Self {
+            self.weight = ::std::option::Option::Some(::std::convert::Into::into(value));
+            self
+        }
         #[doc(hidden)]
         fn __janus_default_count() -> i64 {
             10i64
@@ -483,6 +665,31 @@ pub mod catalog {
         /// `warnings`
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub warnings: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    }
+    impl PutItemResponse {
+        /// A `PutItemResponse` from the fields it cannot do without; the others start absent or at their default: set them with `with_warnings`.
+        #[must_use]
+        pub fn new(
+            id: impl ::std::convert::Into<i64>,
+            stored: impl ::std::convert::Into<bool>,
+        ) -> Self {
+            Self {
+                id: ::std::convert::Into::into(id),
+                stored: ::std::convert::Into::into(stored),
+                warnings: ::std::option::Option::None,
+            }
+        }
+        /// Sets `warnings`.
+        #[must_use]
+        pub fn with_warnings(
+            mut self,
+            value: impl ::std::convert::Into<::std::vec::Vec<::std::string::String>>,
+        ) -> Self {
+            self.warnings = ::std::option::Option::Some(
+                ::std::convert::Into::into(value),
+            );
+            self
+        }
     }
     /// Stock keeping unit.
     ///

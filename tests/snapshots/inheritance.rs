@@ -28,6 +28,38 @@ pub mod models {
         /// `title`
         pub title: ::std::string::String,
     }
+    impl Employee {
+        /// A `Employee` from the fields it cannot do without; the others start absent or at their default: set them with `with_email`, `with_grade`.
+        #[must_use]
+        pub fn new(
+            id: impl ::std::convert::Into<Id>,
+            name: impl ::std::convert::Into<Name>,
+            title: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            Self {
+                email: ::std::option::Option::None,
+                grade: ::std::option::Option::None,
+                id: ::std::convert::Into::into(id),
+                name: ::std::convert::Into::into(name),
+                title: ::std::convert::Into::into(title),
+            }
+        }
+        /// Sets `email`.
+        #[must_use]
+        pub fn with_email(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.email = ::std::option::Option::Some(::std::convert::Into::into(value));
+            self
+        }
+        /// Sets `grade`.
+        #[must_use]
+        pub fn with_grade(mut self, value: impl ::std::convert::Into<Grade>) -> Self {
+            self.grade = ::std::option::Option::Some(::std::convert::Into::into(value));
+            self
+        }
+    }
     /// Anything with an id.
     #[derive(
         ::std::fmt::Debug,
@@ -40,6 +72,15 @@ pub mod models {
     pub struct Entity {
         /// `id`
         pub id: Id,
+    }
+    impl Entity {
+        /// A `Entity` from its fields.
+        #[must_use]
+        pub fn new(id: impl ::std::convert::Into<Id>) -> Self {
+            Self {
+                id: ::std::convert::Into::into(id),
+            }
+        }
     }
     /// `grade`
     ///
@@ -116,6 +157,29 @@ pub mod models {
         /// `name`
         pub name: Name,
     }
+    impl Person {
+        /// A `Person` from the fields it cannot do without; the others start absent or at their default: set them with `with_email`.
+        #[must_use]
+        pub fn new(
+            id: impl ::std::convert::Into<Id>,
+            name: impl ::std::convert::Into<Name>,
+        ) -> Self {
+            Self {
+                email: ::std::option::Option::None,
+                id: ::std::convert::Into::into(id),
+                name: ::std::convert::Into::into(name),
+            }
+        }
+        /// Sets `email`.
+        #[must_use]
+        pub fn with_email(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.email = ::std::option::Option::Some(::std::convert::Into::into(value));
+            self
+        }
+    }
     /// A team and its sub-teams (recursive).
     #[derive(
         ::std::fmt::Debug,
@@ -137,6 +201,49 @@ pub mod models {
         /// `parent`
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub parent: ::std::option::Option<::std::boxed::Box<TeamNode>>,
+    }
+    impl TeamNode {
+        /// A `TeamNode` from the fields it cannot do without; the others start absent or at their default: set them with `with_children`, `with_members`, `with_parent`.
+        #[must_use]
+        pub fn new(name: impl ::std::convert::Into<::std::string::String>) -> Self {
+            Self {
+                children: ::std::option::Option::None,
+                members: ::std::option::Option::None,
+                name: ::std::convert::Into::into(name),
+                parent: ::std::option::Option::None,
+            }
+        }
+        /// Sets `children`.
+        #[must_use]
+        pub fn with_children(
+            mut self,
+            value: impl ::std::convert::Into<::std::vec::Vec<TeamNode>>,
+        ) -> Self {
+            self.children = ::std::option::Option::Some(
+                ::std::convert::Into::into(value),
+            );
+            self
+        }
+        /// Sets `members`.
+        #[must_use]
+        pub fn with_members(
+            mut self,
+            value: impl ::std::convert::Into<::std::vec::Vec<Employee>>,
+        ) -> Self {
+            self.members = ::std::option::Option::Some(
+                ::std::convert::Into::into(value),
+            );
+            self
+        }
+        /// Sets `parent`.
+        #[must_use]
+        pub fn with_parent(
+            mut self,
+            value: impl ::std::convert::Into<::std::boxed::Box<TeamNode>>,
+        ) -> Self {
+            self.parent = ::std::option::Option::Some(::std::convert::Into::into(value));
+            self
+        }
     }
     /// The rules of this module's constrained values.
     #[doc(hidden)]
@@ -194,6 +301,27 @@ pub mod directory {
         pub lead: ::std::option::Option<super::models::Employee>,
         /// `members`
         pub members: ::std::vec::Vec<super::models::Person>,
+    }
+    impl AddTeamArgs {
+        /// A `AddTeamArgs` from the fields it cannot do without; the others start absent or at their default: set them with `with_lead`.
+        #[must_use]
+        pub fn new(
+            members: impl ::std::convert::Into<::std::vec::Vec<super::models::Person>>,
+        ) -> Self {
+            Self {
+                lead: ::std::option::Option::None,
+                members: ::std::convert::Into::into(members),
+            }
+        }
+        /// Sets `lead`.
+        #[must_use]
+        pub fn with_lead(
+            mut self,
+            value: impl ::std::convert::Into<super::models::Employee>,
+        ) -> Self {
+            self.lead = ::std::option::Option::Some(::std::convert::Into::into(value));
+            self
+        }
     }
     /// The errors the `add-team` request declares.
     ///
@@ -256,6 +384,19 @@ pub mod directory {
         pub size: Size,
         /// `team`
         pub team: super::models::TeamNode,
+    }
+    impl AddTeamResponse {
+        /// A `AddTeamResponse` from its fields.
+        #[must_use]
+        pub fn new(
+            size: impl ::std::convert::Into<Size>,
+            team: impl ::std::convert::Into<super::models::TeamNode>,
+        ) -> Self {
+            Self {
+                size: ::std::convert::Into::into(size),
+                team: ::std::convert::Into::into(team),
+            }
+        }
     }
     /// `size`
     ///

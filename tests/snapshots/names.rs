@@ -22,6 +22,34 @@ pub mod models {
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub r#type: ::std::option::Option<::std::string::String>,
     }
+    impl Match {
+        /// A `Match` from the fields it cannot do without; the others start absent or at their default: set them with `with_status`, `with_type`.
+        #[must_use]
+        pub fn new() -> Self {
+            Self {
+                status: ::std::option::Option::None,
+                r#type: ::std::option::Option::None,
+            }
+        }
+        /// Sets `status`.
+        #[must_use]
+        pub fn with_status(
+            mut self,
+            value: impl ::std::convert::Into<MatchStatus>,
+        ) -> Self {
+            self.status = ::std::option::Option::Some(::std::convert::Into::into(value));
+            self
+        }
+        /// Sets `type`.
+        #[must_use]
+        pub fn with_type(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.r#type = ::std::option::Option::Some(::std::convert::Into::into(value));
+            self
+        }
+    }
     impl ::std::default::Default for Match {
         fn default() -> Self {
             Self {
@@ -99,6 +127,24 @@ pub mod models {
         /// `status`
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub status: ::std::option::Option<StatusStatus>,
+    }
+    impl Status {
+        /// A `Status` from the fields it cannot do without; the others start absent or at their default: set them with `with_status`.
+        #[must_use]
+        pub fn new() -> Self {
+            Self {
+                status: ::std::option::Option::None,
+            }
+        }
+        /// Sets `status`.
+        #[must_use]
+        pub fn with_status(
+            mut self,
+            value: impl ::std::convert::Into<StatusStatus>,
+        ) -> Self {
+            self.status = ::std::option::Option::Some(::std::convert::Into::into(value));
+            self
+        }
     }
     impl ::std::default::Default for Status {
         fn default() -> Self {
@@ -184,6 +230,26 @@ pub mod r#async {
         /// `match`
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub r#match: ::std::option::Option<super::models::Match>,
+    }
+    impl AwaitArgs {
+        /// A `AwaitArgs` from the fields it cannot do without; the others start absent or at their default: set them with `with_match`.
+        #[must_use]
+        pub fn new() -> Self {
+            Self {
+                r#match: ::std::option::Option::None,
+            }
+        }
+        /// Sets `match`.
+        #[must_use]
+        pub fn with_match(
+            mut self,
+            value: impl ::std::convert::Into<super::models::Match>,
+        ) -> Self {
+            self.r#match = ::std::option::Option::Some(
+                ::std::convert::Into::into(value),
+            );
+            self
+        }
     }
     impl ::std::default::Default for AwaitArgs {
         fn default() -> Self {
@@ -489,6 +555,69 @@ pub mod models_channel {
         )]
         pub user_id: ::std::option::Option<::std::string::String>,
     }
+    impl TypeArgs {
+        /// A `TypeArgs` from the fields it cannot do without; the others start absent or at their default: set them with `with__2fa`, `with_async`, `with_caf_u00e9`, `with_self_`, `with_type`, `with_user_id`.
+        #[must_use]
+        pub fn new() -> Self {
+            Self {
+                _2fa: ::std::option::Option::None,
+                r#async: ::std::option::Option::None,
+                caf_u00e9: ::std::option::Option::None,
+                self_: ::std::option::Option::None,
+                r#type: ::std::option::Option::None,
+                user_id: ::std::option::Option::None,
+            }
+        }
+        /// Sets `_2fa`.
+        #[allow(non_snake_case)]
+        #[must_use]
+        pub fn with__2fa(mut self, value: impl ::std::convert::Into<_2fa>) -> Self {
+            self._2fa = ::std::option::Option::Some(::std::convert::Into::into(value));
+            self
+        }
+        /// Sets `async`.
+        #[must_use]
+        pub fn with_async(mut self, value: impl ::std::convert::Into<bool>) -> Self {
+            self.r#async = ::std::option::Option::Some(
+                ::std::convert::Into::into(value),
+            );
+            self
+        }
+        /// Sets `caf_u00e9`.
+        #[must_use]
+        pub fn with_caf_u00e9(
+            mut self,
+            value: impl ::std::convert::Into<CafU00e9>,
+        ) -> Self {
+            self.caf_u00e9 = ::std::option::Option::Some(
+                ::std::convert::Into::into(value),
+            );
+            self
+        }
+        /// Sets `self_`.
+        #[must_use]
+        pub fn with_self_(mut self, value: impl ::std::convert::Into<Self_>) -> Self {
+            self.self_ = ::std::option::Option::Some(::std::convert::Into::into(value));
+            self
+        }
+        /// Sets `type`.
+        #[must_use]
+        pub fn with_type(mut self, value: impl ::std::convert::Into<Type>) -> Self {
+            self.r#type = ::std::option::Option::Some(::std::convert::Into::into(value));
+            self
+        }
+        /// Sets `user_id`.
+        #[must_use]
+        pub fn with_user_id(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.user_id = ::std::option::Option::Some(
+                ::std::convert::Into::into(value),
+            );
+            self
+        }
+    }
     impl ::std::default::Default for TypeArgs {
         fn default() -> Self {
             Self {
@@ -713,6 +842,27 @@ pub mod user_service {
         /// `username`
         pub username: CreateUserUsername,
     }
+    impl CreateUserArgs {
+        /// A `CreateUserArgs` from the fields it cannot do without; the others start absent or at their default: set them with `with_create_user_args`.
+        #[must_use]
+        pub fn new(username: impl ::std::convert::Into<CreateUserUsername>) -> Self {
+            Self {
+                create_user_args: ::std::option::Option::None,
+                username: ::std::convert::Into::into(username),
+            }
+        }
+        /// Sets `create_user_args`.
+        #[must_use]
+        pub fn with_create_user_args(
+            mut self,
+            value: impl ::std::convert::Into<CreateUserCreateUserArgs>,
+        ) -> Self {
+            self.create_user_args = ::std::option::Option::Some(
+                ::std::convert::Into::into(value),
+            );
+            self
+        }
+    }
     /// `create-user-args`
     ///
     /// Constraints: at most 8 characters.
@@ -773,6 +923,25 @@ pub mod user_service {
         /// `username`
         pub username: UpdateUserUsername,
     }
+    impl UpdateUserArgs {
+        /// A `UpdateUserArgs` from the fields it cannot do without; the others start absent or at their default: set them with `with_status`.
+        #[must_use]
+        pub fn new(username: impl ::std::convert::Into<UpdateUserUsername>) -> Self {
+            Self {
+                status: ::std::option::Option::None,
+                username: ::std::convert::Into::into(username),
+            }
+        }
+        /// Sets `status`.
+        #[must_use]
+        pub fn with_status(
+            mut self,
+            value: impl ::std::convert::Into<UpdateUserStatus>,
+        ) -> Self {
+            self.status = ::std::option::Option::Some(::std::convert::Into::into(value));
+            self
+        }
+    }
     /// Result of the `update-user` request.
     #[derive(
         ::std::fmt::Debug,
@@ -786,6 +955,24 @@ pub mod user_service {
         /// `status`
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub status: ::std::option::Option<UpdateUserResponseStatus>,
+    }
+    impl UpdateUserResponse {
+        /// A `UpdateUserResponse` from the fields it cannot do without; the others start absent or at their default: set them with `with_status`.
+        #[must_use]
+        pub fn new() -> Self {
+            Self {
+                status: ::std::option::Option::None,
+            }
+        }
+        /// Sets `status`.
+        #[must_use]
+        pub fn with_status(
+            mut self,
+            value: impl ::std::convert::Into<UpdateUserResponseStatus>,
+        ) -> Self {
+            self.status = ::std::option::Option::Some(::std::convert::Into::into(value));
+            self
+        }
     }
     impl ::std::default::Default for UpdateUserResponse {
         fn default() -> Self {

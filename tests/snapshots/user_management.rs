@@ -49,6 +49,33 @@ pub mod models {
         #[serde(rename = "userId")]
         pub user_id: ::std::string::String,
     }
+    impl CreateUserResponse {
+        /// A `CreateUserResponse` from the fields it cannot do without; the others start absent or at their default: set them with `with_created_at`.
+        #[must_use]
+        pub fn new(
+            message: impl ::std::convert::Into<::std::string::String>,
+            status: impl ::std::convert::Into<Status>,
+            user_id: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            Self {
+                created_at: ::std::option::Option::None,
+                message: ::std::convert::Into::into(message),
+                status: ::std::convert::Into::into(status),
+                user_id: ::std::convert::Into::into(user_id),
+            }
+        }
+        /// Sets `created_at`.
+        #[must_use]
+        pub fn with_created_at(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.created_at = ::std::option::Option::Some(
+                ::std::convert::Into::into(value),
+            );
+            self
+        }
+    }
     /// User's first name
     ///
     /// Constraints: at most 100 characters.
@@ -187,6 +214,62 @@ pub mod models {
             >,
         >,
     }
+    impl UserProfile {
+        /// A `UserProfile` from the fields it cannot do without; the others start absent or at their default: set them with `with_age`, `with_first_name`, `with_last_name`, `with_preferences`.
+        #[must_use]
+        pub fn new() -> Self {
+            Self {
+                age: ::std::option::Option::None,
+                first_name: ::std::option::Option::None,
+                last_name: ::std::option::Option::None,
+                preferences: ::std::option::Option::None,
+            }
+        }
+        /// Sets `age`.
+        #[must_use]
+        pub fn with_age(mut self, value: impl ::std::convert::Into<Age>) -> Self {
+            self.age = ::std::option::Option::Some(::std::convert::Into::into(value));
+            self
+        }
+        /// Sets `first_name`.
+        #[must_use]
+        pub fn with_first_name(
+            mut self,
+            value: impl ::std::convert::Into<FirstName>,
+        ) -> Self {
+            self.first_name = ::std::option::Option::Some(
+                ::std::convert::Into::into(value),
+            );
+            self
+        }
+        /// Sets `last_name`.
+        #[must_use]
+        pub fn with_last_name(
+            mut self,
+            value: impl ::std::convert::Into<LastName>,
+        ) -> Self {
+            self.last_name = ::std::option::Option::Some(
+                ::std::convert::Into::into(value),
+            );
+            self
+        }
+        /// Sets `preferences`.
+        #[must_use]
+        pub fn with_preferences(
+            mut self,
+            value: impl ::std::convert::Into<
+                ::janus_runtime::__private::serde_json::Map<
+                    ::std::string::String,
+                    ::janus_runtime::__private::serde_json::Value,
+                >,
+            >,
+        ) -> Self {
+            self.preferences = ::std::option::Option::Some(
+                ::std::convert::Into::into(value),
+            );
+            self
+        }
+    }
     impl ::std::default::Default for UserProfile {
         fn default() -> Self {
             Self {
@@ -256,6 +339,38 @@ pub mod user_service {
         pub role: Role,
         /// Unique username for the account
         pub username: Username,
+    }
+    impl CreateUserArgs {
+        /// A `CreateUserArgs` from the fields it cannot do without; the others start absent or at their default: set them with `with_profile`, `with_role`.
+        #[must_use]
+        pub fn new(
+            email: impl ::std::convert::Into<Email>,
+            username: impl ::std::convert::Into<Username>,
+        ) -> Self {
+            Self {
+                email: ::std::convert::Into::into(email),
+                profile: ::std::option::Option::None,
+                role: ::std::default::Default::default(),
+                username: ::std::convert::Into::into(username),
+            }
+        }
+        /// Sets `profile`.
+        #[must_use]
+        pub fn with_profile(
+            mut self,
+            value: impl ::std::convert::Into<super::models::UserProfile>,
+        ) -> Self {
+            self.profile = ::std::option::Option::Some(
+                ::std::convert::Into::into(value),
+            );
+            self
+        }
+        /// Sets `role`.
+        #[must_use]
+        pub fn with_role(mut self, value: impl ::std::convert::Into<Role>) -> Self {
+            self.role = ::std::convert::Into::into(value);
+            self
+        }
     }
     /// The errors the `create-user` request declares.
     ///

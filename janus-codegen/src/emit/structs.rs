@@ -1,4 +1,12 @@
 //! Structs: models, argument and response objects, inline objects.
+//!
+//! Every struct gets `new`, taking the fields without which it cannot be
+//! built (required, no default) in field order, the others starting absent
+//! (`None`) or at their default; and one chainable setter per such other
+//! field, named `with_` + the field's identifier (`r#` dropped): `with_role`,
+//! `with_type`, `with__2fa`. Field identifiers are distinct, so setters are too, and no
+//! setter is `new` nor a `__janus_` default function. Adding an optional
+//! field to the manifest thus keeps every `new(…).with_…(…)` call compiling.
 
 use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote};
@@ -26,14 +34,14 @@ pub(super) fn emit(
         quote!(#serde::Deserialize),
     ]);
     let defs = fields.iter().map(|f| field(ctx, name, f));
-    let default_fns: Vec<TokenStream> = fields.iter().filter_map(|f| default_fn(ctx, f)).collect();
-    let impl_block = if default_fns.is_empty() {
-        quote!()
-    } else {
-        quote! {
-            impl #name_i {
-                #(#default_fns)*
-            }
+    let default_fns = fields.iter().filter_map(|f| default_fn(ctx, f));
+    let new_fn = new_fn(ctx, name, fields);
+    let setters = fields.iter().filter_map(|f| setter(ctx, f));
+    let impl_block = quote! {
+        impl #name_i {
+            #new_fn
+            #(#setters)*
+            #(#default_fns)*
         }
     };
     let default_impl = default_impl(&name_i, fields);
@@ -105,6 +113,97 @@ fn field(ctx: &Ctx<'_>, owner: &str, f: &FieldIr) -> TokenStream {
     }
 }
 
+/// Needed by `new`: required on the wire and without a default.
+fn is_mandatory(f: &FieldIr) -> bool {
+    f.required && f.default.is_none()
+}
+
+/// The value a field not given to `new` (nor to `Default`) starts with.
+fn initial_value(f: &FieldIr) -> TokenStream {
+    match default_fn_name(f) {
+        Some(fn_name) => quote!(Self::#fn_name()),
+        None if f.default.is_some() => quote!(::std::default::Default::default()),
+        None => quote!(::std::option::Option::None),
+    }
+}
+
+/// `pub fn new(mandatory fields…) -> Self`.
+fn new_fn(ctx: &Ctx<'_>, name: &str, fields: &[FieldIr]) -> TokenStream {
+    let params = fields.iter().filter(|f| is_mandatory(f)).map(|f| {
+        let fi = ident(&f.ident);
+        let ty = ctx.ty(&f.ty);
+        quote!(#fi: impl ::std::convert::Into<#ty>)
+    });
+    let inits = fields.iter().map(|f| {
+        let fi = ident(&f.ident);
+        if is_mandatory(f) {
+            quote!(#fi: ::std::convert::Into::into(#fi))
+        } else {
+            let v = initial_value(f);
+            quote!(#fi: #v)
+        }
+    });
+    let optional: Vec<String> = fields
+        .iter()
+        .filter(|f| !is_mandatory(f))
+        .map(|f| format!("`{}`", setter_name(f)))
+        .collect();
+    let text = if optional.is_empty() {
+        format!("A `{name}` from its fields.")
+    } else {
+        format!(
+            "A `{name}` from the fields it cannot do without; the others start absent or at their default: set them with {}.",
+            optional.join(", ")
+        )
+    };
+    let doc = super::doc_text(&text);
+    quote! {
+        #doc
+        #[must_use]
+        pub fn new(#(#params),*) -> Self {
+            Self { #(#inits,)* }
+        }
+    }
+}
+
+fn setter_name(f: &FieldIr) -> proc_macro2::Ident {
+    format_ident!("with_{}", crate::ident::unraw(&f.ident))
+}
+
+/// `pub fn with_x(mut self, x) -> Self` for a field `new` does not take.
+fn setter(ctx: &Ctx<'_>, f: &FieldIr) -> Option<TokenStream> {
+    if is_mandatory(f) {
+        return None;
+    }
+    let fi = ident(&f.ident);
+    let name = setter_name(f);
+    let ty = ctx.ty(&f.ty);
+    let value = if f.default.is_some() {
+        quote!(::std::convert::Into::into(value))
+    } else {
+        quote!(::std::option::Option::Some(::std::convert::Into::into(
+            value
+        )))
+    };
+    let field = crate::ident::unraw(&f.ident);
+    let doc = super::doc_text(&format!("Sets `{field}`."));
+    // `with__2fa` for the field `_2fa`: the rule stays one rule.
+    let allow = if field.starts_with('_') {
+        quote!(#[allow(non_snake_case)])
+    } else {
+        quote!()
+    };
+    Some(quote! {
+        #doc
+        #allow
+        #[must_use]
+        pub fn #name(mut self, value: impl ::std::convert::Into<#ty>) -> Self {
+            self.#fi = #value;
+            self
+        }
+    })
+}
+
 fn default_fn(ctx: &Ctx<'_>, f: &FieldIr) -> Option<TokenStream> {
     let fn_name = default_fn_name(f)?;
     let ty = ctx.ty(&f.ty);
@@ -117,16 +216,13 @@ fn default_fn(ctx: &Ctx<'_>, f: &FieldIr) -> Option<TokenStream> {
 
 /// `Default` when every field is optional or has a default.
 fn default_impl(name: &proc_macro2::Ident, fields: &[FieldIr]) -> TokenStream {
-    if fields.iter().any(|f| f.required && f.default.is_none()) {
+    if fields.iter().any(is_mandatory) {
         return quote!();
     }
     let inits = fields.iter().map(|f| {
         let fi = ident(&f.ident);
-        match default_fn_name(f) {
-            Some(fn_name) => quote!(#fi: Self::#fn_name()),
-            None if f.default.is_some() => quote!(#fi: ::std::default::Default::default()),
-            None => quote!(#fi: ::std::option::Option::None),
-        }
+        let v = initial_value(f);
+        quote!(#fi: #v)
     });
     quote! {
         impl ::std::default::Default for #name {
