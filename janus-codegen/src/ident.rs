@@ -16,7 +16,16 @@
 //!   that cannot be raw (`self`, `super`, `crate`, `Self`), which get a
 //!   trailing `_`;
 //! - a name with no letter or digit has no identifier (`None`); the caller
-//!   reports it. Collisions are found by the caller, which knows the scope.
+//!   reports it. Collisions are found by the caller, which knows the scope;
+//! - a type named after a field or argument ([`field_type`]) whose
+//!   `PascalCase` form is a name of the standard prelude or a common std
+//!   item (`From`, `Option`, `Result`, `Box`, `Vec`, `String`, `Some`, …)
+//!   gets the suffix `Value` (`from` → `FromValue`), so a glob import of the
+//!   generated module (`use reports::*;`) never shadows it;
+//! - a request whose method name is one `::janus_runtime::Client` already
+//!   answers ([`CLIENT_METHODS`]: `stats`, `call`, `timeout`, `into`, …) is
+//!   refused by the manifest reader, since the client's own method would be
+//!   called instead of the generated one.
 
 /// Keywords that can be written as raw identifiers (`r#type`).
 const RAW_KEYWORDS: &[&str] = &[
@@ -129,6 +138,95 @@ pub fn pascal(name: &str) -> Option<String> {
     Some(finish(out, true))
 }
 
+/// Names of the standard prelude (all editions) and of common std items
+/// that a glob import of a generated module must not shadow.
+const PRELUDE_NAMES: &[&str] = &[
+    "AsMut",
+    "AsRef",
+    "Box",
+    "Clone",
+    "Copy",
+    "Default",
+    "DoubleEndedIterator",
+    "Drop",
+    "Eq",
+    "Err",
+    "ExactSizeIterator",
+    "Extend",
+    "Fn",
+    "FnMut",
+    "FnOnce",
+    "From",
+    "FromIterator",
+    "Future",
+    "Into",
+    "IntoFuture",
+    "IntoIterator",
+    "Iterator",
+    "None",
+    "Ok",
+    "Option",
+    "Ord",
+    "PartialEq",
+    "PartialOrd",
+    "Result",
+    "Send",
+    "Sized",
+    "Some",
+    "String",
+    "Sync",
+    "ToOwned",
+    "ToString",
+    "TryFrom",
+    "TryInto",
+    "Unpin",
+    "Vec",
+];
+
+/// The suffix a field-named type gets when its name is a prelude name.
+const PRELUDE_SUFFIX: &str = "Value";
+
+/// `PascalCase` identifier for a type named after a field or argument:
+/// [`pascal`], with the suffix `Value` when that is a prelude or common std
+/// name (`from` → `FromValue`, `option` → `OptionValue`).
+pub fn field_type(name: &str) -> Option<String> {
+    let mut ty = pascal(name)?;
+    if PRELUDE_NAMES.contains(&ty.as_str()) {
+        ty.push_str(PRELUDE_SUFFIX);
+    }
+    Some(ty)
+}
+
+/// Methods that `client.NAME(…)` reaches on a `::janus_runtime::Client`
+/// before a generated client-trait method of that name: the client's
+/// inherent methods taking `self` (keep in step with `impl Client` in the
+/// runtime) and the methods of prelude traits it implements.
+pub const CLIENT_METHODS: &[&str] = &[
+    "call",
+    "call_typed",
+    "clone",
+    "clone_from",
+    "clone_into",
+    "into",
+    "max_message_size",
+    "notify",
+    "reply_path",
+    "request",
+    "server_path",
+    "stats",
+    "timeout",
+    "to_owned",
+    "transport",
+    "try_into",
+    "with_timeout",
+];
+
+/// Whether the client method generated for the request `name` would be
+/// hidden by a method of `::janus_runtime::Client` ([`CLIENT_METHODS`]).
+pub fn hidden_client_method(name: &str) -> Option<String> {
+    snake(name).filter(|m| CLIENT_METHODS.contains(&m.as_str()))
+}
+
 /// `SCREAMING_SNAKE_CASE` identifier for a constant.
 pub fn screaming(name: &str) -> Option<String> {
     let w = words(name);
@@ -229,6 +327,45 @@ mod tests {
         assert_eq!(pascal("café").as_deref(), Some("CafU00e9"));
         assert_eq!(snake("日本").as_deref(), Some("u65e5_u672c"));
         assert_ne!(snake("cafe"), snake("café"));
+    }
+
+    #[test]
+    fn field_types_never_take_a_prelude_name() {
+        for (field, ty) in [
+            ("from", "FromValue"),
+            ("into", "IntoValue"),
+            ("default", "DefaultValue"),
+            ("option", "OptionValue"),
+            ("result", "ResultValue"),
+            ("box", "BoxValue"),
+            ("vec", "VecValue"),
+            ("string", "StringValue"),
+            ("some", "SomeValue"),
+            ("none", "NoneValue"),
+            ("ok", "OkValue"),
+            ("err", "ErrValue"),
+            ("try-from", "TryFromValue"),
+        ] {
+            assert_eq!(field_type(field).as_deref(), Some(ty), "{field}");
+        }
+        assert_eq!(field_type("priority").as_deref(), Some("Priority"));
+        assert_eq!(field_type("from-date").as_deref(), Some("FromDate"));
+        assert_eq!(field_type("--"), None);
+    }
+
+    #[test]
+    fn requests_named_after_client_methods_are_found_by_method_name() {
+        assert_eq!(hidden_client_method("stats").as_deref(), Some("stats"));
+        assert_eq!(
+            hidden_client_method("call-typed").as_deref(),
+            Some("call_typed")
+        );
+        assert_eq!(
+            hidden_client_method("withTimeout").as_deref(),
+            Some("with_timeout")
+        );
+        assert_eq!(hidden_client_method("create-user"), None);
+        assert_eq!(hidden_client_method("statistics"), None);
     }
 
     #[test]

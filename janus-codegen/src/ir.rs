@@ -796,7 +796,7 @@ impl Builder<'_> {
         );
         let mut out = Vec::new();
         for f in fields {
-            let simple = ident::pascal(&f.name).unwrap_or_else(|| "Field".to_owned());
+            let simple = ident::field_type(&f.name).unwrap_or_else(|| "Field".to_owned());
             let doc = describe(
                 f.schema.display.as_deref(),
                 f.schema.description.as_deref(),

@@ -719,6 +719,15 @@ impl Reader<'_> {
                     list(&RESERVED_REQUESTS)
                 ),
             );
+        } else if let Some(method) = crate::ident::hidden_client_method(&m.key) {
+            self.error(
+                m.key_pos,
+                &pointer,
+                format!(
+                    "request name `{}` would generate the client method `{method}`, which `janus_runtime::Client` already has: `client.{method}(…)` would call the client's own method; rename the request",
+                    m.key
+                ),
+            );
         }
         let obj = self.object(&m.value, &pointer, "a request", REQUEST_KEYS)?;
         let display = self.string(&obj, "name");

@@ -52,10 +52,18 @@ fn seed_manifest_generates_without_warnings() {
         "pub struct UserServiceServer<H>",
         "pub const CHANNEL_ID: &str = \"user-service\";",
         "pub const CREATE_USER: &str = \"create-user\";",
-        "pub(crate) use __janus_literal_username as username;",
+        "#[macro_export]\n    macro_rules! __janus_literal_username_",
     ] {
         assert!(text.contains(item), "missing `{item}`");
     }
+    // The literal macro is public under its own name, in its type's module.
+    assert!(
+        text.lines().any(
+            |l| l.trim().starts_with("pub use __janus_literal_username_")
+                && l.trim().ends_with(" as username;")
+        ),
+        "missing the `username!` re-export"
+    );
 }
 
 #[test]

@@ -94,8 +94,8 @@ pub mod catalog {
         __rules::CountItemsResponse,
     >;
     #[doc(hidden)]
-    #[allow(unused_macros)]
-    macro_rules! __janus_literal_count_items_response {
+    #[macro_export]
+    macro_rules! __janus_literal_count_items_response_da48dd9d321dd6c8 {
         ($value:literal) => {
             ::janus_runtime::__private::from_checked_literal:: < _, _,
             15389638258452764172u64 >
@@ -104,8 +104,11 @@ pub mod catalog {
         };
     }
     /// Builds a [`CountItemsResponse`] from a literal checked against the manifest's constraints while compiling: `count_items_response!(…)`. A literal that breaks them is a compile error naming the constraint and `all-types.json: /channels/catalog/requests/count-items/response`.
+    ///
+    /// Usable by path from other crates too (`crate_name::module::count_items_response!(…)`).
+    #[doc(inline)]
     #[allow(unused_imports)]
-    pub(crate) use __janus_literal_count_items_response as count_items_response;
+    pub use __janus_literal_count_items_response_da48dd9d321dd6c8 as count_items_response;
     /// Outer size.
     #[derive(
         ::std::fmt::Debug,
@@ -151,8 +154,8 @@ pub mod catalog {
     /// Built only through checks: [`new`](::janus_runtime::Constrained::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `discount!`.
     pub type Discount = ::janus_runtime::Constrained<f64, __rules::Discount>;
     #[doc(hidden)]
-    #[allow(unused_macros)]
-    macro_rules! __janus_literal_discount {
+    #[macro_export]
+    macro_rules! __janus_literal_discount_beeba65fe85bf360 {
         ($value:literal) => {
             ::janus_runtime::__private::from_checked_literal:: < _, _,
             8936571281601673828u64 >
@@ -161,8 +164,11 @@ pub mod catalog {
         };
     }
     /// Builds a [`Discount`] from a literal checked against the manifest's constraints while compiling: `discount!(…)`. A literal that breaks them is a compile error naming the constraint and `all-types.json: /channels/catalog/requests/put-item/args/discount`.
+    ///
+    /// Usable by path from other crates too (`crate_name::module::discount!(…)`).
+    #[doc(inline)]
     #[allow(unused_imports)]
-    pub(crate) use __janus_literal_discount as discount;
+    pub use __janus_literal_discount_beeba65fe85bf360 as discount;
     /// `height`
     ///
     /// Constraints: at least 0.
@@ -170,8 +176,8 @@ pub mod catalog {
     /// Built only through checks: [`new`](::janus_runtime::Constrained::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `height!`.
     pub type Height = ::janus_runtime::Constrained<f64, __rules::Height>;
     #[doc(hidden)]
-    #[allow(unused_macros)]
-    macro_rules! __janus_literal_height {
+    #[macro_export]
+    macro_rules! __janus_literal_height_41fe13d9eade3c0b {
         ($value:literal) => {
             ::janus_runtime::__private::from_checked_literal:: < _, _,
             14745929849966014249u64 >
@@ -180,8 +186,11 @@ pub mod catalog {
         };
     }
     /// Builds a [`Height`] from a literal checked against the manifest's constraints while compiling: `height!(…)`. A literal that breaks them is a compile error naming the constraint and `all-types.json: /channels/catalog/requests/put-item/args/dimensions/properties/height`.
+    ///
+    /// Usable by path from other crates too (`crate_name::module::height!(…)`).
+    #[doc(inline)]
     #[allow(unused_imports)]
-    pub(crate) use __janus_literal_height as height;
+    pub use __janus_literal_height_41fe13d9eade3c0b as height;
     /// Arguments of the `item-state` request.
     #[derive(
         ::std::fmt::Debug,
@@ -272,8 +281,8 @@ pub mod catalog {
         __rules::ItemStateSku,
     >;
     #[doc(hidden)]
-    #[allow(unused_macros)]
-    macro_rules! __janus_literal_item_state_sku {
+    #[macro_export]
+    macro_rules! __janus_literal_item_state_sku_9ccd166cd632d2e7 {
         ($value:literal) => {
             ::janus_runtime::__private::from_checked_literal:: < _, _,
             17716660942665472373u64 >
@@ -282,8 +291,11 @@ pub mod catalog {
         };
     }
     /// Builds a [`ItemStateSku`] from a literal checked against the manifest's constraints while compiling: `item_state_sku!(…)`. A literal that breaks them is a compile error naming the constraint and `all-types.json: /channels/catalog/requests/item-state/args/sku`.
+    ///
+    /// Usable by path from other crates too (`crate_name::module::item_state_sku!(…)`).
+    #[doc(inline)]
     #[allow(unused_imports)]
-    pub(crate) use __janus_literal_item_state_sku as item_state_sku;
+    pub use __janus_literal_item_state_sku_9ccd166cd632d2e7 as item_state_sku;
     /// An element of Result of the `list-tags` request.
     ///
     /// Constraints: at least 1 characters.
@@ -294,8 +306,8 @@ pub mod catalog {
         __rules::ListTagsResponseItem,
     >;
     #[doc(hidden)]
-    #[allow(unused_macros)]
-    macro_rules! __janus_literal_list_tags_response_item {
+    #[macro_export]
+    macro_rules! __janus_literal_list_tags_response_item_461d6fcad9c24d5c {
         ($value:literal) => {
             ::janus_runtime::__private::from_checked_literal:: < _, _,
             738953208905651008u64 >
@@ -304,8 +316,11 @@ pub mod catalog {
         };
     }
     /// Builds a [`ListTagsResponseItem`] from a literal checked against the manifest's constraints while compiling: `list_tags_response_item!(…)`. A literal that breaks them is a compile error naming the constraint and `all-types.json: /channels/catalog/requests/list-tags/response/items`.
+    ///
+    /// Usable by path from other crates too (`crate_name::module::list_tags_response_item!(…)`).
+    #[doc(inline)]
     #[allow(unused_imports)]
-    pub(crate) use __janus_literal_list_tags_response_item as list_tags_response_item;
+    pub use __janus_literal_list_tags_response_item_461d6fcad9c24d5c as list_tags_response_item;
     /// An element of An element of `matrix`
     ///
     /// Constraints: from -5 to 5 inclusive.
@@ -313,8 +328,8 @@ pub mod catalog {
     /// Built only through checks: [`new`](::janus_runtime::Constrained::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `matrix_item_item!`.
     pub type MatrixItemItem = ::janus_runtime::Constrained<i64, __rules::MatrixItemItem>;
     #[doc(hidden)]
-    #[allow(unused_macros)]
-    macro_rules! __janus_literal_matrix_item_item {
+    #[macro_export]
+    macro_rules! __janus_literal_matrix_item_item_8589f6511b6633af {
         ($value:literal) => {
             ::janus_runtime::__private::from_checked_literal:: < _, _,
             16077135191639248733u64 >
@@ -323,8 +338,11 @@ pub mod catalog {
         };
     }
     /// Builds a [`MatrixItemItem`] from a literal checked against the manifest's constraints while compiling: `matrix_item_item!(…)`. A literal that breaks them is a compile error naming the constraint and `all-types.json: /channels/catalog/requests/put-item/args/matrix/items/items`.
+    ///
+    /// Usable by path from other crates too (`crate_name::module::matrix_item_item!(…)`).
+    #[doc(inline)]
     #[allow(unused_imports)]
-    pub(crate) use __janus_literal_matrix_item_item as matrix_item_item;
+    pub use __janus_literal_matrix_item_item_8589f6511b6633af as matrix_item_item;
     /// `price`
     ///
     /// Constraints: from 0.01 to 99999.99 inclusive.
@@ -332,8 +350,8 @@ pub mod catalog {
     /// Built only through checks: [`new`](::janus_runtime::Constrained::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `price!`.
     pub type Price = ::janus_runtime::Constrained<f64, __rules::Price>;
     #[doc(hidden)]
-    #[allow(unused_macros)]
-    macro_rules! __janus_literal_price {
+    #[macro_export]
+    macro_rules! __janus_literal_price_f2567f441ceebe57 {
         ($value:literal) => {
             ::janus_runtime::__private::from_checked_literal:: < _, _,
             6928598867011087269u64 >
@@ -342,8 +360,11 @@ pub mod catalog {
         };
     }
     /// Builds a [`Price`] from a literal checked against the manifest's constraints while compiling: `price!(…)`. A literal that breaks them is a compile error naming the constraint and `all-types.json: /channels/catalog/requests/put-item/args/price`.
+    ///
+    /// Usable by path from other crates too (`crate_name::module::price!(…)`).
+    #[doc(inline)]
     #[allow(unused_imports)]
-    pub(crate) use __janus_literal_price as price;
+    pub use __janus_literal_price_f2567f441ceebe57 as price;
     /// Arguments of the `put-item` request.
     #[derive(
         ::std::fmt::Debug,
@@ -701,8 +722,8 @@ pub mod catalog {
         __rules::PutItemSku,
     >;
     #[doc(hidden)]
-    #[allow(unused_macros)]
-    macro_rules! __janus_literal_put_item_sku {
+    #[macro_export]
+    macro_rules! __janus_literal_put_item_sku_f0e4b1cdcbd99d95 {
         ($value:literal) => {
             ::janus_runtime::__private::from_checked_literal:: < _, _,
             8835257726149554779u64 >
@@ -711,8 +732,11 @@ pub mod catalog {
         };
     }
     /// Builds a [`PutItemSku`] from a literal checked against the manifest's constraints while compiling: `put_item_sku!(…)`. A literal that breaks them is a compile error naming the constraint and `all-types.json: /channels/catalog/requests/put-item/args/sku`.
+    ///
+    /// Usable by path from other crates too (`crate_name::module::put_item_sku!(…)`).
+    #[doc(inline)]
     #[allow(unused_imports)]
-    pub(crate) use __janus_literal_put_item_sku as put_item_sku;
+    pub use __janus_literal_put_item_sku_f0e4b1cdcbd99d95 as put_item_sku;
     /// `quantity`
     ///
     /// Constraints: from 0 to 10000 inclusive.
@@ -720,8 +744,8 @@ pub mod catalog {
     /// Built only through checks: [`new`](::janus_runtime::Constrained::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `quantity!`.
     pub type Quantity = ::janus_runtime::Constrained<i64, __rules::Quantity>;
     #[doc(hidden)]
-    #[allow(unused_macros)]
-    macro_rules! __janus_literal_quantity {
+    #[macro_export]
+    macro_rules! __janus_literal_quantity_7d4daef95987f09f {
         ($value:literal) => {
             ::janus_runtime::__private::from_checked_literal:: < _, _,
             15557918179744470349u64 >
@@ -730,8 +754,11 @@ pub mod catalog {
         };
     }
     /// Builds a [`Quantity`] from a literal checked against the manifest's constraints while compiling: `quantity!(…)`. A literal that breaks them is a compile error naming the constraint and `all-types.json: /channels/catalog/requests/put-item/args/quantity`.
+    ///
+    /// Usable by path from other crates too (`crate_name::module::quantity!(…)`).
+    #[doc(inline)]
     #[allow(unused_imports)]
-    pub(crate) use __janus_literal_quantity as quantity;
+    pub use __janus_literal_quantity_7d4daef95987f09f as quantity;
     /// An element of Short tags.
     ///
     /// Constraints: at most 16 characters.
@@ -742,8 +769,8 @@ pub mod catalog {
         __rules::TagsItem,
     >;
     #[doc(hidden)]
-    #[allow(unused_macros)]
-    macro_rules! __janus_literal_tags_item {
+    #[macro_export]
+    macro_rules! __janus_literal_tags_item_8c47e7c767352606 {
         ($value:literal) => {
             ::janus_runtime::__private::from_checked_literal:: < _, _,
             14255605393035014482u64 >
@@ -752,8 +779,11 @@ pub mod catalog {
         };
     }
     /// Builds a [`TagsItem`] from a literal checked against the manifest's constraints while compiling: `tags_item!(…)`. A literal that breaks them is a compile error naming the constraint and `all-types.json: /channels/catalog/requests/put-item/args/tags/items`.
+    ///
+    /// Usable by path from other crates too (`crate_name::module::tags_item!(…)`).
+    #[doc(inline)]
     #[allow(unused_imports)]
-    pub(crate) use __janus_literal_tags_item as tags_item;
+    pub use __janus_literal_tags_item_8c47e7c767352606 as tags_item;
     /// `title`
     ///
     /// Constraints: 1 to 80 characters.
@@ -761,8 +791,8 @@ pub mod catalog {
     /// Built only through checks: [`new`](::janus_runtime::Constrained::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `title!`.
     pub type Title = ::janus_runtime::Constrained<::std::string::String, __rules::Title>;
     #[doc(hidden)]
-    #[allow(unused_macros)]
-    macro_rules! __janus_literal_title {
+    #[macro_export]
+    macro_rules! __janus_literal_title_d0387e43dc15423e {
         ($value:literal) => {
             ::janus_runtime::__private::from_checked_literal:: < _, _,
             455123393831214858u64 >
@@ -771,8 +801,11 @@ pub mod catalog {
         };
     }
     /// Builds a [`Title`] from a literal checked against the manifest's constraints while compiling: `title!(…)`. A literal that breaks them is a compile error naming the constraint and `all-types.json: /channels/catalog/requests/put-item/args/title`.
+    ///
+    /// Usable by path from other crates too (`crate_name::module::title!(…)`).
+    #[doc(inline)]
     #[allow(unused_imports)]
-    pub(crate) use __janus_literal_title as title;
+    pub use __janus_literal_title_d0387e43dc15423e as title;
     /// `unit`
     #[derive(
         ::std::fmt::Debug,
@@ -844,8 +877,8 @@ pub mod catalog {
     /// Built only through checks: [`new`](::janus_runtime::Constrained::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `width!`.
     pub type Width = ::janus_runtime::Constrained<f64, __rules::Width>;
     #[doc(hidden)]
-    #[allow(unused_macros)]
-    macro_rules! __janus_literal_width {
+    #[macro_export]
+    macro_rules! __janus_literal_width_8019ecd2ea52fad7 {
         ($value:literal) => {
             ::janus_runtime::__private::from_checked_literal:: < _, _,
             12269046689079490853u64 >
@@ -854,8 +887,11 @@ pub mod catalog {
         };
     }
     /// Builds a [`Width`] from a literal checked against the manifest's constraints while compiling: `width!(…)`. A literal that breaks them is a compile error naming the constraint and `all-types.json: /channels/catalog/requests/put-item/args/dimensions/properties/width`.
+    ///
+    /// Usable by path from other crates too (`crate_name::module::width!(…)`).
+    #[doc(inline)]
     #[allow(unused_imports)]
-    pub(crate) use __janus_literal_width as width;
+    pub use __janus_literal_width_8019ecd2ea52fad7 as width;
     /// The rules of this module's constrained values.
     #[doc(hidden)]
     pub mod __rules {

@@ -89,8 +89,8 @@ pub mod models {
     /// Built only through checks: [`new`](::janus_runtime::Constrained::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `grade!`.
     pub type Grade = ::janus_runtime::Constrained<i64, __rules::Grade>;
     #[doc(hidden)]
-    #[allow(unused_macros)]
-    macro_rules! __janus_literal_grade {
+    #[macro_export]
+    macro_rules! __janus_literal_grade_7ae961ad44b40f17 {
         ($value:literal) => {
             ::janus_runtime::__private::from_checked_literal:: < _, _,
             10230671159603749225u64 >
@@ -99,8 +99,11 @@ pub mod models {
         };
     }
     /// Builds a [`Grade`] from a literal checked against the manifest's constraints while compiling: `grade!(…)`. A literal that breaks them is a compile error naming the constraint and `inheritance.json: /models/Employee/properties/grade`.
+    ///
+    /// Usable by path from other crates too (`crate_name::module::grade!(…)`).
+    #[doc(inline)]
     #[allow(unused_imports)]
-    pub(crate) use __janus_literal_grade as grade;
+    pub use __janus_literal_grade_7ae961ad44b40f17 as grade;
     /// `id`
     ///
     /// Constraints: matches `^[a-z0-9-]+$`.
@@ -108,8 +111,8 @@ pub mod models {
     /// Built only through checks: [`new`](::janus_runtime::Constrained::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `id!`.
     pub type Id = ::janus_runtime::Constrained<::std::string::String, __rules::Id>;
     #[doc(hidden)]
-    #[allow(unused_macros)]
-    macro_rules! __janus_literal_id {
+    #[macro_export]
+    macro_rules! __janus_literal_id_3075c3e55fc485e1 {
         ($value:literal) => {
             ::janus_runtime::__private::from_checked_literal:: < _, _,
             13983180773934132615u64 >
@@ -118,8 +121,11 @@ pub mod models {
         };
     }
     /// Builds a [`Id`] from a literal checked against the manifest's constraints while compiling: `id!(…)`. A literal that breaks them is a compile error naming the constraint and `inheritance.json: /models/Entity/properties/id`.
+    ///
+    /// Usable by path from other crates too (`crate_name::module::id!(…)`).
+    #[doc(inline)]
     #[allow(unused_imports)]
-    pub(crate) use __janus_literal_id as id;
+    pub use __janus_literal_id_3075c3e55fc485e1 as id;
     /// `name`
     ///
     /// Constraints: at least 1 characters.
@@ -127,8 +133,8 @@ pub mod models {
     /// Built only through checks: [`new`](::janus_runtime::Constrained::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `name!`.
     pub type Name = ::janus_runtime::Constrained<::std::string::String, __rules::Name>;
     #[doc(hidden)]
-    #[allow(unused_macros)]
-    macro_rules! __janus_literal_name {
+    #[macro_export]
+    macro_rules! __janus_literal_name_59868f61625014a0 {
         ($value:literal) => {
             ::janus_runtime::__private::from_checked_literal:: < _, _,
             13930971516030536148u64 >
@@ -137,8 +143,11 @@ pub mod models {
         };
     }
     /// Builds a [`Name`] from a literal checked against the manifest's constraints while compiling: `name!(…)`. A literal that breaks them is a compile error naming the constraint and `inheritance.json: /models/Person/properties/name`.
+    ///
+    /// Usable by path from other crates too (`crate_name::module::name!(…)`).
+    #[doc(inline)]
     #[allow(unused_imports)]
-    pub(crate) use __janus_literal_name as name;
+    pub use __janus_literal_name_59868f61625014a0 as name;
     /// A person.
     #[derive(
         ::std::fmt::Debug,
@@ -405,8 +414,8 @@ pub mod directory {
     /// Built only through checks: [`new`](::janus_runtime::Constrained::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `size!`.
     pub type Size = ::janus_runtime::Constrained<i64, __rules::Size>;
     #[doc(hidden)]
-    #[allow(unused_macros)]
-    macro_rules! __janus_literal_size {
+    #[macro_export]
+    macro_rules! __janus_literal_size_77ea8a78f49fa62d {
         ($value:literal) => {
             ::janus_runtime::__private::from_checked_literal:: < _, _,
             12927604117611776851u64 >
@@ -415,8 +424,11 @@ pub mod directory {
         };
     }
     /// Builds a [`Size`] from a literal checked against the manifest's constraints while compiling: `size!(…)`. A literal that breaks them is a compile error naming the constraint and `inheritance.json: /channels/directory/requests/add-team/response/properties/size`.
+    ///
+    /// Usable by path from other crates too (`crate_name::module::size!(…)`).
+    #[doc(inline)]
     #[allow(unused_imports)]
-    pub(crate) use __janus_literal_size as size;
+    pub use __janus_literal_size_77ea8a78f49fa62d as size;
     /// The rules of this module's constrained values.
     #[doc(hidden)]
     pub mod __rules {

@@ -405,8 +405,8 @@ pub mod models_channel {
     /// Built only through checks: [`new`](::janus_runtime::Constrained::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `caf_u00e9!`.
     pub type CafU00e9 = ::janus_runtime::Constrained<i64, __rules::CafU00e9>;
     #[doc(hidden)]
-    #[allow(unused_macros)]
-    macro_rules! __janus_literal_caf_u00e9 {
+    #[macro_export]
+    macro_rules! __janus_literal_caf_u00e9_066847dfb392ded0 {
         ($value:literal) => {
             ::janus_runtime::__private::from_checked_literal:: < _, _,
             8220139583748011107u64 >
@@ -415,8 +415,11 @@ pub mod models_channel {
         };
     }
     /// Builds a [`CafU00e9`] from a literal checked against the manifest's constraints while compiling: `caf_u00e9!(…)`. A literal that breaks them is a compile error naming the constraint and `names.json: /channels/models/commands/type/args/café`.
+    ///
+    /// Usable by path from other crates too (`crate_name::module::caf_u00e9!(…)`).
+    #[doc(inline)]
     #[allow(unused_imports)]
-    pub(crate) use __janus_literal_caf_u00e9 as caf_u00e9;
+    pub use __janus_literal_caf_u00e9_066847dfb392ded0 as caf_u00e9;
     /// `self`
     ///
     /// Constraints: at most 4 characters.
@@ -424,8 +427,8 @@ pub mod models_channel {
     /// Built only through checks: [`new`](::janus_runtime::Constrained::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `self_!`.
     pub type Self_ = ::janus_runtime::Constrained<::std::string::String, __rules::Self_>;
     #[doc(hidden)]
-    #[allow(unused_macros)]
-    macro_rules! __janus_literal_self_ {
+    #[macro_export]
+    macro_rules! __janus_literal_self__b266b7f1ffb02c22 {
         ($value:literal) => {
             ::janus_runtime::__private::from_checked_literal:: < _, _,
             7256399359438540205u64 >
@@ -434,8 +437,11 @@ pub mod models_channel {
         };
     }
     /// Builds a [`Self_`] from a literal checked against the manifest's constraints while compiling: `self_!(…)`. A literal that breaks them is a compile error naming the constraint and `names.json: /channels/models/commands/type/args/self`.
+    ///
+    /// Usable by path from other crates too (`crate_name::module::self_!(…)`).
+    #[doc(inline)]
     #[allow(unused_imports)]
-    pub(crate) use __janus_literal_self_ as self_;
+    pub use __janus_literal_self__b266b7f1ffb02c22 as self_;
     /// `type`
     #[derive(
         ::std::fmt::Debug,
@@ -637,8 +643,8 @@ pub mod models_channel {
     /// Built only through checks: [`new`](::janus_runtime::Constrained::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `_2fa!`.
     pub type _2fa = ::janus_runtime::Constrained<::std::string::String, __rules::_2fa>;
     #[doc(hidden)]
-    #[allow(unused_macros)]
-    macro_rules! __janus_literal__2fa {
+    #[macro_export]
+    macro_rules! __janus_literal__2fa_b35f9b5fbfd10196 {
         ($value:literal) => {
             ::janus_runtime::__private::from_checked_literal:: < _, _,
             5336916119966578257u64 >
@@ -647,8 +653,11 @@ pub mod models_channel {
         };
     }
     /// Builds a [`_2fa`] from a literal checked against the manifest's constraints while compiling: `_2fa!(…)`. A literal that breaks them is a compile error naming the constraint and `names.json: /channels/models/commands/type/args/2fa`.
+    ///
+    /// Usable by path from other crates too (`crate_name::module::_2fa!(…)`).
+    #[doc(inline)]
     #[allow(unused_imports)]
-    pub(crate) use __janus_literal__2fa as _2fa;
+    pub use __janus_literal__2fa_b35f9b5fbfd10196 as _2fa;
     /// The rules of this module's constrained values.
     #[doc(hidden)]
     pub mod __rules {
@@ -873,8 +882,8 @@ pub mod user_service {
         __rules::CreateUserCreateUserArgs,
     >;
     #[doc(hidden)]
-    #[allow(unused_macros)]
-    macro_rules! __janus_literal_create_user_create_user_args {
+    #[macro_export]
+    macro_rules! __janus_literal_create_user_create_user_args_4765ace604d29826 {
         ($value:literal) => {
             ::janus_runtime::__private::from_checked_literal:: < _, _,
             16849488804128367552u64 >
@@ -883,8 +892,11 @@ pub mod user_service {
         };
     }
     /// Builds a [`CreateUserCreateUserArgs`] from a literal checked against the manifest's constraints while compiling: `create_user_create_user_args!(…)`. A literal that breaks them is a compile error naming the constraint and `names.json: /channels/user-service/requests/create-user/args/create-user-args`.
+    ///
+    /// Usable by path from other crates too (`crate_name::module::create_user_create_user_args!(…)`).
+    #[doc(inline)]
     #[allow(unused_imports)]
-    pub(crate) use __janus_literal_create_user_create_user_args as create_user_create_user_args;
+    pub use __janus_literal_create_user_create_user_args_4765ace604d29826 as create_user_create_user_args;
     /// `username`
     ///
     /// Constraints: at least 3 characters.
@@ -895,8 +907,8 @@ pub mod user_service {
         __rules::CreateUserUsername,
     >;
     #[doc(hidden)]
-    #[allow(unused_macros)]
-    macro_rules! __janus_literal_create_user_username {
+    #[macro_export]
+    macro_rules! __janus_literal_create_user_username_63cf029e453d5c29 {
         ($value:literal) => {
             ::janus_runtime::__private::from_checked_literal:: < _, _,
             14529144855267337649u64 >
@@ -905,8 +917,11 @@ pub mod user_service {
         };
     }
     /// Builds a [`CreateUserUsername`] from a literal checked against the manifest's constraints while compiling: `create_user_username!(…)`. A literal that breaks them is a compile error naming the constraint and `names.json: /channels/user-service/requests/create-user/args/username`.
+    ///
+    /// Usable by path from other crates too (`crate_name::module::create_user_username!(…)`).
+    #[doc(inline)]
     #[allow(unused_imports)]
-    pub(crate) use __janus_literal_create_user_username as create_user_username;
+    pub use __janus_literal_create_user_username_63cf029e453d5c29 as create_user_username;
     /// Arguments of the `update-user` request.
     #[derive(
         ::std::fmt::Debug,
@@ -1104,8 +1119,8 @@ pub mod user_service {
         __rules::UpdateUserUsername,
     >;
     #[doc(hidden)]
-    #[allow(unused_macros)]
-    macro_rules! __janus_literal_update_user_username {
+    #[macro_export]
+    macro_rules! __janus_literal_update_user_username_ee0d61712015c203 {
         ($value:literal) => {
             ::janus_runtime::__private::from_checked_literal:: < _, _,
             17364747472623870847u64 >
@@ -1114,8 +1129,11 @@ pub mod user_service {
         };
     }
     /// Builds a [`UpdateUserUsername`] from a literal checked against the manifest's constraints while compiling: `update_user_username!(…)`. A literal that breaks them is a compile error naming the constraint and `names.json: /channels/user-service/requests/update-user/args/username`.
+    ///
+    /// Usable by path from other crates too (`crate_name::module::update_user_username!(…)`).
+    #[doc(inline)]
     #[allow(unused_imports)]
-    pub(crate) use __janus_literal_update_user_username as update_user_username;
+    pub use __janus_literal_update_user_username_ee0d61712015c203 as update_user_username;
     /// The rules of this module's constrained values.
     #[doc(hidden)]
     pub mod __rules {

@@ -12,8 +12,8 @@ pub mod models {
     /// Built only through checks: [`new`](::janus_runtime::Constrained::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `age!`.
     pub type Age = ::janus_runtime::Constrained<i64, __rules::Age>;
     #[doc(hidden)]
-    #[allow(unused_macros)]
-    macro_rules! __janus_literal_age {
+    #[macro_export]
+    macro_rules! __janus_literal_age_ed1af0e84b8ddecf {
         ($value:literal) => {
             ::janus_runtime::__private::from_checked_literal:: < _, _,
             4078636047888525521u64 >
@@ -22,8 +22,11 @@ pub mod models {
         };
     }
     /// Builds a [`Age`] from a literal checked against the manifest's constraints while compiling: `age!(…)`. A literal that breaks them is a compile error naming the constraint and `user-management.json: /models/UserProfile/properties/age`.
+    ///
+    /// Usable by path from other crates too (`crate_name::module::age!(…)`).
+    #[doc(inline)]
     #[allow(unused_imports)]
-    pub(crate) use __janus_literal_age as age;
+    pub use __janus_literal_age_ed1af0e84b8ddecf as age;
     /// Response from user creation operation
     #[derive(
         ::std::fmt::Debug,
@@ -86,8 +89,8 @@ pub mod models {
         __rules::FirstName,
     >;
     #[doc(hidden)]
-    #[allow(unused_macros)]
-    macro_rules! __janus_literal_first_name {
+    #[macro_export]
+    macro_rules! __janus_literal_first_name_7f309b7863f83fd2 {
         ($value:literal) => {
             ::janus_runtime::__private::from_checked_literal:: < _, _,
             4474719387474671970u64 >
@@ -96,8 +99,11 @@ pub mod models {
         };
     }
     /// Builds a [`FirstName`] from a literal checked against the manifest's constraints while compiling: `first_name!(…)`. A literal that breaks them is a compile error naming the constraint and `user-management.json: /models/UserProfile/properties/firstName`.
+    ///
+    /// Usable by path from other crates too (`crate_name::module::first_name!(…)`).
+    #[doc(inline)]
     #[allow(unused_imports)]
-    pub(crate) use __janus_literal_first_name as first_name;
+    pub use __janus_literal_first_name_7f309b7863f83fd2 as first_name;
     /// User's last name
     ///
     /// Constraints: at most 100 characters.
@@ -108,8 +114,8 @@ pub mod models {
         __rules::LastName,
     >;
     #[doc(hidden)]
-    #[allow(unused_macros)]
-    macro_rules! __janus_literal_last_name {
+    #[macro_export]
+    macro_rules! __janus_literal_last_name_1f1a0d09cc03d21a {
         ($value:literal) => {
             ::janus_runtime::__private::from_checked_literal:: < _, _,
             17742405062901393530u64 >
@@ -118,8 +124,11 @@ pub mod models {
         };
     }
     /// Builds a [`LastName`] from a literal checked against the manifest's constraints while compiling: `last_name!(…)`. A literal that breaks them is a compile error naming the constraint and `user-management.json: /models/UserProfile/properties/lastName`.
+    ///
+    /// Usable by path from other crates too (`crate_name::module::last_name!(…)`).
+    #[doc(inline)]
     #[allow(unused_imports)]
-    pub(crate) use __janus_literal_last_name as last_name;
+    pub use __janus_literal_last_name_1f1a0d09cc03d21a as last_name;
     /// Operation status
     #[derive(
         ::std::fmt::Debug,
@@ -442,8 +451,8 @@ pub mod user_service {
     /// Built only through checks: [`new`](::janus_runtime::Constrained::new), `TryFrom`, `FromStr`, deserialization, or the compile-time checked literal macro `email!`.
     pub type Email = ::janus_runtime::Constrained<::std::string::String, __rules::Email>;
     #[doc(hidden)]
-    #[allow(unused_macros)]
-    macro_rules! __janus_literal_email {
+    #[macro_export]
+    macro_rules! __janus_literal_email_b9ad00fd2b22e0d4 {
         ($value:literal) => {
             ::janus_runtime::__private::from_checked_literal:: < _, _,
             13914421477678749336u64 >
@@ -452,8 +461,11 @@ pub mod user_service {
         };
     }
     /// Builds a [`Email`] from a literal checked against the manifest's constraints while compiling: `email!(…)`. A literal that breaks them is a compile error naming the constraint and `user-management.json: /channels/user-service/requests/create-user/args/email`.
+    ///
+    /// Usable by path from other crates too (`crate_name::module::email!(…)`).
+    #[doc(inline)]
     #[allow(unused_imports)]
-    pub(crate) use __janus_literal_email as email;
+    pub use __janus_literal_email_b9ad00fd2b22e0d4 as email;
     /// User's system role
     #[derive(
         ::std::fmt::Debug,
@@ -535,8 +547,8 @@ pub mod user_service {
         __rules::Username,
     >;
     #[doc(hidden)]
-    #[allow(unused_macros)]
-    macro_rules! __janus_literal_username {
+    #[macro_export]
+    macro_rules! __janus_literal_username_050ae353c31f71c1 {
         ($value:literal) => {
             ::janus_runtime::__private::from_checked_literal:: < _, _,
             15053227396811829127u64 >
@@ -545,8 +557,11 @@ pub mod user_service {
         };
     }
     /// Builds a [`Username`] from a literal checked against the manifest's constraints while compiling: `username!(…)`. A literal that breaks them is a compile error naming the constraint and `user-management.json: /channels/user-service/requests/create-user/args/username`.
+    ///
+    /// Usable by path from other crates too (`crate_name::module::username!(…)`).
+    #[doc(inline)]
     #[allow(unused_imports)]
-    pub(crate) use __janus_literal_username as username;
+    pub use __janus_literal_username_050ae353c31f71c1 as username;
     /// The rules of this module's constrained values.
     #[doc(hidden)]
     pub mod __rules {

@@ -8,6 +8,7 @@ use quote::{format_ident, quote};
 use serde_json::Value;
 
 use super::{Ctx, doc_text, docs, fnv64, ident, private, rt, rules_module, string_ty, typed};
+use crate::ident;
 use crate::ir::{Base, Constraints, TypeDef};
 use crate::manifest::Num;
 
@@ -182,29 +183,41 @@ fn limits(base: Base, c: &Constraints) -> TokenStream {
 
 /// The literal macro (`username!("ada")`): the literal is checked while
 /// compiling, against the same limits, and can only become this type.
+///
+/// The macro is `#[macro_export]`ed under a hidden name made unique by a
+/// hash of its check, its module and the options
+/// (`__janus_literal_username_1f2e…`), and re-exported under its own name in
+/// the type's module, so `my_crate::models::username!("ada")` works from other
+/// crates (the binary of a `build.rs` library) as well as inside the module.
 pub(super) fn literal_macro(ctx: &Ctx<'_>, n: &Newtype<'_>) -> TokenStream {
     let p = private();
     let location = n.location(ctx);
     let spec = literal_spec(n.name, n.base, n.constraints, &location);
     let id = n.literal_id(ctx);
-    let hidden = format_ident!("__janus_literal_{}", n.macro_name);
+    let unique = fnv64(&format!("{spec}\n{:?}\n{:?}", ctx.module, ctx.options));
+    let hidden = format_ident!(
+        "__janus_literal_{}_{:016x}",
+        ident::unraw(n.macro_name),
+        unique
+    );
     let macro_name = ident(n.macro_name);
     let doc = doc_text(&format!(
-        "Builds a [`{name}`] from a literal checked against the manifest's constraints while compiling: `{m}!(…)`. A literal that breaks them is a compile error naming the constraint and `{location}`.",
+        "Builds a [`{name}`] from a literal checked against the manifest's constraints while compiling: `{m}!(…)`. A literal that breaks them is a compile error naming the constraint and `{location}`.\n\nUsable by path from other crates too (`crate_name::module::{m}!(…)`).",
         name = n.name,
         m = n.macro_name,
     ));
     quote! {
         #[doc(hidden)]
-        #[allow(unused_macros)]
+        #[macro_export]
         macro_rules! #hidden {
             ($value:literal) => {
                 #p::from_checked_literal::<_, _, #id>(#p::check_literal!(#spec, $value))
             };
         }
         #doc
+        #[doc(inline)]
         #[allow(unused_imports)]
-        pub(crate) use #hidden as #macro_name;
+        pub use #hidden as #macro_name;
     }
 }
 

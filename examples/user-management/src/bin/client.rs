@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use janus_runtime::Client;
 use user_management_example::user_service::{
-    CreateUserArgs, Email, Role, UserServiceClient, Username,
+    self, CreateUserArgs, Email, Role, UserServiceClient, Username,
 };
 
 /// Prints what went wrong as a sentence (`Display`), not as a struct dump.
@@ -30,8 +30,16 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let path = args
         .next()
         .unwrap_or_else(|| "/tmp/janus-users.sock".to_owned());
-    let username = Username::new(args.next().unwrap_or_else(|| "john_doe".to_owned()))?;
-    let email = Email::new(args.next().unwrap_or_else(|| "john@example.com".to_owned()))?;
+    // The defaults are literals checked while compiling, by the library's
+    // literal macros.
+    let username = match args.next() {
+        Some(name) => Username::new(name)?,
+        None => user_service::username!("john_doe"),
+    };
+    let email = match args.next() {
+        Some(address) => Email::new(address)?,
+        None => user_service::email!("john@example.com"),
+    };
     let client = Client::connect(&path).await?;
     let reply = client
         .create_user(CreateUserArgs {
