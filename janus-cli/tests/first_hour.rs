@@ -76,15 +76,17 @@ fn help_texts_tell_the_truth() {
 async fn an_interrupted_bench_prints_what_it_measured() {
     let dir = temp_dir();
     let path = dir.path().join("ping.sock");
-    // Tells the test when the measured run is under way: after the
-    // unmeasured first request and two more.
+    // Tells the test when the measured run has answers: with 2 in flight,
+    // the server seeing its 10th request means the bench already had 8
+    // answers (the unmeasured first one among them). The server seeing a
+    // request says nothing of its answer having arrived, so 3 was a race.
     let (seen_tx, seen_rx) = mpsc::channel();
     let seen = Mutex::new((0u32, Some(seen_tx)));
     let server = Server::builder()
         .observe(move |_| {
             let mut seen = seen.lock().expect("counter");
             seen.0 += 1;
-            if seen.0 == 3
+            if seen.0 == 10
                 && let Some(tx) = seen.1.take()
             {
                 let _ = tx.send(());
