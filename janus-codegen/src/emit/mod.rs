@@ -39,8 +39,10 @@ pub fn ident(s: &str) -> Ident {
     }
 }
 
+/// `#[doc]` attributes for documentation lines, with Rust code fences made
+/// `text` fences ([`text_fences`]).
 fn docs(lines: &[String]) -> TokenStream {
-    let lines = lines.iter().map(|l| {
+    let lines = text_fences(lines).into_iter().map(|l| {
         let text = if l.is_empty() {
             String::new()
         } else {
@@ -49,6 +51,67 @@ fn docs(lines: &[String]) -> TokenStream {
         quote!(#[doc = #text])
     });
     quote!(#(#lines)*)
+}
+
+/// Documentation lines with every fenced code block rustdoc would compile
+/// as a doctest (no info string, `rust`, or only rustdoc attributes such as
+/// `ignore`) opened as ```` ```text ```` instead: a manifest's example is
+/// not a test of the user's crate. Other languages are kept.
+fn text_fences(lines: &[String]) -> Vec<String> {
+    // The open fence: its character and length.
+    let mut open: Option<(char, usize)> = None;
+    lines
+        .iter()
+        .map(|line| {
+            let trimmed = line.trim_start_matches(' ');
+            let fence = (line.len() - trimmed.len() <= 3)
+                .then(|| fence_of(trimmed))
+                .flatten();
+            match (open, fence) {
+                (None, Some((c, n, info))) => {
+                    open = Some((c, n));
+                    if is_rust_info(info) {
+                        let indent = &line[..line.len() - trimmed.len()];
+                        return format!("{indent}{}text", c.to_string().repeat(n));
+                    }
+                }
+                (Some((c, n)), Some((c2, n2, info))) if c == c2 && n2 >= n && info.is_empty() => {
+                    open = None;
+                }
+                _ => {}
+            }
+            line.clone()
+        })
+        .collect()
+}
+
+/// A fence line's character, length and info string (trimmed).
+fn fence_of(line: &str) -> Option<(char, usize, &str)> {
+    let c = line.chars().next().filter(|c| *c == '`' || *c == '~')?;
+    let n = line.len() - line.trim_start_matches(c).len();
+    let info = line[n..].trim();
+    // A backtick fence's info string has no backtick (CommonMark).
+    (n >= 3 && !(c == '`' && info.contains('`'))).then_some((c, n, info))
+}
+
+/// Whether rustdoc treats a code block with this info string as Rust.
+fn is_rust_info(info: &str) -> bool {
+    const RUSTDOC: &[&str] = &[
+        "ignore",
+        "should_panic",
+        "no_run",
+        "compile_fail",
+        "test_harness",
+        "standalone_crate",
+    ];
+    let tokens: Vec<&str> = info
+        .split(|c: char| c == ',' || c.is_whitespace() || c == '{' || c == '}')
+        .filter(|t| !t.is_empty())
+        .collect();
+    tokens.contains(&"rust")
+        || tokens
+            .iter()
+            .all(|t| RUSTDOC.contains(t) || t.starts_with("edition") || t.starts_with("ignore-"))
 }
 
 fn doc_text(text: &str) -> TokenStream {
@@ -334,4 +397,46 @@ fn response_and_error(ctx: &Ctx<'_>, r: &crate::ir::RequestIr) -> (TokenStream, 
         None => quote!(::std::convert::Infallible),
     };
     (resp, err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::text_fences;
+
+    fn fences(text: &str) -> Vec<String> {
+        text_fences(&text.lines().map(str::to_owned).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn rust_fences_become_text_fences() {
+        assert_eq!(
+            fences("Example:\n```\nlet x = 1;\n```\nAfter."),
+            ["Example:", "```text", "let x = 1;", "```", "After."]
+        );
+        assert_eq!(fences("```rust\nx\n```"), ["```text", "x", "```"]);
+        assert_eq!(fences("```rust,no_run\nx\n```"), ["```text", "x", "```"]);
+        assert_eq!(fences("```ignore\nx\n```"), ["```text", "x", "```"]);
+        assert_eq!(fences("  ~~~~\nx\n~~~~"), ["  ~~~~text", "x", "~~~~"]);
+        // Unclosed: rustdoc runs it to the end, still compiled.
+        assert_eq!(fences("```\nx"), ["```text", "x"]);
+    }
+
+    #[test]
+    fn other_languages_and_text_inside_blocks_are_kept() {
+        for text in [
+            "```json\n{}\n```",
+            "```text\nx\n```",
+            "```sh\n$ janus call\n```",
+            "Inline ```code``` stays.",
+            "    ```\nindented four: not a fence",
+        ] {
+            assert_eq!(fences(text), text.lines().collect::<Vec<_>>(), "{text}");
+        }
+        // A shorter fence or one with an info string does not close a block;
+        // the next one opens nothing, so the Rust fence after it is rewritten.
+        assert_eq!(
+            fences("````json\n```\n```rust\n````\n```\nx\n```"),
+            ["````json", "```", "```rust", "````", "```text", "x", "```"]
+        );
+    }
 }
