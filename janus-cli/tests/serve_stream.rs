@@ -3,34 +3,18 @@
 
 mod common;
 
-use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
 use common::{Serve, manifest, temp_dir};
-use janus_runtime::frame::{self, BytesMut};
+use janus_runtime::frame;
 use serde_json::{Value, json};
 
 /// Sends one request over a stream connection and reads its answer.
 fn call_stream(conn: &mut UnixStream, request: &Value) -> Value {
-    let mut out = BytesMut::new();
-    frame::encode(
-        request.to_string().as_bytes(),
-        &mut out,
-        frame::DEFAULT_MAX_FRAME,
-    )
-    .unwrap();
-    conn.write_all(&out).unwrap();
-    let mut buf = BytesMut::new();
-    loop {
-        if let Some(payload) = frame::decode(&mut buf, frame::DEFAULT_MAX_FRAME).unwrap() {
-            return serde_json::from_slice(&payload).unwrap();
-        }
-        let mut chunk = [0u8; 65536];
-        let n = conn.read(&mut chunk).unwrap();
-        assert!(n > 0, "the server closed the connection");
-        buf.extend_from_slice(&chunk[..n]);
-    }
+    let max = frame::DEFAULT_MAX_FRAME;
+    frame::write_frame(conn, request.to_string().as_bytes(), max).unwrap();
+    serde_json::from_slice(&frame::read_frame(conn, max).unwrap()).unwrap()
 }
 
 #[test]

@@ -583,15 +583,23 @@ fn our_server(path: &Path) {
             .build()
             .unwrap(),
     };
+    serve_bench_channel(&rt, path, false);
+}
+
+/// Serves the bench channel at `path` (a stream socket if `stream`, else a
+/// datagram socket) on `rt` until SIGTERM.
+fn serve_bench_channel(rt: &tokio::runtime::Runtime, path: &Path, stream: bool) {
     rt.block_on(async {
         let handle = Arc::new(std::sync::OnceLock::new());
-        let server = Server::builder()
-            .allowed_dirs([path.parent().unwrap().to_str().unwrap()])
-            .bind(path)
-            .unwrap()
-            .channel(Demo {
-                handle: handle.clone(),
-            });
+        let builder = Server::builder().allowed_dirs([path.parent().unwrap().to_str().unwrap()]);
+        let builder = if stream {
+            builder.stream(path)
+        } else {
+            builder.datagram(path)
+        };
+        let server = builder.build().unwrap().channel(Demo {
+            handle: handle.clone(),
+        });
         let _ = handle.set(server.handle());
         let mut term =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).unwrap();
@@ -919,24 +927,5 @@ fn our_stream_server(path: &Path) {
         .enable_all()
         .build()
         .unwrap();
-    rt.block_on(async {
-        let handle = Arc::new(std::sync::OnceLock::new());
-        let server = Server::builder()
-            .allowed_dirs([path.parent().unwrap().to_str().unwrap()])
-            .stream(path)
-            .build()
-            .unwrap()
-            .channel(Demo {
-                handle: handle.clone(),
-            });
-        let _ = handle.set(server.handle());
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).unwrap();
-        server
-            .serve_with_shutdown(async move {
-                term.recv().await;
-            })
-            .await
-            .unwrap();
-    });
+    serve_bench_channel(&rt, path, true);
 }

@@ -160,26 +160,10 @@ fn stream_call(
     conn: &mut std::os::unix::net::UnixStream,
     request: &serde_json::Value,
 ) -> serde_json::Value {
-    use janus_runtime::frame::{self, BytesMut};
-    use std::io::{Read, Write};
-    let mut out = BytesMut::new();
-    frame::encode(
-        request.to_string().as_bytes(),
-        &mut out,
-        frame::DEFAULT_MAX_FRAME,
-    )
-    .unwrap();
-    conn.write_all(&out).unwrap();
-    let mut buf = BytesMut::new();
-    loop {
-        if let Some(payload) = frame::decode(&mut buf, frame::DEFAULT_MAX_FRAME).unwrap() {
-            return serde_json::from_slice(&payload).unwrap();
-        }
-        let mut chunk = [0u8; 65536];
-        let n = conn.read(&mut chunk).unwrap();
-        assert!(n > 0, "the server closed the connection");
-        buf.extend_from_slice(&chunk[..n]);
-    }
+    use janus_runtime::frame;
+    let max = frame::DEFAULT_MAX_FRAME;
+    frame::write_frame(conn, request.to_string().as_bytes(), max).unwrap();
+    serde_json::from_slice(&frame::read_frame(conn, max).unwrap()).unwrap()
 }
 
 #[tokio::test]

@@ -131,6 +131,49 @@ pub fn encode(payload: &[u8], dst: &mut BytesMut, max: usize) -> Result<(), Fram
     Ok(())
 }
 
+/// Writes `payload` as one frame to a blocking writer (for example a
+/// `std::os::unix::net::UnixStream`): a plain client needs nothing else to
+/// send a request.
+pub fn write_frame(w: &mut impl io::Write, payload: &[u8], max: usize) -> Result<(), FrameError> {
+    w.write_all(&header(payload.len(), max)?)?;
+    w.write_all(payload)?;
+    Ok(())
+}
+
+/// Reads one frame's payload from a blocking reader, checking its length
+/// against `max` before reading the payload. A stream that ends inside the
+/// frame is [`FrameError::Truncated`].
+pub fn read_frame(r: &mut impl io::Read, max: usize) -> Result<Bytes, FrameError> {
+    fn fill(
+        r: &mut impl io::Read,
+        buf: &mut [u8],
+        before: usize,
+        expected: usize,
+    ) -> Result<(), FrameError> {
+        let mut got = 0;
+        while got < buf.len() {
+            match r.read(&mut buf[got..]) {
+                Ok(0) => {
+                    return Err(FrameError::Truncated {
+                        received: before + got,
+                        expected,
+                    });
+                }
+                Ok(n) => got += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+    let mut head = [0u8; HEADER_LEN];
+    fill(r, &mut head, 0, HEADER_LEN)?;
+    let len = check_len(u64::from(u32::from_be_bytes(head)), max)?;
+    let mut payload = vec![0u8; len];
+    fill(r, &mut payload, HEADER_LEN, HEADER_LEN + len)?;
+    Ok(Bytes::from(payload))
+}
+
 /// The framing as a tokio-util codec: decodes payloads as [`Bytes`], encodes
 /// any byte slice, both bounded by the same maximum.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -193,6 +236,43 @@ impl<T: AsRef<[u8]>> Encoder<T> for FrameCodec {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn blocking_frames_round_trip_and_report_cuts_and_bad_lengths() {
+        let mut wire = Vec::new();
+        write_frame(&mut wire, b"{\"a\":1}", DEFAULT_MAX_FRAME).unwrap();
+        write_frame(&mut wire, b"[]", DEFAULT_MAX_FRAME).unwrap();
+        let mut r = &wire[..];
+        assert_eq!(
+            &read_frame(&mut r, DEFAULT_MAX_FRAME).unwrap()[..],
+            b"{\"a\":1}"
+        );
+        assert_eq!(&read_frame(&mut r, DEFAULT_MAX_FRAME).unwrap()[..], b"[]");
+        assert!(matches!(
+            read_frame(&mut r, DEFAULT_MAX_FRAME),
+            Err(FrameError::Truncated {
+                received: 0,
+                expected: 4
+            })
+        ));
+        let mut cut = &wire[..6];
+        assert!(matches!(
+            read_frame(&mut cut, DEFAULT_MAX_FRAME),
+            Err(FrameError::Truncated {
+                received: 6,
+                expected: 11
+            })
+        ));
+        let mut big = &[0u8, 0, 1, 0][..];
+        assert!(matches!(
+            read_frame(&mut big, 255),
+            Err(FrameError::TooLarge { len: 256, max: 255 })
+        ));
+        assert!(matches!(
+            write_frame(&mut Vec::new(), b"", 16),
+            Err(FrameError::Empty)
+        ));
+    }
 
     fn framed(payload: &[u8]) -> BytesMut {
         let mut b = BytesMut::new();
