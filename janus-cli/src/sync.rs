@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use janus_sync::codec::CodecError;
 use janus_sync::mirror::{self, BatchLimits, Change, Diff, MirrorError, MirrorReport};
 use janus_sync::proto::{Entry, Kind};
 use janus_sync::{
@@ -44,8 +45,9 @@ happens only with --delete. Symlinks are never created and never deleted:
 they are listed as skipped. Files keep their permission bits, not their
 modification times.
 
-Contents move in batches (16 MiB, 10,000 operations); each batch is one
-atomic commit, and a file replaced on the target must still have the SHA-256
+Contents move in batches of at most --batch-bytes of file content (16 MiB
+unless told; a larger file goes alone) and 10,000 operations; each batch is
+one atomic commit, and a file replaced on the target must still have the SHA-256
 it had when its tree was read, or the batch is refused as a conflict. When a
 path cannot be mirrored at all (a symlink in the way, a changed kind without
 --delete), nothing is changed and the paths are named. A progress bar is drawn
@@ -138,6 +140,12 @@ pub struct MirrorArgs {
     /// the reverse).
     #[arg(long)]
     pub delete: bool,
+
+    /// File content per commit, in bytes; a larger file goes in a commit of
+    /// its own. Keep it below the server's --max-body (64 MiB unless told).
+    #[arg(long, value_name = "BYTES", default_value_t = BatchLimits::default().bytes,
+          value_parser = clap::value_parser!(u64).range(1..=mirror::MAX_PUSHED_FILE))]
+    pub batch_bytes: u64,
 }
 
 /// `janus sync keygen`.
@@ -490,7 +498,10 @@ async fn mirror_run(args: MirrorArgs, direction: Direction) -> Result<(), Failur
         return Ok(());
     }
     let bar = progress_bar(diff.bytes());
-    let limits = BatchLimits::default();
+    let limits = BatchLimits {
+        bytes: args.batch_bytes,
+        ..BatchLimits::default()
+    };
     let outcome = match direction {
         Direction::Push => mirror::push(&mut client, &local, &diff, &limits, |n| bar.inc(n)).await,
         Direction::Pull => mirror::pull(&mut client, &local, &diff, &limits, |n| bar.inc(n)).await,
@@ -506,9 +517,29 @@ async fn mirror_run(args: MirrorArgs, direction: Direction) -> Result<(), Failur
                 MirrorError::Remote { source, .. } => client_failure_exit(source),
                 _ => Exit::Failure,
             };
-            Err(Failure::new(exit, e.to_string()))
+            let mut text = e.to_string();
+            if direction == Direction::Push && broken_connection(&e) {
+                text.push_str(&format!(
+                    "\nhint: a server closes a connection whose commit exceeds its --max-body; \
+                     try a smaller --batch-bytes (this push used {})",
+                    args.batch_bytes
+                ));
+            }
+            Err(Failure::new(exit, text))
         }
     }
+}
+
+/// Whether the server went away in the middle of a push, which is what it
+/// does with a message larger than it accepts.
+fn broken_connection(e: &MirrorError) -> bool {
+    matches!(
+        e,
+        MirrorError::Remote {
+            source: ClientError::Closed | ClientError::Codec(CodecError::Io(_)),
+            ..
+        }
+    )
 }
 
 fn print_changes(diff: &Diff) {

@@ -26,6 +26,11 @@ struct SyncServe {
 
 impl SyncServe {
     fn start(tmp: &Path) -> SyncServe {
+        SyncServe::start_with(tmp, &[])
+    }
+
+    /// Like [`SyncServe::start`], with more options for `janus sync serve`.
+    fn start_with(tmp: &Path, extra: &[&str]) -> SyncServe {
         let socket = tmp.join("sync.sock");
         let log = std::fs::File::create(tmp.join("serve.log")).unwrap();
         let mut child = janus()
@@ -35,6 +40,7 @@ impl SyncServe {
             .arg(format!("main={}", tmp.join("ws").display()))
             .arg("--key")
             .arg(format!("main={}", tmp.join("main.key").display()))
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(log)
             .spawn()
@@ -365,4 +371,70 @@ fn failures_have_their_exit_codes() {
     assert!(serve.socket.exists());
     let (code, _) = serve.interrupt();
     assert_eq!(code, 0);
+}
+
+#[test]
+fn batch_bytes_sizes_the_commits_of_push_and_pull() {
+    let tmp = temp_dir();
+    let t = tmp.path();
+    let (src, ws, dst) = (t.join("src"), t.join("ws"), t.join("dst"));
+    std::fs::create_dir(&src).unwrap();
+    std::fs::create_dir(&ws).unwrap();
+    for (i, name) in ["a", "b", "c"].iter().enumerate() {
+        let content: Vec<u8> = (0..40_000u32).map(|j| (j * 13 + i as u32) as u8).collect();
+        std::fs::write(src.join(name), content).unwrap();
+    }
+    keygen(t);
+    // A server that takes messages of at most 64 KiB: one commit of the
+    // three files (120,000 bytes) is too large for it.
+    let serve = SyncServe::start_with(t, &["--max-body", "65536"]);
+    let out = janus_run(&client("push", &serve.tcp, t, &[src.to_str().unwrap()])).expect_code(4);
+    assert!(
+        out.stderr
+            .contains("try a smaller --batch-bytes (this push used 16777216)"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(snapshot(&ws), BTreeMap::new(), "nothing was applied");
+
+    let out = janus_run(&client(
+        "push",
+        &serve.unix,
+        t,
+        &[src.to_str().unwrap(), "--batch-bytes", "50000"],
+    ))
+    .expect_code(0);
+    assert!(
+        out.stdout
+            .contains("3 files written (120000 bytes), 0 deleted, in 3 commits"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(snapshot(&ws), snapshot(&src));
+
+    // Pull: two files fit 80,000 bytes, the third goes in a second commit.
+    let out = janus_run(&client(
+        "pull",
+        &serve.tcp,
+        t,
+        &[dst.to_str().unwrap(), "--batch-bytes", "80000"],
+    ))
+    .expect_code(0);
+    assert!(out.stdout.contains("in 2 commits"), "{}", out.stdout);
+    assert_eq!(snapshot(&dst), snapshot(&src));
+
+    for bad in ["0", "many", "67108864"] {
+        let out = janus_run(&client(
+            "push",
+            &serve.tcp,
+            t,
+            &[src.to_str().unwrap(), "--batch-bytes", bad],
+        ))
+        .expect_code(2);
+        assert!(
+            out.stderr.contains("--batch-bytes"),
+            "{bad}: {}",
+            out.stderr
+        );
+    }
 }
