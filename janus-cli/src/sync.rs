@@ -160,7 +160,9 @@ pub struct KeygenArgs {
 #[derive(Debug, Args)]
 #[command(after_long_help = "\
 Every --workspace needs a --key of the same NAME. A key file that its group
-or others can read is refused. Logs go to stderr (RUST_LOG filters them,
+or others can read is refused. A directory is served under one NAME only,
+and no workspace may lie inside another (commits are serialised per
+workspace): both are refused, however the paths are spelt. Logs go to stderr (RUST_LOG filters them,
 default info); keys and file contents are never logged.
 
 Example:

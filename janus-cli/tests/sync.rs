@@ -348,6 +348,34 @@ fn failures_have_their_exit_codes() {
     );
     janus_run(&client("time", "no-port", t, &[])).expect_code(2);
 
+    // One directory tree is one workspace: not under two names, not nested.
+    std::fs::create_dir(t.join("ws/sub")).unwrap();
+    for (second, why) in [
+        (t.join("ws/."), "are the same directory"),
+        (t.join("ws/sub"), "the second lies inside the first"),
+    ] {
+        let out = janus_run(&[
+            "sync",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--workspace",
+            &format!("main={}", t.join("ws").display()),
+            "--workspace",
+            &format!("copy={}", second.display()),
+            "--key",
+            &format!("main={}", key.display()),
+            "--key",
+            &format!("copy={}", key.display()),
+        ])
+        .expect_code(1);
+        assert!(
+            out.stderr.contains("workspaces 'main'") && out.stderr.contains(why),
+            "{}",
+            out.stderr
+        );
+    }
+
     let serve = SyncServe::start(t);
     let out = janus_run(&client("time", &serve.tcp, t, &[])).expect_code(0);
     let millis: i64 = out.stdout.trim().parse().unwrap();

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -101,9 +101,95 @@ pub enum ServerError {
         /// The error.
         source: io::Error,
     },
+    /// Two workspaces are one directory, or one lies inside the other.
+    /// Commits to one workspace are serialised; two workspaces over one
+    /// tree would let their commits interleave, so this is refused.
+    #[error("{}", overlap_message(.outer, .outer_dir, .inner, .inner_dir, *.same))]
+    Overlap {
+        /// The workspace given first (the enclosing one when nested).
+        outer: String,
+        /// Its directory, as given.
+        outer_dir: PathBuf,
+        /// The other workspace (the one inside when nested).
+        inner: String,
+        /// Its directory, as given.
+        inner_dir: PathBuf,
+        /// Whether the two are the same directory (else `inner` is beneath `outer`).
+        same: bool,
+    },
     /// The configuration is incomplete.
     #[error("{0}")]
     Config(String),
+}
+
+fn overlap_message(
+    outer: &str,
+    outer_dir: &Path,
+    inner: &str,
+    inner_dir: &Path,
+    same: bool,
+) -> String {
+    let relation = if same {
+        "are the same directory"
+    } else {
+        "overlap: the second lies inside the first"
+    };
+    format!(
+        "workspaces '{outer}' ({}) and '{inner}' ({}) {relation}; a directory \
+         tree is served as one workspace only, since commits are serialised per workspace",
+        outer_dir.display(),
+        inner_dir.display()
+    )
+}
+
+/// A directory's device and inode.
+type DirId = (u64, u64);
+
+/// A workspace's directory and the directories above it, by identity.
+struct Placement {
+    id: DirId,
+    ancestors: Vec<DirId>,
+}
+
+/// Where the opened root of `ws` sits in the file system.
+fn placement(ws: &Workspace) -> io::Result<Placement> {
+    use std::os::unix::fs::MetadataExt;
+    let id = ws.identity()?;
+    let canonical = std::fs::canonicalize(ws.root())?;
+    let mut ancestors = Vec::new();
+    for dir in canonical.ancestors().skip(1) {
+        let m = std::fs::metadata(dir)?;
+        ancestors.push((m.dev(), m.ino()));
+    }
+    Ok(Placement { id, ancestors })
+}
+
+/// Refuses two workspaces over one directory, or one inside another.
+fn refuse_overlaps(served: &[(String, PathBuf, Placement)]) -> Result<(), ServerError> {
+    for (i, (a, a_dir, pa)) in served.iter().enumerate() {
+        for (b, b_dir, pb) in &served[i + 1..] {
+            let overlap =
+                |outer: &String, outer_dir: &PathBuf, inner: &String, inner_dir: &PathBuf, same| {
+                    ServerError::Overlap {
+                        outer: outer.clone(),
+                        outer_dir: outer_dir.clone(),
+                        inner: inner.clone(),
+                        inner_dir: inner_dir.clone(),
+                        same,
+                    }
+                };
+            if pa.id == pb.id {
+                return Err(overlap(a, a_dir, b, b_dir, true));
+            }
+            if pb.ancestors.contains(&pa.id) {
+                return Err(overlap(a, a_dir, b, b_dir, false));
+            }
+            if pa.ancestors.contains(&pb.id) {
+                return Err(overlap(b, b_dir, a, a_dir, false));
+            }
+        }
+    }
+    Ok(())
 }
 
 struct Shared {
@@ -131,6 +217,11 @@ impl SyncServerBuilder {
     }
 
     /// Serves the directory `dir` as workspace `name`, authenticated with `key`.
+    ///
+    /// A directory is served under one name only, and no workspace may lie
+    /// inside another: [`SyncServerBuilder::start`] compares the directories
+    /// by device and inode (so a symlink, `dir/.` or a bind mount is seen
+    /// through) and refuses an overlap with [`ServerError::Overlap`].
     pub fn workspace(
         mut self,
         name: impl Into<String>,
@@ -153,8 +244,10 @@ impl SyncServerBuilder {
             return Err(ServerError::Config("no listen address".into()));
         }
         let mut workspaces = HashMap::new();
+        let mut placements = Vec::new();
         for (name, dir, key) in self.workspaces {
-            let ws = Workspace::open(&dir).map_err(|source| ServerError::Workspace {
+            let opened = Workspace::open(&dir).and_then(|ws| Ok((placement(&ws)?, ws)));
+            let (placed, ws) = opened.map_err(|source| ServerError::Workspace {
                 name: name.clone(),
                 dir: dir.clone(),
                 source,
@@ -167,7 +260,9 @@ impl SyncServerBuilder {
                     "workspace '{name}' given twice"
                 )));
             }
+            placements.push((name, dir, placed));
         }
+        refuse_overlaps(&placements)?;
         let mut listeners = Vec::new();
         let mut addrs = Vec::new();
         for addr in &self.listen {

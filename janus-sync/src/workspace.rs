@@ -15,7 +15,7 @@ use std::sync::Mutex;
 use std::time::UNIX_EPOCH;
 
 use cap_std::ambient_authority;
-use cap_std::fs::{Dir, OpenOptions, PermissionsExt};
+use cap_std::fs::{Dir, MetadataExt, OpenOptions, PermissionsExt};
 use sha2::{Digest, Sha256};
 
 use crate::paths::{self, PathError};
@@ -209,6 +209,13 @@ impl Workspace {
     /// The root directory.
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// The device and inode of the root directory that was opened, which
+    /// name it whatever the path (a symlink, `dir/.`, a bind mount).
+    pub fn identity(&self) -> io::Result<(u64, u64)> {
+        let m = self.dir.dir_metadata()?;
+        Ok((m.dev(), m.ino()))
     }
 
     /// Every entry beneath the root, sorted by path; symlinks are reported

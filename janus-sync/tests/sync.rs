@@ -8,8 +8,8 @@ use bytes::{BufMut, Bytes, BytesMut};
 use janus_sync::proto::{Delete, Kind, MakeDir, Op, Operation, Rename, SyncPlan, WriteFile};
 use janus_sync::workspace::sha256;
 use janus_sync::{
-    ClientError, Counters, Message, SyncAddr, SyncClient, SyncServer, Workspace, WorkspaceKey,
-    codes,
+    ClientError, Counters, Message, ServerError, SyncAddr, SyncClient, SyncServer, Workspace,
+    WorkspaceKey, codes,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -684,4 +684,68 @@ async fn pushes_and_pulls_in_small_batches() {
         .unwrap();
     assert_eq!((report.files_written, report.dirs_created), (5, 1));
     assert_eq!(snapshot(&back_dir), snapshot(&local_dir));
+}
+
+/// One directory tree, one workspace: the same directory under two names
+/// (however it is spelt) and nested workspaces are refused at start.
+#[tokio::test]
+async fn overlapping_workspaces_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let (a, b, a2) = (t.join("a"), t.join("b"), t.join("a2"));
+    std::fs::create_dir_all(a.join("sub/deeper")).unwrap();
+    std::fs::create_dir(&b).unwrap();
+    std::fs::create_dir(&a2).unwrap();
+    symlink(&a, t.join("link")).unwrap();
+    let key = WorkspaceKey::generate().unwrap();
+    let start = |first: PathBuf, second: PathBuf| {
+        let key = key.clone();
+        async move {
+            SyncServer::builder()
+                .listen("127.0.0.1:0".parse().unwrap())
+                .workspace("one", first, key.clone())
+                .workspace("two", second, key)
+                .start()
+                .await
+        }
+    };
+    let cases: Vec<(PathBuf, PathBuf, &str, &str, bool)> = vec![
+        (a.clone(), a.join("."), "one", "two", true),
+        (a.clone(), t.join("link"), "one", "two", true),
+        (a.join("sub"), t.join("link/sub"), "one", "two", true),
+        (a.clone(), t.join("b/../a"), "one", "two", true),
+        (a.clone(), a.join("sub"), "one", "two", false),
+        (a.join("sub/deeper"), t.join("link"), "two", "one", false),
+    ];
+    for (first, second, outer, inner, same) in cases {
+        let shown = format!("{} and {}", first.display(), second.display());
+        match start(first, second).await {
+            Err(e @ ServerError::Overlap { .. }) => {
+                let text = e.to_string();
+                let ServerError::Overlap {
+                    outer: o,
+                    inner: i,
+                    same: s,
+                    ..
+                } = e
+                else {
+                    unreachable!()
+                };
+                assert_eq!((o.as_str(), i.as_str(), s), (outer, inner, same), "{shown}");
+                let why = if same {
+                    "are the same directory"
+                } else {
+                    "lies inside"
+                };
+                assert!(text.contains(why), "{shown}: {text}");
+            }
+            Err(e) => panic!("{shown}: {e}"),
+            Ok(_) => panic!("{shown}: served twice"),
+        }
+    }
+    // Siblings, even with a common prefix in their names, are fine.
+    for (first, second) in [(a.clone(), b.clone()), (a.clone(), a2.clone())] {
+        let server = start(first, second).await.unwrap();
+        server.shutdown().await;
+    }
 }
