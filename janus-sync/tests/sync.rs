@@ -749,3 +749,99 @@ async fn overlapping_workspaces_are_refused() {
         server.shutdown().await;
     }
 }
+
+/// Each operation is validated against the workspace as the operations
+/// before it in the commit leave it: what would fail half-way (a missing
+/// parent, a directory not empty, nothing to delete or rename, a target in
+/// the way) refuses the commit before anything is changed, and sequences
+/// that only work in order are accepted.
+#[tokio::test]
+async fn operations_are_validated_against_the_state_the_commit_leaves() {
+    let f = Fixture::new().await;
+    std::fs::create_dir(f.ws.join("d")).unwrap();
+    std::fs::write(f.ws.join("d/f"), b"f").unwrap();
+    symlink(&f.sentinel, f.ws.join("d/l")).unwrap();
+    let before = snapshot(&f.ws);
+    let mut c = f.client().await;
+    let mkdir = |p: &str| Op::MakeDir(MakeDir { path: p.into() });
+    let refused: Vec<(Vec<Op>, &str)> = vec![
+        (
+            vec![write("nodir/b.txt", b"b")],
+            "the directory 'nodir' does not exist",
+        ),
+        (vec![delete("missing")], "nothing to delete"),
+        (vec![delete("d")], "not empty"),
+        (vec![delete("d/f"), delete("d")], "not empty"), // d/l is still there
+        (vec![rename("missing", "x")], "nothing to rename"),
+        (vec![rename("present.txt", "d")], "the target exists"),
+        (
+            vec![mkdir("present.txt/sub")],
+            "'present.txt' exists and is not a directory",
+        ),
+        (
+            vec![write("w", b"w"), write("w/x", b"x")],
+            "'w' is not a directory",
+        ),
+        (
+            vec![delete("present.txt"), write("present.txt/x", b"x")],
+            "does not exist",
+        ),
+        (
+            vec![mkdir("n"), rename("n", "m"), write("n/x", b"x")],
+            "'n' does not exist",
+        ),
+        // Renamed, d still holds its symlink, which is never written through.
+        (
+            vec![rename("d", "e"), write("e/l/x", b"x")],
+            "'d/l' is a symlink",
+        ),
+        (vec![rename("d", "e"), delete("e/l")], "'d/l' is a symlink"),
+    ];
+    for (i, (ops, why)) in refused.into_iter().enumerate() {
+        let last = ops.len();
+        let mut all = vec![write("first.txt", b"must not appear")];
+        all.extend(ops);
+        match c.commit(&[plan(all)]).await {
+            Err(ClientError::Server { code, log }) => {
+                assert_eq!(code, codes::REFUSED, "case {i}: {log}");
+                let at = format!("plan 0, operation {last}");
+                assert!(log.contains(&at) && log.contains(why), "case {i}: {log}");
+            }
+            other => panic!("case {i} not refused: {other:?}"),
+        }
+        assert_eq!(snapshot(&f.ws), before, "case {i} changed the workspace");
+        f.assert_sentinel_untouched();
+    }
+
+    // Sequences that hold only in order.
+    let written = sha256(b"v1").to_vec();
+    c.commit(&[
+        plan(vec![
+            mkdir("n"),
+            write("n/f", b"v1"),
+            rename("n", "m"),
+            Op::WriteFile(WriteFile {
+                path: "m/f".into(),
+                content: b"v2".to_vec(),
+                expected_sha256: Some(written),
+                mode: 0,
+            }),
+            rename("m/f", "top.txt"),
+            delete("m"),
+        ]),
+        plan(vec![
+            rename("d", "e"),
+            write("e/g", b"g"),
+            delete("e/f"),
+            rename("present.txt", "e/present.txt"),
+        ]),
+    ])
+    .await
+    .unwrap();
+    let after = snapshot(&f.ws);
+    let names: Vec<&str> = after.keys().map(String::as_str).collect();
+    assert_eq!(names, ["e/", "e/g", "e/l", "e/present.txt", "top.txt"]);
+    assert_eq!(after["top.txt"], b"v2");
+    assert_eq!(after["e/present.txt"], b"old");
+    f.assert_sentinel_untouched();
+}
