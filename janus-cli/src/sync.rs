@@ -169,9 +169,9 @@ Example:
   janus sync keygen main.key
   janus sync serve --listen 127.0.0.1:7420 --workspace main=./shared --key main=main.key")]
 pub struct ServeArgs {
-    /// An address to listen on: HOST:PORT (127.0.0.1:7420; use 0.0.0.0 only
-    /// to serve every interface) or unix:/path; repeatable.
-    #[arg(long, value_name = "ADDR", required = true, value_parser = parse_addr)]
+    /// An address to listen on: HOST:PORT (use 0.0.0.0 only to serve every
+    /// interface) or unix:/path; repeatable.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7420", value_parser = parse_addr)]
     pub listen: Vec<SyncAddr>,
 
     /// A workspace: its name and directory; repeatable.

@@ -571,7 +571,9 @@ async fn handshake(conn: &mut Conn, peer: &str, shared: &Shared) -> Result<Arc<W
         }
     }
     let name = match next(conn).await? {
-        Message::Auth(name) => String::from_utf8_lossy(&name).into_owned(),
+        // A name that is not UTF-8 names no workspace: it is denied like
+        // any unknown one.
+        Message::Auth(name) => String::from_utf8(name.to_vec()).ok(),
         other => return Err(Close::Violation(format!("{} before Auth", other.name()))),
     };
     let mut challenge = [0u8; CHALLENGE_LEN];
@@ -586,7 +588,8 @@ async fn handshake(conn: &mut Conn, peer: &str, shared: &Shared) -> Result<Arc<W
             )));
         }
     };
-    let found = shared.workspaces.get(&name);
+    let found = name.as_deref().and_then(|n| shared.workspaces.get(n));
+    let name = name.unwrap_or_else(|| "(not UTF-8)".into());
     let key = found.map(|(_, k)| k).unwrap_or(&shared.decoy);
     let verified = key.verify(&challenge, &answer);
     match found {

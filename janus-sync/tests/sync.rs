@@ -278,7 +278,24 @@ async fn auth_right_wrong_unknown_and_replayed() {
     ));
     assert!(c.recv().await.is_err(), "denied client is closed");
 
-    assert_eq!(Counters::get(&f.server.counters().auth_denied), 3);
+    // A name that is not UTF-8 is an unknown workspace.
+    let mut c = SyncClient::connect(f.tcp()).await.unwrap();
+    c.hello(&[1]).await.unwrap();
+    c.send(Message::Auth(Bytes::from_static(b"ma\xffin")))
+        .await
+        .unwrap();
+    let Message::Auth(challenge) = c.recv().await.unwrap() else {
+        panic!()
+    };
+    c.send(Message::ok(f.key.answer(&challenge).unwrap()))
+        .await
+        .unwrap();
+    assert_eq!(
+        c.recv().await.unwrap(),
+        Message::error(codes::DENIED, "wrong key or unknown workspace")
+    );
+
+    assert_eq!(Counters::get(&f.server.counters().auth_denied), 4);
     assert_eq!(Counters::get(&f.server.counters().auth_accepted), 1);
     f.assert_still_serving().await;
 }
@@ -844,4 +861,131 @@ async fn operations_are_validated_against_the_state_the_commit_leaves() {
     assert_eq!(after["top.txt"], b"v2");
     assert_eq!(after["e/present.txt"], b"old");
     f.assert_sentinel_untouched();
+}
+
+/// A server with `limits` on a fresh workspace holding nothing.
+async fn limited(
+    limits: janus_sync::ServerLimits,
+) -> (tempfile::TempDir, WorkspaceKey, SyncServer) {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir(tmp.path().join("ws")).unwrap();
+    let key = WorkspaceKey::generate().unwrap();
+    let server = SyncServer::builder()
+        .listen(SyncAddr::Unix(tmp.path().join("s.sock")))
+        .workspace("main", tmp.path().join("ws"), key.clone())
+        .limits(limits)
+        .start()
+        .await
+        .unwrap();
+    (tmp, key, server)
+}
+
+/// Waits for the server to close `s` (the timeout only turns a hang into a failure).
+async fn closed_by_server(s: &mut janus_sync::SyncStream) {
+    let mut rest = Vec::new();
+    let read =
+        tokio::time::timeout(std::time::Duration::from_secs(30), s.read_to_end(&mut rest)).await;
+    assert!(read.is_ok(), "the server kept the connection open");
+}
+
+#[tokio::test]
+async fn commit_and_connection_limits() {
+    use janus_sync::{CommitLimits, ServerLimits};
+    let (tmp, key, server) = limited(ServerLimits {
+        max_connections: 1,
+        max_body: 4096,
+        commit: CommitLimits {
+            max_plans: 2,
+            max_operations_per_plan: 3,
+            max_file_bytes: 10,
+            max_commit_bytes: 15,
+        },
+        ..ServerLimits::default()
+    })
+    .await;
+    let addr = server.local_addrs()[0].clone();
+    let mut c = SyncClient::open(&addr, "main", &key).await.unwrap();
+    let cases: Vec<(Vec<SyncPlan>, &str)> = vec![
+        (
+            vec![plan(vec![]), plan(vec![]), plan(vec![])],
+            "3 plans exceed the limit of 2",
+        ),
+        (
+            vec![plan(vec![
+                write("a", b""),
+                write("b", b""),
+                write("c", b""),
+                write("d", b""),
+            ])],
+            "plan 0: 4 operations exceed the limit of 3",
+        ),
+        (
+            vec![plan(vec![write("a", b"12345678901")])],
+            "11 bytes exceed the per-file limit of 10",
+        ),
+        (
+            vec![
+                plan(vec![write("a", b"12345678")]),
+                plan(vec![write("b", b"12345678")]),
+            ],
+            "the commit's content exceeds 15 bytes",
+        ),
+    ];
+    for (plans, why) in cases {
+        match c.commit(&plans).await {
+            Err(ClientError::Server { code, log }) => {
+                assert_eq!(code, codes::REFUSED, "{log}");
+                assert!(
+                    log.contains(why) && log.contains("nothing changed"),
+                    "{log}"
+                );
+            }
+            other => panic!("{why}: not refused: {other:?}"),
+        }
+    }
+    assert_eq!(std::fs::read_dir(tmp.path().join("ws")).unwrap().count(), 0);
+    c.commit(&[plan(vec![write("a", b"1234567890")])])
+        .await
+        .unwrap();
+
+    // One connection at a time: a second one is closed at once.
+    let mut second = janus_sync::SyncStream::connect(&addr).await.unwrap();
+    closed_by_server(&mut second).await;
+    assert_eq!(Counters::get(&server.counters().connections_refused), 1);
+    assert!(c.system_time_millis().await.is_ok(), "the first is served");
+
+    // A message above the body limit closes the connection.
+    c.send(Message::FetchFile("x".repeat(5000))).await.unwrap();
+    assert!(c.recv().await.is_err());
+    assert_eq!(Counters::get(&server.counters().protocol_errors), 1);
+}
+
+#[tokio::test]
+async fn auth_and_idle_timeouts_close_connections() {
+    use janus_sync::ServerLimits;
+    use std::time::Duration;
+    // A peer that connects and says nothing is closed after the auth timeout.
+    let (_tmp, _key, server) = limited(ServerLimits {
+        auth_timeout: Duration::from_millis(200),
+        ..ServerLimits::default()
+    })
+    .await;
+    let mut silent = janus_sync::SyncStream::connect(&server.local_addrs()[0])
+        .await
+        .unwrap();
+    closed_by_server(&mut silent).await;
+    assert_eq!(Counters::get(&server.counters().protocol_errors), 1);
+
+    // An authenticated client that stays silent is closed after the idle timeout.
+    let (_tmp, key, server) = limited(ServerLimits {
+        idle_timeout: Duration::from_millis(200),
+        ..ServerLimits::default()
+    })
+    .await;
+    let mut idle = SyncClient::open(&server.local_addrs()[0], "main", &key)
+        .await
+        .unwrap();
+    assert!(idle.recv().await.is_err(), "closed");
+    assert_eq!(Counters::get(&server.counters().protocol_errors), 1);
+    assert_eq!(Counters::get(&server.counters().auth_accepted), 1);
 }
