@@ -99,7 +99,8 @@ pub enum CommitError {
     Invalid(String),
     /// An I/O error after `applied` operations had been applied.
     #[error(
-        "commit failed at {at} ({op} '{path}') after {applied} operation(s) were applied: {source}"
+        "commit failed at {at} ({op} '{path}'): {source}; the {applied} operation(s) before it \
+         were applied, it and those after it were not"
     )]
     Partial {
         /// The operations applied before the failure, in order.
@@ -167,6 +168,9 @@ pub struct Workspace {
     root: PathBuf,
     dir: Dir,
     commit_lock: Mutex<()>,
+    /// Tests only: the operation of a commit (counted from 0) that fails.
+    #[cfg(test)]
+    fail_at: std::sync::atomic::AtomicUsize,
 }
 
 fn sha256_of(mut r: impl Read) -> io::Result<[u8; 32]> {
@@ -210,6 +214,8 @@ impl Workspace {
             root: root.to_path_buf(),
             dir,
             commit_lock: Mutex::new(()),
+            #[cfg(test)]
+            fail_at: std::sync::atomic::AtomicUsize::new(usize::MAX),
         })
     }
 
@@ -478,7 +484,8 @@ impl Workspace {
                     Op::Delete(d) => &d.path,
                     Op::Rename(r) => &r.from,
                 };
-                self.apply_one(op, &mut report)
+                self.injected_failure(report.operations)
+                    .and_then(|()| self.apply_one(op, &mut report))
                     .map_err(|source| CommitError::Partial {
                         applied: report.operations,
                         at: OpRef {
@@ -493,6 +500,22 @@ impl Workspace {
             }
         }
         Ok(report)
+    }
+
+    /// Tests only: an I/O failure of the `n`th operation applied, as a full
+    /// disk or a vanished directory would cause.
+    #[cfg(test)]
+    fn injected_failure(&self, n: usize) -> io::Result<()> {
+        if n == self.fail_at.load(std::sync::atomic::Ordering::Relaxed) {
+            Err(io::Error::other("injected I/O failure"))
+        } else {
+            Ok(())
+        }
+    }
+
+    #[cfg(not(test))]
+    fn injected_failure(&self, _: usize) -> io::Result<()> {
+        Ok(())
     }
 
     fn apply_one(&self, op: &Op, report: &mut CommitReport) -> io::Result<()> {
@@ -831,4 +854,61 @@ fn walk(dir: &Dir, prefix: &str, out: &mut Vec<Entry>) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::{MakeDir, Operation, WriteFile};
+
+    fn plan(ops: Vec<Op>) -> SyncPlan {
+        SyncPlan {
+            operations: ops
+                .into_iter()
+                .map(|op| Operation { op: Some(op) })
+                .collect(),
+        }
+    }
+
+    fn write(path: &str) -> Op {
+        Op::WriteFile(WriteFile {
+            path: path.into(),
+            content: path.as_bytes().to_vec(),
+            expected_sha256: None,
+            mode: 0,
+        })
+    }
+
+    #[test]
+    fn a_failure_mid_commit_says_what_was_applied() {
+        let tmp = tempfile::tempdir().unwrap();
+        let ws = Workspace::open(tmp.path()).unwrap();
+        ws.fail_at.store(2, std::sync::atomic::Ordering::Relaxed);
+        let plans = [
+            plan(vec![
+                Op::MakeDir(MakeDir { path: "d".into() }),
+                write("d/a"),
+            ]),
+            plan(vec![write("d/b"), write("c")]),
+        ];
+        let e = ws.commit(&plans, &CommitLimits::default()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "commit failed at plan 1, operation 0 (write_file 'd/b'): injected I/O failure; \
+             the 2 operation(s) before it were applied, it and those after it were not"
+        );
+        let CommitError::Partial { applied, at, .. } = e else {
+            panic!("{e}")
+        };
+        assert_eq!((applied, at.plan, at.operation), (2, 1, 0));
+        assert_eq!(std::fs::read(tmp.path().join("d/a")).unwrap(), b"d/a");
+        assert!(!tmp.path().join("d/b").exists() && !tmp.path().join("c").exists());
+        // No temporary file is left behind, and the next commit works.
+        ws.fail_at
+            .store(usize::MAX, std::sync::atomic::Ordering::Relaxed);
+        let names: Vec<_> = std::fs::read_dir(tmp.path().join("d")).unwrap().collect();
+        assert_eq!(names.len(), 1);
+        let report = ws.commit(&plans[1..], &CommitLimits::default()).unwrap();
+        assert_eq!(report.operations, 2);
+    }
 }
