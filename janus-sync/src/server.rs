@@ -452,7 +452,23 @@ async fn run_connection(conn: &mut Conn, peer: &str, shared: &Shared) -> Result<
             Message::FetchFileTree => {
                 let w = ws.clone();
                 match tokio::task::spawn_blocking(move || w.file_tree()).await {
-                    Ok(Ok(tree)) => Message::ok(tree.encode_to_vec()),
+                    Ok(Ok(tree)) => {
+                        let body = tree.encode_to_vec();
+                        let max = shared.limits.max_body.min(MAX_BODY_CEILING);
+                        if body.len() as u64 + 8 > max {
+                            Message::error(
+                                codes::TOO_LARGE,
+                                format!(
+                                    "the tree of {} entries takes {} bytes, more than one \
+                                     message carries ({max} bytes)",
+                                    tree.entries.len(),
+                                    body.len()
+                                ),
+                            )
+                        } else {
+                            Message::ok(body)
+                        }
+                    }
                     Ok(Err(e)) => Message::error(
                         codes::SERVER_ERROR,
                         format!("cannot read the workspace: {e}"),

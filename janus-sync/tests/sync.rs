@@ -948,6 +948,18 @@ async fn commit_and_connection_limits() {
         .await
         .unwrap();
 
+    // A tree larger than one message is an error answer, not a closed connection.
+    for i in 0..60 {
+        std::fs::write(tmp.path().join(format!("ws/{:060}", i)), b"").unwrap();
+    }
+    match c.file_tree().await {
+        Err(ClientError::Server { code, log }) => {
+            assert_eq!(code, codes::TOO_LARGE, "{log}");
+            assert!(log.contains("the tree of 61 entries"), "{log}");
+        }
+        other => panic!("tree not refused: {other:?}"),
+    }
+
     // One connection at a time: a second one is closed at once.
     let mut second = janus_sync::SyncStream::connect(&addr).await.unwrap();
     closed_by_server(&mut second).await;
