@@ -194,6 +194,18 @@ pub struct ServeArgs {
     #[arg(long, value_name = "BYTES", default_value_t = 64 << 20)]
     pub max_file_bytes: u64,
 
+    /// Most file content one commit may write, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 1 << 30)]
+    pub max_commit_bytes: u64,
+
+    /// Most plans in one commit.
+    #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_plans: u64,
+
+    /// Most operations in one plan.
+    #[arg(long, value_name = "N", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub max_operations: u64,
+
     /// Seconds a client has for Hello and Auth.
     #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub auth_timeout: u64,
@@ -253,8 +265,10 @@ async fn serve(args: ServeArgs) -> Result<(), Failure> {
         idle_timeout: Duration::from_secs(args.idle_timeout),
         max_body: args.max_body,
         commit: CommitLimits {
+            max_plans: args.max_plans as usize,
+            max_operations_per_plan: args.max_operations as usize,
             max_file_bytes: args.max_file_bytes,
-            ..CommitLimits::default()
+            max_commit_bytes: args.max_commit_bytes,
         },
     });
     for addr in &args.listen {

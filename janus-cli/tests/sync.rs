@@ -466,3 +466,43 @@ fn batch_bytes_sizes_the_commits_of_push_and_pull() {
         );
     }
 }
+
+#[test]
+fn serve_applies_its_commit_limits() {
+    let tmp = temp_dir();
+    let t = tmp.path();
+    let (src, ws) = (t.join("src"), t.join("ws"));
+    std::fs::create_dir(&src).unwrap();
+    std::fs::create_dir(&ws).unwrap();
+    for name in ["a", "b", "c"] {
+        std::fs::write(src.join(name), b"123456").unwrap();
+    }
+    keygen(t);
+    let serve = SyncServe::start_with(
+        t,
+        &[
+            "--max-operations",
+            "2",
+            "--max-commit-bytes",
+            "10",
+            "--max-plans",
+            "1",
+        ],
+    );
+    let push = || janus_run(&client("push", &serve.unix, t, &[src.to_str().unwrap()]));
+    let out = push().expect_code(1);
+    assert!(
+        out.stderr
+            .contains("plan 0: 3 operations exceed the limit of 2"),
+        "{}",
+        out.stderr
+    );
+    std::fs::remove_file(src.join("c")).unwrap();
+    let out = push().expect_code(1);
+    assert!(
+        out.stderr.contains("the commit's content exceeds 10 bytes"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(snapshot(&ws), BTreeMap::new());
+}
