@@ -412,10 +412,7 @@ async fn serve_connection(
 ) {
     let mut conn = Framed::new(stream, SyncCodec::new(shared.limits.max_body));
     debug!(%peer, "connection accepted");
-    let outcome = tokio::select! {
-        r = run_connection(&mut conn, peer, shared) => r,
-        _ = stop.changed() => Err(Close::Normal),
-    };
+    let outcome = run_connection(&mut conn, peer, shared, &mut stop).await;
     match outcome {
         Ok(()) | Err(Close::Normal) => debug!(%peer, "connection closed"),
         Err(Close::Violation(why)) => {
@@ -425,21 +422,37 @@ async fn serve_connection(
     }
 }
 
-async fn run_connection(conn: &mut Conn, peer: &str, shared: &Shared) -> Result<(), Close> {
-    let ws = match tokio::time::timeout(shared.limits.auth_timeout, handshake(conn, peer, shared))
-        .await
-    {
-        Ok(r) => r?,
-        Err(_) => {
-            return Err(Close::Violation(
-                "Hello and Auth not completed in time".into(),
-            ));
-        }
+/// Serves one connection until it ends, breaks the protocol or shutdown is
+/// asked. Shutdown interrupts a handshake or the wait for a request, never a
+/// request being handled: a commit under way is applied and answered first.
+async fn run_connection(
+    conn: &mut Conn,
+    peer: &str,
+    shared: &Shared,
+    stop: &mut watch::Receiver<bool>,
+) -> Result<(), Close> {
+    let handshake = tokio::time::timeout(shared.limits.auth_timeout, handshake(conn, peer, shared));
+    let ws = tokio::select! {
+        biased;
+        _ = stop.changed() => return Err(Close::Normal),
+        r = handshake => match r {
+            Ok(r) => r?,
+            Err(_) => {
+                return Err(Close::Violation(
+                    "Hello and Auth not completed in time".into(),
+                ));
+            }
+        },
     };
     loop {
-        let m = match tokio::time::timeout(shared.limits.idle_timeout, next(conn)).await {
-            Ok(m) => m?,
-            Err(_) => return Err(Close::Violation("idle timeout".into())),
+        let request = tokio::time::timeout(shared.limits.idle_timeout, next(conn));
+        let m = tokio::select! {
+            biased;
+            _ = stop.changed() => return Err(Close::Normal),
+            m = request => match m {
+                Ok(m) => m?,
+                Err(_) => return Err(Close::Violation("idle timeout".into())),
+            },
         };
         let answer = match m {
             Message::GetSystemTimeMillis => {
