@@ -471,10 +471,18 @@ async fn pull(args: MirrorArgs) -> Result<(), Failure> {
 }
 
 async fn mirror_run(args: MirrorArgs, direction: Direction) -> Result<(), Failure> {
-    let local = local_workspace(&args.local, direction == Direction::Pull && !args.dry_run)?;
+    // A dry run of a pull into a directory not made yet compares with nothing.
+    let local = if direction == Direction::Pull && args.dry_run && !args.local.exists() {
+        None
+    } else {
+        Some(local_workspace(&args.local, direction == Direction::Pull)?)
+    };
     let mut client = open(&args.remote).await?;
     let remote_tree = client.file_tree().await.map_err(client_failure)?;
-    let local_tree = local_tree(&local)?;
+    let local_tree = match &local {
+        Some(ws) => local_tree(ws)?,
+        None => janus_sync::proto::FileTree::default(),
+    };
     let diff = match direction {
         Direction::Push => mirror::diff(&local_tree, &remote_tree, args.delete),
         Direction::Pull => mirror::diff(&remote_tree, &local_tree, args.delete),
@@ -513,6 +521,9 @@ async fn mirror_run(args: MirrorArgs, direction: Direction) -> Result<(), Failur
         outln(&format!("{what}: dry run, nothing changed"));
         return Ok(());
     }
+    let Some(local) = local else {
+        unreachable!("only a dry run goes without a local directory")
+    };
     let bar = progress_bar(diff.bytes());
     let limits = BatchLimits {
         bytes: args.batch_bytes,

@@ -440,6 +440,21 @@ fn batch_bytes_sizes_the_commits_of_push_and_pull() {
     );
     assert_eq!(snapshot(&ws), snapshot(&src));
 
+    // A dry run of a pull into a directory not made yet changes nothing.
+    let out = janus_run(&client(
+        "pull",
+        &serve.tcp,
+        t,
+        &[dst.to_str().unwrap(), "--dry-run"],
+    ))
+    .expect_code(0);
+    assert!(
+        out.stdout.contains("create  c (40000 bytes)") && out.stdout.contains("dry run"),
+        "{}",
+        out.stdout
+    );
+    assert!(!dst.exists());
+
     // Pull: two files fit 80,000 bytes, the third goes in a second commit.
     let out = janus_run(&client(
         "pull",
