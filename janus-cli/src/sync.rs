@@ -160,7 +160,7 @@ pub struct KeygenArgs {
 #[derive(Debug, Args)]
 #[command(after_long_help = "\
 Every --workspace needs a --key of the same NAME. A key file that its group
-or others can read is refused. A directory is served under one NAME only,
+or others can read, or that lies inside a workspace, is refused. A directory is served under one NAME only,
 and no workspace may lie inside another (commits are serialised per
 workspace): both are refused, however the paths are spelt. Logs go to stderr (RUST_LOG filters them,
 default info); keys and file contents are never logged.
@@ -280,6 +280,17 @@ async fn serve(args: ServeArgs) -> Result<(), Failure> {
             return Err(usage(format!(
                 "--key {name}=…: there is no --workspace {name}"
             )));
+        }
+    }
+    for (key_name, file) in &args.key {
+        for (name, dir) in &args.workspace {
+            // A missing directory is reported when the workspaces are opened.
+            if janus_sync::lies_within(Path::new(file), Path::new(dir)).unwrap_or(false) {
+                return Err(usage(format!(
+                    "the key file of '{key_name}' ({file}) lies inside workspace '{name}' ({dir}), \
+                     whose clients could read or replace it; keep key files outside every workspace"
+                )));
+            }
         }
     }
     for (name, dir) in &args.workspace {

@@ -348,6 +348,27 @@ fn failures_have_their_exit_codes() {
     );
     janus_run(&client("time", "no-port", t, &[])).expect_code(2);
 
+    // A key file inside a workspace (here through a symlink) is refused.
+    std::fs::copy(&key, t.join("ws/inside.key")).unwrap();
+    symlink(t.join("ws/inside.key"), t.join("outside.key")).unwrap();
+    let out = janus_run(&[
+        "sync",
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--workspace",
+        &format!("main={}", t.join("ws").display()),
+        "--key",
+        &format!("main={}", t.join("outside.key").display()),
+    ])
+    .expect_code(1);
+    assert!(
+        out.stderr.contains("lies inside workspace 'main'"),
+        "{}",
+        out.stderr
+    );
+    std::fs::remove_file(t.join("ws/inside.key")).unwrap();
+
     // One directory tree is one workspace: not under two names, not nested.
     std::fs::create_dir(t.join("ws/sub")).unwrap();
     for (second, why) in [

@@ -25,7 +25,7 @@ pub mod workspace;
 pub use auth::WorkspaceKey;
 pub use client::{ClientError, SyncClient};
 pub use codec::{Message, SyncCodec};
-pub use server::{Counters, ServerError, ServerLimits, SyncServer, SyncServerBuilder};
+pub use server::{Counters, ServerError, ServerLimits, SyncServer, SyncServerBuilder, lies_within};
 pub use transport::{AddrError, SyncAddr, SyncStream};
 pub use workspace::{CommitError, CommitLimits, CommitReport, ReadError, Workspace};
 

@@ -142,6 +142,23 @@ fn overlap_message(
     )
 }
 
+/// Whether the file at `path` lies beneath the directory `dir`, compared by
+/// device and inode (so symlinks, `..` and bind mounts are seen through):
+/// a key file inside a served workspace could be read or replaced by the
+/// workspace's clients, so `janus sync serve` refuses one.
+pub fn lies_within(path: &Path, dir: &Path) -> io::Result<bool> {
+    use std::os::unix::fs::MetadataExt;
+    let d = std::fs::metadata(dir)?;
+    let target = (d.dev(), d.ino());
+    for a in std::fs::canonicalize(path)?.ancestors().skip(1) {
+        let m = std::fs::metadata(a)?;
+        if (m.dev(), m.ino()) == target {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// A directory's device and inode.
 type DirId = (u64, u64);
 
