@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use janus_sync::codec::CodecError;
 use janus_sync::mirror::{self, BatchLimits, Change, Diff, MirrorError, MirrorReport};
 use janus_sync::proto::{Entry, Kind};
 use janus_sync::{
@@ -44,8 +45,9 @@ happens only with --delete. Symlinks are never created and never deleted:
 they are listed as skipped. Files keep their permission bits, not their
 modification times.
 
-Contents move in batches (16 MiB, 10,000 operations); each batch is one
-atomic commit, and a file replaced on the target must still have the SHA-256
+Contents move in batches of at most --batch-bytes of file content (16 MiB
+unless told; a larger file goes alone) and 10,000 operations; each batch is
+one atomic commit, and a file replaced on the target must still have the SHA-256
 it had when its tree was read, or the batch is refused as a conflict. When a
 path cannot be mirrored at all (a symlink in the way, a changed kind without
 --delete), nothing is changed and the paths are named. A progress bar is drawn
@@ -138,6 +140,12 @@ pub struct MirrorArgs {
     /// the reverse).
     #[arg(long)]
     pub delete: bool,
+
+    /// File content per commit, in bytes; a larger file goes in a commit of
+    /// its own. Keep it below the server's --max-body (64 MiB unless told).
+    #[arg(long, value_name = "BYTES", default_value_t = BatchLimits::default().bytes,
+          value_parser = clap::value_parser!(u64).range(1..=mirror::MAX_PUSHED_FILE))]
+    pub batch_bytes: u64,
 }
 
 /// `janus sync keygen`.
@@ -152,16 +160,18 @@ pub struct KeygenArgs {
 #[derive(Debug, Args)]
 #[command(after_long_help = "\
 Every --workspace needs a --key of the same NAME. A key file that its group
-or others can read is refused. Logs go to stderr (RUST_LOG filters them,
+or others can read, or that lies inside a workspace, is refused. A directory is served under one NAME only,
+and no workspace may lie inside another (commits are serialised per
+workspace): both are refused, however the paths are spelt. Logs go to stderr (RUST_LOG filters them,
 default info); keys and file contents are never logged.
 
 Example:
   janus sync keygen main.key
   janus sync serve --listen 127.0.0.1:7420 --workspace main=./shared --key main=main.key")]
 pub struct ServeArgs {
-    /// An address to listen on: HOST:PORT (127.0.0.1:7420; use 0.0.0.0 only
-    /// to serve every interface) or unix:/path; repeatable.
-    #[arg(long, value_name = "ADDR", required = true, value_parser = parse_addr)]
+    /// An address to listen on: HOST:PORT (use 0.0.0.0 only to serve every
+    /// interface) or unix:/path; repeatable.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7420", value_parser = parse_addr)]
     pub listen: Vec<SyncAddr>,
 
     /// A workspace: its name and directory; repeatable.
@@ -183,6 +193,18 @@ pub struct ServeArgs {
     /// Largest file a commit may write, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = 64 << 20)]
     pub max_file_bytes: u64,
+
+    /// Most file content one commit may write, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 1 << 30)]
+    pub max_commit_bytes: u64,
+
+    /// Most plans in one commit.
+    #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_plans: u64,
+
+    /// Most operations in one plan.
+    #[arg(long, value_name = "N", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub max_operations: u64,
 
     /// Seconds a client has for Hello and Auth.
     #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
@@ -243,8 +265,10 @@ async fn serve(args: ServeArgs) -> Result<(), Failure> {
         idle_timeout: Duration::from_secs(args.idle_timeout),
         max_body: args.max_body,
         commit: CommitLimits {
+            max_plans: args.max_plans as usize,
+            max_operations_per_plan: args.max_operations as usize,
             max_file_bytes: args.max_file_bytes,
-            ..CommitLimits::default()
+            max_commit_bytes: args.max_commit_bytes,
         },
     });
     for addr in &args.listen {
@@ -256,6 +280,17 @@ async fn serve(args: ServeArgs) -> Result<(), Failure> {
             return Err(usage(format!(
                 "--key {name}=…: there is no --workspace {name}"
             )));
+        }
+    }
+    for (key_name, file) in &args.key {
+        for (name, dir) in &args.workspace {
+            // A missing directory is reported when the workspaces are opened.
+            if janus_sync::lies_within(Path::new(file), Path::new(dir)).unwrap_or(false) {
+                return Err(usage(format!(
+                    "the key file of '{key_name}' ({file}) lies inside workspace '{name}' ({dir}), \
+                     whose clients could read or replace it; keep key files outside every workspace"
+                )));
+            }
         }
     }
     for (name, dir) in &args.workspace {
@@ -447,10 +482,18 @@ async fn pull(args: MirrorArgs) -> Result<(), Failure> {
 }
 
 async fn mirror_run(args: MirrorArgs, direction: Direction) -> Result<(), Failure> {
-    let local = local_workspace(&args.local, direction == Direction::Pull && !args.dry_run)?;
+    // A dry run of a pull into a directory not made yet compares with nothing.
+    let local = if direction == Direction::Pull && args.dry_run && !args.local.exists() {
+        None
+    } else {
+        Some(local_workspace(&args.local, direction == Direction::Pull)?)
+    };
     let mut client = open(&args.remote).await?;
     let remote_tree = client.file_tree().await.map_err(client_failure)?;
-    let local_tree = local_tree(&local)?;
+    let local_tree = match &local {
+        Some(ws) => local_tree(ws)?,
+        None => janus_sync::proto::FileTree::default(),
+    };
     let diff = match direction {
         Direction::Push => mirror::diff(&local_tree, &remote_tree, args.delete),
         Direction::Pull => mirror::diff(&remote_tree, &local_tree, args.delete),
@@ -489,8 +532,14 @@ async fn mirror_run(args: MirrorArgs, direction: Direction) -> Result<(), Failur
         outln(&format!("{what}: dry run, nothing changed"));
         return Ok(());
     }
+    let Some(local) = local else {
+        unreachable!("only a dry run goes without a local directory")
+    };
     let bar = progress_bar(diff.bytes());
-    let limits = BatchLimits::default();
+    let limits = BatchLimits {
+        bytes: args.batch_bytes,
+        ..BatchLimits::default()
+    };
     let outcome = match direction {
         Direction::Push => mirror::push(&mut client, &local, &diff, &limits, |n| bar.inc(n)).await,
         Direction::Pull => mirror::pull(&mut client, &local, &diff, &limits, |n| bar.inc(n)).await,
@@ -506,9 +555,29 @@ async fn mirror_run(args: MirrorArgs, direction: Direction) -> Result<(), Failur
                 MirrorError::Remote { source, .. } => client_failure_exit(source),
                 _ => Exit::Failure,
             };
-            Err(Failure::new(exit, e.to_string()))
+            let mut text = e.to_string();
+            if direction == Direction::Push && broken_connection(&e) {
+                text.push_str(&format!(
+                    "\nhint: a server closes a connection whose commit exceeds its --max-body; \
+                     try a smaller --batch-bytes (this push used {})",
+                    args.batch_bytes
+                ));
+            }
+            Err(Failure::new(exit, text))
         }
     }
+}
+
+/// Whether the server went away in the middle of a push, which is what it
+/// does with a message larger than it accepts.
+fn broken_connection(e: &MirrorError) -> bool {
+    matches!(
+        e,
+        MirrorError::Remote {
+            source: ClientError::Closed | ClientError::Codec(CodecError::Io(_)),
+            ..
+        }
+    )
 }
 
 fn print_changes(diff: &Diff) {

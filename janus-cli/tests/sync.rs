@@ -26,6 +26,11 @@ struct SyncServe {
 
 impl SyncServe {
     fn start(tmp: &Path) -> SyncServe {
+        SyncServe::start_with(tmp, &[])
+    }
+
+    /// Like [`SyncServe::start`], with more options for `janus sync serve`.
+    fn start_with(tmp: &Path, extra: &[&str]) -> SyncServe {
         let socket = tmp.join("sync.sock");
         let log = std::fs::File::create(tmp.join("serve.log")).unwrap();
         let mut child = janus()
@@ -35,6 +40,7 @@ impl SyncServe {
             .arg(format!("main={}", tmp.join("ws").display()))
             .arg("--key")
             .arg(format!("main={}", tmp.join("main.key").display()))
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(log)
             .spawn()
@@ -342,6 +348,55 @@ fn failures_have_their_exit_codes() {
     );
     janus_run(&client("time", "no-port", t, &[])).expect_code(2);
 
+    // A key file inside a workspace (here through a symlink) is refused.
+    std::fs::copy(&key, t.join("ws/inside.key")).unwrap();
+    symlink(t.join("ws/inside.key"), t.join("outside.key")).unwrap();
+    let out = janus_run(&[
+        "sync",
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--workspace",
+        &format!("main={}", t.join("ws").display()),
+        "--key",
+        &format!("main={}", t.join("outside.key").display()),
+    ])
+    .expect_code(1);
+    assert!(
+        out.stderr.contains("lies inside workspace 'main'"),
+        "{}",
+        out.stderr
+    );
+    std::fs::remove_file(t.join("ws/inside.key")).unwrap();
+
+    // One directory tree is one workspace: not under two names, not nested.
+    std::fs::create_dir(t.join("ws/sub")).unwrap();
+    for (second, why) in [
+        (t.join("ws/."), "are the same directory"),
+        (t.join("ws/sub"), "the second lies inside the first"),
+    ] {
+        let out = janus_run(&[
+            "sync",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--workspace",
+            &format!("main={}", t.join("ws").display()),
+            "--workspace",
+            &format!("copy={}", second.display()),
+            "--key",
+            &format!("main={}", key.display()),
+            "--key",
+            &format!("copy={}", key.display()),
+        ])
+        .expect_code(1);
+        assert!(
+            out.stderr.contains("workspaces 'main'") && out.stderr.contains(why),
+            "{}",
+            out.stderr
+        );
+    }
+
     let serve = SyncServe::start(t);
     let out = janus_run(&client("time", &serve.tcp, t, &[])).expect_code(0);
     let millis: i64 = out.stdout.trim().parse().unwrap();
@@ -365,4 +420,125 @@ fn failures_have_their_exit_codes() {
     assert!(serve.socket.exists());
     let (code, _) = serve.interrupt();
     assert_eq!(code, 0);
+}
+
+#[test]
+fn batch_bytes_sizes_the_commits_of_push_and_pull() {
+    let tmp = temp_dir();
+    let t = tmp.path();
+    let (src, ws, dst) = (t.join("src"), t.join("ws"), t.join("dst"));
+    std::fs::create_dir(&src).unwrap();
+    std::fs::create_dir(&ws).unwrap();
+    for (i, name) in ["a", "b", "c"].iter().enumerate() {
+        let content: Vec<u8> = (0..40_000u32).map(|j| (j * 13 + i as u32) as u8).collect();
+        std::fs::write(src.join(name), content).unwrap();
+    }
+    keygen(t);
+    // A server that takes messages of at most 64 KiB: one commit of the
+    // three files (120,000 bytes) is too large for it.
+    let serve = SyncServe::start_with(t, &["--max-body", "65536"]);
+    let out = janus_run(&client("push", &serve.tcp, t, &[src.to_str().unwrap()])).expect_code(4);
+    assert!(
+        out.stderr
+            .contains("try a smaller --batch-bytes (this push used 16777216)"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(snapshot(&ws), BTreeMap::new(), "nothing was applied");
+
+    let out = janus_run(&client(
+        "push",
+        &serve.unix,
+        t,
+        &[src.to_str().unwrap(), "--batch-bytes", "50000"],
+    ))
+    .expect_code(0);
+    assert!(
+        out.stdout
+            .contains("3 files written (120000 bytes), 0 deleted, in 3 commits"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(snapshot(&ws), snapshot(&src));
+
+    // A dry run of a pull into a directory not made yet changes nothing.
+    let out = janus_run(&client(
+        "pull",
+        &serve.tcp,
+        t,
+        &[dst.to_str().unwrap(), "--dry-run"],
+    ))
+    .expect_code(0);
+    assert!(
+        out.stdout.contains("create  c (40000 bytes)") && out.stdout.contains("dry run"),
+        "{}",
+        out.stdout
+    );
+    assert!(!dst.exists());
+
+    // Pull: two files fit 80,000 bytes, the third goes in a second commit.
+    let out = janus_run(&client(
+        "pull",
+        &serve.tcp,
+        t,
+        &[dst.to_str().unwrap(), "--batch-bytes", "80000"],
+    ))
+    .expect_code(0);
+    assert!(out.stdout.contains("in 2 commits"), "{}", out.stdout);
+    assert_eq!(snapshot(&dst), snapshot(&src));
+
+    for bad in ["0", "many", "67108864"] {
+        let out = janus_run(&client(
+            "push",
+            &serve.tcp,
+            t,
+            &[src.to_str().unwrap(), "--batch-bytes", bad],
+        ))
+        .expect_code(2);
+        assert!(
+            out.stderr.contains("--batch-bytes"),
+            "{bad}: {}",
+            out.stderr
+        );
+    }
+}
+
+#[test]
+fn serve_applies_its_commit_limits() {
+    let tmp = temp_dir();
+    let t = tmp.path();
+    let (src, ws) = (t.join("src"), t.join("ws"));
+    std::fs::create_dir(&src).unwrap();
+    std::fs::create_dir(&ws).unwrap();
+    for name in ["a", "b", "c"] {
+        std::fs::write(src.join(name), b"123456").unwrap();
+    }
+    keygen(t);
+    let serve = SyncServe::start_with(
+        t,
+        &[
+            "--max-operations",
+            "2",
+            "--max-commit-bytes",
+            "10",
+            "--max-plans",
+            "1",
+        ],
+    );
+    let push = || janus_run(&client("push", &serve.unix, t, &[src.to_str().unwrap()]));
+    let out = push().expect_code(1);
+    assert!(
+        out.stderr
+            .contains("plan 0: 3 operations exceed the limit of 2"),
+        "{}",
+        out.stderr
+    );
+    std::fs::remove_file(src.join("c")).unwrap();
+    let out = push().expect_code(1);
+    assert!(
+        out.stderr.contains("the commit's content exceeds 10 bytes"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(snapshot(&ws), BTreeMap::new());
 }

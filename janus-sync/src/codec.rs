@@ -210,6 +210,12 @@ fn decode_body(ty: i32, mut body: Bytes) -> Result<Message, CodecError> {
                     ));
                 }
                 body.truncate(msg_len as usize);
+                if let Err(e) = std::str::from_utf8(&body) {
+                    return Err(malformed(
+                        "Response",
+                        format!("the error log is not UTF-8: {e}"),
+                    ));
+                }
             }
             Ok(Message::Response { code, msg: body })
         }
@@ -469,6 +475,12 @@ mod tests {
         b.put_slice(b"ab");
         let e = c.decode(&mut b).unwrap_err().to_string();
         assert!(e.contains("msg len 5"), "{e}");
+        let mut b = header(TYPE_RESPONSE, 8 + 2);
+        b.put_i32(3);
+        b.put_i32(2);
+        b.put_slice(&[0xc3, 0x28]);
+        let e = c.decode(&mut b).unwrap_err().to_string();
+        assert!(e.contains("error log is not UTF-8"), "{e}");
         let mut b = header(TYPE_HELLO, 3);
         b.put_slice(b"abc");
         assert!(c.decode(&mut b).is_err());

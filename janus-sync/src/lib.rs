@@ -25,7 +25,7 @@ pub mod workspace;
 pub use auth::WorkspaceKey;
 pub use client::{ClientError, SyncClient};
 pub use codec::{Message, SyncCodec};
-pub use server::{Counters, ServerError, ServerLimits, SyncServer, SyncServerBuilder};
+pub use server::{Counters, ServerError, ServerLimits, SyncServer, SyncServerBuilder, lies_within};
 pub use transport::{AddrError, SyncAddr, SyncStream};
 pub use workspace::{CommitError, CommitLimits, CommitReport, ReadError, Workspace};
 
@@ -48,6 +48,6 @@ pub mod codes {
     pub const SERVER_ERROR: i32 = 6;
     /// FetchFile: no regular file at that path.
     pub const NOT_FOUND: i32 = 7;
-    /// FetchFile: the file exceeds what one answer may carry.
+    /// FetchFile or FetchFileTree: the answer exceeds what one message may carry.
     pub const TOO_LARGE: i32 = 8;
 }

@@ -233,7 +233,8 @@ fn new_entry(s: &Entry) -> Change {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchLimits {
     /// File content per commit (default 16 MiB, well below the default
-    /// 64 MiB message limit); a larger file goes alone.
+    /// 64 MiB message limit); a larger file goes alone. Whatever the limits,
+    /// a batch's encoded plan fits one message of the default size.
     pub bytes: u64,
     /// Operations per commit (default 10,000).
     pub operations: usize,
@@ -248,23 +249,42 @@ impl Default for BatchLimits {
     }
 }
 
-/// Splits `changes` into consecutive batches within `limits`.
+/// An upper bound on what one operation adds to an encoded plan besides its
+/// path and content: tags, lengths, an expected SHA-256, the mode.
+const OPERATION_OVERHEAD: u64 = 96;
+
+/// The largest encoded plan a batch may make, whatever its [`BatchLimits`]:
+/// what one message of the default size carries (see [`MAX_PUSHED_FILE`]).
+/// Paths count too, so that many operations on long paths still fit.
+const MAX_BATCH_PLAN: u64 = MAX_PUSHED_FILE;
+
+/// Splits `changes` into consecutive batches within `limits` and within
+/// [`MAX_BATCH_PLAN`] bytes of encoded plan; a change larger than a limit
+/// goes alone.
 fn batches<'a>(changes: &'a [Change], limits: &BatchLimits) -> Vec<&'a [Change]> {
     let mut out = Vec::new();
     let mut start = 0;
     let mut bytes = 0u64;
+    let mut encoded = 0u64;
     for (i, c) in changes.iter().enumerate() {
         let size = match c {
             Change::Write { size, .. } => *size,
             _ => 0,
         };
+        let plan_bytes = size + c.path().len() as u64 + OPERATION_OVERHEAD;
         let ops = i - start;
-        if ops > 0 && (ops >= limits.operations.max(1) || bytes + size > limits.bytes) {
+        if ops > 0
+            && (ops >= limits.operations.max(1)
+                || bytes + size > limits.bytes
+                || encoded + plan_bytes > MAX_BATCH_PLAN)
+        {
             out.push(&changes[start..i]);
             start = i;
             bytes = 0;
+            encoded = 0;
         }
         bytes += size;
+        encoded += plan_bytes;
     }
     if start < changes.len() {
         out.push(&changes[start..]);
@@ -669,5 +689,33 @@ mod tests {
         let got: Vec<Vec<&str>> = batches(&changes, &l).iter().map(|b| paths(b)).collect();
         assert_eq!(got, vec![vec!["a"], vec!["b"], vec!["c"], vec!["d", "e"]]);
         assert!(batches(&[], &l).is_empty());
+    }
+
+    #[test]
+    fn batches_fit_one_message_whatever_the_limits() {
+        let l = BatchLimits {
+            bytes: u64::MAX,
+            operations: usize::MAX,
+        };
+        let write = |path: &str, size| Change::Write {
+            path: path.into(),
+            size,
+            mode: 0o644,
+            sha256: vec![],
+            expected: None,
+        };
+        // Paths count: a file just below the message size and then ten
+        // directories on 4,000-byte paths do not fit one message.
+        let mut changes = vec![write("f", MAX_PUSHED_FILE - 20_000)];
+        changes.extend((0..10).map(|i| Change::MakeDir {
+            path: format!("{}{i}", "d".repeat(4000)),
+        }));
+        let got = batches(&changes, &l);
+        let sizes: Vec<usize> = got.iter().map(|b| b.len()).collect();
+        assert_eq!(sizes, [5, 6], "the file and 4 directories, then the rest");
+        // A file as large as a push carries goes alone.
+        let small = Change::MakeDir { path: "a".into() };
+        let changes = [small.clone(), write("big", MAX_PUSHED_FILE), small];
+        assert_eq!(batches(&changes, &l).len(), 3);
     }
 }

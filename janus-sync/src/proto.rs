@@ -92,7 +92,8 @@ pub struct MakeDir {
     pub path: String,
 }
 
-/// Create or replace a regular file.
+/// Create or replace a regular file; its directory must exist when the
+/// operation runs.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct WriteFile {
     /// The file.

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -101,9 +101,112 @@ pub enum ServerError {
         /// The error.
         source: io::Error,
     },
+    /// Two workspaces are one directory, or one lies inside the other.
+    /// Commits to one workspace are serialised; two workspaces over one
+    /// tree would let their commits interleave, so this is refused.
+    #[error("{}", overlap_message(.outer, .outer_dir, .inner, .inner_dir, *.same))]
+    Overlap {
+        /// The workspace given first (the enclosing one when nested).
+        outer: String,
+        /// Its directory, as given.
+        outer_dir: PathBuf,
+        /// The other workspace (the one inside when nested).
+        inner: String,
+        /// Its directory, as given.
+        inner_dir: PathBuf,
+        /// Whether the two are the same directory (else `inner` is beneath `outer`).
+        same: bool,
+    },
     /// The configuration is incomplete.
     #[error("{0}")]
     Config(String),
+}
+
+fn overlap_message(
+    outer: &str,
+    outer_dir: &Path,
+    inner: &str,
+    inner_dir: &Path,
+    same: bool,
+) -> String {
+    let relation = if same {
+        "are the same directory"
+    } else {
+        "overlap: the second lies inside the first"
+    };
+    format!(
+        "workspaces '{outer}' ({}) and '{inner}' ({}) {relation}; a directory \
+         tree is served as one workspace only, since commits are serialised per workspace",
+        outer_dir.display(),
+        inner_dir.display()
+    )
+}
+
+/// Whether the file at `path` lies beneath the directory `dir`, compared by
+/// device and inode (so symlinks, `..` and bind mounts are seen through):
+/// a key file inside a served workspace could be read or replaced by the
+/// workspace's clients, so `janus sync serve` refuses one.
+pub fn lies_within(path: &Path, dir: &Path) -> io::Result<bool> {
+    use std::os::unix::fs::MetadataExt;
+    let d = std::fs::metadata(dir)?;
+    let target = (d.dev(), d.ino());
+    for a in std::fs::canonicalize(path)?.ancestors().skip(1) {
+        let m = std::fs::metadata(a)?;
+        if (m.dev(), m.ino()) == target {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// A directory's device and inode.
+type DirId = (u64, u64);
+
+/// A workspace's directory and the directories above it, by identity.
+struct Placement {
+    id: DirId,
+    ancestors: Vec<DirId>,
+}
+
+/// Where the opened root of `ws` sits in the file system.
+fn placement(ws: &Workspace) -> io::Result<Placement> {
+    use std::os::unix::fs::MetadataExt;
+    let id = ws.identity()?;
+    let canonical = std::fs::canonicalize(ws.root())?;
+    let mut ancestors = Vec::new();
+    for dir in canonical.ancestors().skip(1) {
+        let m = std::fs::metadata(dir)?;
+        ancestors.push((m.dev(), m.ino()));
+    }
+    Ok(Placement { id, ancestors })
+}
+
+/// Refuses two workspaces over one directory, or one inside another.
+fn refuse_overlaps(served: &[(String, PathBuf, Placement)]) -> Result<(), ServerError> {
+    for (i, (a, a_dir, pa)) in served.iter().enumerate() {
+        for (b, b_dir, pb) in &served[i + 1..] {
+            let overlap =
+                |outer: &String, outer_dir: &PathBuf, inner: &String, inner_dir: &PathBuf, same| {
+                    ServerError::Overlap {
+                        outer: outer.clone(),
+                        outer_dir: outer_dir.clone(),
+                        inner: inner.clone(),
+                        inner_dir: inner_dir.clone(),
+                        same,
+                    }
+                };
+            if pa.id == pb.id {
+                return Err(overlap(a, a_dir, b, b_dir, true));
+            }
+            if pb.ancestors.contains(&pa.id) {
+                return Err(overlap(a, a_dir, b, b_dir, false));
+            }
+            if pa.ancestors.contains(&pb.id) {
+                return Err(overlap(b, b_dir, a, a_dir, false));
+            }
+        }
+    }
+    Ok(())
 }
 
 struct Shared {
@@ -131,6 +234,11 @@ impl SyncServerBuilder {
     }
 
     /// Serves the directory `dir` as workspace `name`, authenticated with `key`.
+    ///
+    /// A directory is served under one name only, and no workspace may lie
+    /// inside another: [`SyncServerBuilder::start`] compares the directories
+    /// by device and inode (so a symlink, `dir/.` or a bind mount is seen
+    /// through) and refuses an overlap with [`ServerError::Overlap`].
     pub fn workspace(
         mut self,
         name: impl Into<String>,
@@ -153,8 +261,10 @@ impl SyncServerBuilder {
             return Err(ServerError::Config("no listen address".into()));
         }
         let mut workspaces = HashMap::new();
+        let mut placements = Vec::new();
         for (name, dir, key) in self.workspaces {
-            let ws = Workspace::open(&dir).map_err(|source| ServerError::Workspace {
+            let opened = Workspace::open(&dir).and_then(|ws| Ok((placement(&ws)?, ws)));
+            let (placed, ws) = opened.map_err(|source| ServerError::Workspace {
                 name: name.clone(),
                 dir: dir.clone(),
                 source,
@@ -167,7 +277,9 @@ impl SyncServerBuilder {
                     "workspace '{name}' given twice"
                 )));
             }
+            placements.push((name, dir, placed));
         }
+        refuse_overlaps(&placements)?;
         let mut listeners = Vec::new();
         let mut addrs = Vec::new();
         for addr in &self.listen {
@@ -317,10 +429,7 @@ async fn serve_connection(
 ) {
     let mut conn = Framed::new(stream, SyncCodec::new(shared.limits.max_body));
     debug!(%peer, "connection accepted");
-    let outcome = tokio::select! {
-        r = run_connection(&mut conn, peer, shared) => r,
-        _ = stop.changed() => Err(Close::Normal),
-    };
+    let outcome = run_connection(&mut conn, peer, shared, &mut stop).await;
     match outcome {
         Ok(()) | Err(Close::Normal) => debug!(%peer, "connection closed"),
         Err(Close::Violation(why)) => {
@@ -330,21 +439,37 @@ async fn serve_connection(
     }
 }
 
-async fn run_connection(conn: &mut Conn, peer: &str, shared: &Shared) -> Result<(), Close> {
-    let ws = match tokio::time::timeout(shared.limits.auth_timeout, handshake(conn, peer, shared))
-        .await
-    {
-        Ok(r) => r?,
-        Err(_) => {
-            return Err(Close::Violation(
-                "Hello and Auth not completed in time".into(),
-            ));
-        }
+/// Serves one connection until it ends, breaks the protocol or shutdown is
+/// asked. Shutdown interrupts a handshake or the wait for a request, never a
+/// request being handled: a commit under way is applied and answered first.
+async fn run_connection(
+    conn: &mut Conn,
+    peer: &str,
+    shared: &Shared,
+    stop: &mut watch::Receiver<bool>,
+) -> Result<(), Close> {
+    let handshake = tokio::time::timeout(shared.limits.auth_timeout, handshake(conn, peer, shared));
+    let ws = tokio::select! {
+        biased;
+        _ = stop.changed() => return Err(Close::Normal),
+        r = handshake => match r {
+            Ok(r) => r?,
+            Err(_) => {
+                return Err(Close::Violation(
+                    "Hello and Auth not completed in time".into(),
+                ));
+            }
+        },
     };
     loop {
-        let m = match tokio::time::timeout(shared.limits.idle_timeout, next(conn)).await {
-            Ok(m) => m?,
-            Err(_) => return Err(Close::Violation("idle timeout".into())),
+        let request = tokio::time::timeout(shared.limits.idle_timeout, next(conn));
+        let m = tokio::select! {
+            biased;
+            _ = stop.changed() => return Err(Close::Normal),
+            m = request => match m {
+                Ok(m) => m?,
+                Err(_) => return Err(Close::Violation("idle timeout".into())),
+            },
         };
         let answer = match m {
             Message::GetSystemTimeMillis => {
@@ -357,7 +482,23 @@ async fn run_connection(conn: &mut Conn, peer: &str, shared: &Shared) -> Result<
             Message::FetchFileTree => {
                 let w = ws.clone();
                 match tokio::task::spawn_blocking(move || w.file_tree()).await {
-                    Ok(Ok(tree)) => Message::ok(tree.encode_to_vec()),
+                    Ok(Ok(tree)) => {
+                        let body = tree.encode_to_vec();
+                        let max = shared.limits.max_body.min(MAX_BODY_CEILING);
+                        if body.len() as u64 + 8 > max {
+                            Message::error(
+                                codes::TOO_LARGE,
+                                format!(
+                                    "the tree of {} entries takes {} bytes, more than one \
+                                     message carries ({max} bytes)",
+                                    tree.entries.len(),
+                                    body.len()
+                                ),
+                            )
+                        } else {
+                            Message::ok(body)
+                        }
+                    }
                     Ok(Err(e)) => Message::error(
                         codes::SERVER_ERROR,
                         format!("cannot read the workspace: {e}"),
@@ -476,7 +617,9 @@ async fn handshake(conn: &mut Conn, peer: &str, shared: &Shared) -> Result<Arc<W
         }
     }
     let name = match next(conn).await? {
-        Message::Auth(name) => String::from_utf8_lossy(&name).into_owned(),
+        // A name that is not UTF-8 names no workspace: it is denied like
+        // any unknown one.
+        Message::Auth(name) => String::from_utf8(name.to_vec()).ok(),
         other => return Err(Close::Violation(format!("{} before Auth", other.name()))),
     };
     let mut challenge = [0u8; CHALLENGE_LEN];
@@ -491,7 +634,8 @@ async fn handshake(conn: &mut Conn, peer: &str, shared: &Shared) -> Result<Arc<W
             )));
         }
     };
-    let found = shared.workspaces.get(&name);
+    let found = name.as_deref().and_then(|n| shared.workspaces.get(n));
+    let name = name.unwrap_or_else(|| "(not UTF-8)".into());
     let key = found.map(|(_, k)| k).unwrap_or(&shared.decoy);
     let verified = key.verify(&challenge, &answer);
     match found {

@@ -7,15 +7,22 @@
 //! [`crate::paths`], no existing component of any path may be a symlink
 //! (plans never write, rename or delete through or onto a symlink), sizes are
 //! within [`CommitLimits`], and expected SHA-256s match the current files.
+//! Each operation is checked against the workspace as the operations before
+//! it in the commit leave it (a simulation of their effect), so what would
+//! fail when applied (a missing parent directory, deleting a directory that
+//! is not empty or nothing at all, renaming onto an existing path) refuses
+//! the whole commit instead of failing half-way.
 //! Files are written atomically; commits to one workspace are serialised.
 
+use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
+use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::UNIX_EPOCH;
 
 use cap_std::ambient_authority;
-use cap_std::fs::{Dir, OpenOptions, PermissionsExt};
+use cap_std::fs::{Dir, MetadataExt, OpenOptions, PermissionsExt};
 use sha2::{Digest, Sha256};
 
 use crate::paths::{self, PathError};
@@ -92,7 +99,8 @@ pub enum CommitError {
     Invalid(String),
     /// An I/O error after `applied` operations had been applied.
     #[error(
-        "commit failed at {at} ({op} '{path}') after {applied} operation(s) were applied: {source}"
+        "commit failed at {at} ({op} '{path}'): {source}; the {applied} operation(s) before it \
+         were applied, it and those after it were not"
     )]
     Partial {
         /// The operations applied before the failure, in order.
@@ -160,6 +168,9 @@ pub struct Workspace {
     root: PathBuf,
     dir: Dir,
     commit_lock: Mutex<()>,
+    /// Tests only: the operation of a commit (counted from 0) that fails.
+    #[cfg(test)]
+    fail_at: std::sync::atomic::AtomicUsize,
 }
 
 fn sha256_of(mut r: impl Read) -> io::Result<[u8; 32]> {
@@ -203,12 +214,21 @@ impl Workspace {
             root: root.to_path_buf(),
             dir,
             commit_lock: Mutex::new(()),
+            #[cfg(test)]
+            fail_at: std::sync::atomic::AtomicUsize::new(usize::MAX),
         })
     }
 
     /// The root directory.
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// The device and inode of the root directory that was opened, which
+    /// name it whatever the path (a symlink, `dir/.`, a bind mount).
+    pub fn identity(&self) -> io::Result<(u64, u64)> {
+        let m = self.dir.dir_metadata()?;
+        Ok((m.dev(), m.ino()))
     }
 
     /// Every entry beneath the root, sorted by path; symlinks are reported
@@ -303,53 +323,6 @@ impl Workspace {
         Ok(None)
     }
 
-    fn check_expected(
-        &self,
-        at: OpRef,
-        op: &'static str,
-        path: &str,
-        meta: Option<&cap_std::fs::Metadata>,
-        expected: Option<&Vec<u8>>,
-    ) -> Result<(), CommitError> {
-        let Some(expected) = expected else {
-            return Ok(());
-        };
-        let conflict = |why: String| CommitError::Conflict {
-            at,
-            op,
-            path: path.to_string(),
-            why,
-        };
-        if expected.len() != 32 {
-            return Err(CommitError::Refused {
-                at,
-                op,
-                path: path.to_string(),
-                why: format!("expected_sha256 has {} bytes, not 32", expected.len()),
-            });
-        }
-        match meta {
-            None => Err(conflict("expected an existing file, there is none".into())),
-            Some(m) if !m.is_file() => Err(conflict("expected a file, found a directory".into())),
-            Some(_) => {
-                let actual = self
-                    .dir
-                    .open(path)
-                    .and_then(sha256_of)
-                    .map_err(|e| conflict(format!("cannot hash the current file: {e}")))?;
-                if actual[..] == expected[..] {
-                    Ok(())
-                } else {
-                    Err(conflict(format!(
-                        "current SHA-256 {} differs from the expected {}",
-                        hex(&actual),
-                        hex(expected)
-                    )))
-                }
-            }
-        }
-    }
-
     fn validate(&self, plans: &[SyncPlan], limits: &CommitLimits) -> Result<(), CommitError> {
         if plans.len() > limits.max_plans {
             return Err(CommitError::Invalid(format!(
@@ -358,6 +331,11 @@ impl Workspace {
                 limits.max_plans
             )));
         }
+        let mut sim = Sim {
+            ws: self,
+            plans,
+            changes: BTreeMap::new(),
+        };
         let mut total: u64 = 0;
         for (p, plan) in plans.iter().enumerate() {
             if plan.operations.len() > limits.max_operations_per_plan {
@@ -387,23 +365,33 @@ impl Workspace {
                     path: path.to_string(),
                     why,
                 };
+                let now = |sim: &Sim, path: &str| sim.now(path).map_err(|w| refuse(path, w));
                 match op {
                     Op::MakeDir(m) => {
-                        if let Some(meta) = self
-                            .check_existing(&m.path)
-                            .map_err(|w| refuse(&m.path, w))?
-                            && !meta.is_dir()
-                        {
-                            return Err(refuse(&m.path, "exists and is not a directory".into()));
+                        // Every missing component is made, as create_dir_all does.
+                        let ends = m.path.match_indices('/').map(|(i, _)| i);
+                        for end in ends.chain([m.path.len()]) {
+                            let prefix = &m.path[..end];
+                            match now(&sim, prefix)? {
+                                n if !n.exists() => {
+                                    sim.changes.insert(prefix.to_string(), Node::Dir);
+                                }
+                                n if n.is_dir() => {}
+                                _ => {
+                                    return Err(refuse(
+                                        &m.path,
+                                        format!("'{prefix}' exists and is not a directory"),
+                                    ));
+                                }
+                            }
                         }
                     }
                     Op::WriteFile(w) => {
-                        let meta = self
-                            .check_existing(&w.path)
-                            .map_err(|e| refuse(&w.path, e))?;
-                        if meta.as_ref().is_some_and(|m| m.is_dir()) {
+                        let target = now(&sim, &w.path)?;
+                        if target.is_dir() {
                             return Err(refuse(&w.path, "is a directory".into()));
                         }
+                        sim.check_parent(&w.path).map_err(|e| refuse(&w.path, e))?;
                         let len = w.content.len() as u64;
                         if len > limits.max_file_bytes {
                             return Err(refuse(
@@ -430,42 +418,54 @@ impl Workspace {
                                 format!("mode {:o} is more than permission bits", w.mode),
                             ));
                         }
-                        self.check_expected(
-                            at,
-                            name,
-                            &w.path,
-                            meta.as_ref(),
-                            w.expected_sha256.as_ref(),
-                        )?;
+                        sim.check_expected(at, name, &w.path, &target, w.expected_sha256.as_ref())?;
+                        sim.changes.insert(w.path.clone(), Node::File(at));
                     }
                     Op::Delete(d) => {
-                        let meta = self
-                            .check_existing(&d.path)
-                            .map_err(|e| refuse(&d.path, e))?;
-                        self.check_expected(
-                            at,
-                            name,
-                            &d.path,
-                            meta.as_ref(),
-                            d.expected_sha256.as_ref(),
-                        )?;
+                        let target = now(&sim, &d.path)?;
+                        sim.check_expected(at, name, &d.path, &target, d.expected_sha256.as_ref())?;
+                        if !target.exists() {
+                            return Err(refuse(&d.path, "nothing to delete".into()));
+                        }
+                        if target.is_dir()
+                            && !sim
+                                .is_empty_dir(&d.path, &target)
+                                .map_err(|e| refuse(&d.path, e))?
+                        {
+                            return Err(refuse(
+                                &d.path,
+                                "the directory is not empty (delete what it holds first)".into(),
+                            ));
+                        }
+                        sim.remove_beneath(&d.path);
+                        sim.changes.insert(d.path.clone(), Node::Gone);
                     }
                     Op::Rename(r) => {
-                        self.check_existing(&r.from)
-                            .map_err(|e| refuse(&r.from, e))?;
-                        if self
-                            .check_existing(&r.to)
-                            .map_err(|e| refuse(&r.to, e))?
-                            .is_some()
-                        {
+                        let from = now(&sim, &r.from)?;
+                        let to = now(&sim, &r.to)?;
+                        if !from.exists() {
+                            return Err(refuse(&r.from, "nothing to rename".into()));
+                        }
+                        if to.exists() {
                             return Err(refuse(&r.to, "the target exists".into()));
                         }
-                        if r.to.starts_with(&format!("{}/", r.from)) {
+                        if within(&r.to, &r.from) {
                             return Err(refuse(
                                 &r.to,
                                 "cannot move a directory into itself".into(),
                             ));
                         }
+                        sim.check_parent(&r.to).map_err(|e| refuse(&r.to, e))?;
+                        let node = match from {
+                            Now::Written(w) => Node::File(w),
+                            Now::MadeDir => Node::Dir,
+                            Now::Real { path, .. } => Node::Moved(path),
+                            Now::Absent => unreachable!("checked above"),
+                        };
+                        sim.remove_beneath(&r.to);
+                        sim.move_beneath(&r.from, &r.to);
+                        sim.changes.insert(r.from.clone(), Node::Gone);
+                        sim.changes.insert(r.to.clone(), node);
                     }
                 }
             }
@@ -484,7 +484,8 @@ impl Workspace {
                     Op::Delete(d) => &d.path,
                     Op::Rename(r) => &r.from,
                 };
-                self.apply_one(op, &mut report)
+                self.injected_failure(report.operations)
+                    .and_then(|()| self.apply_one(op, &mut report))
                     .map_err(|source| CommitError::Partial {
                         applied: report.operations,
                         at: OpRef {
@@ -499,6 +500,22 @@ impl Workspace {
             }
         }
         Ok(report)
+    }
+
+    /// Tests only: an I/O failure of the `n`th operation applied, as a full
+    /// disk or a vanished directory would cause.
+    #[cfg(test)]
+    fn injected_failure(&self, n: usize) -> io::Result<()> {
+        if n == self.fail_at.load(std::sync::atomic::Ordering::Relaxed) {
+            Err(io::Error::other("injected I/O failure"))
+        } else {
+            Ok(())
+        }
+    }
+
+    #[cfg(not(test))]
+    fn injected_failure(&self, _: usize) -> io::Result<()> {
+        Ok(())
     }
 
     fn apply_one(&self, op: &Op, report: &mut CommitReport) -> io::Result<()> {
@@ -570,6 +587,229 @@ impl Workspace {
     }
 }
 
+/// Whether `path` is `dir` or lies beneath it.
+fn within(path: &str, dir: &str) -> bool {
+    path == dir || (path.starts_with(dir) && path.as_bytes().get(dir.len()) == Some(&b'/'))
+}
+
+/// What the operations validated so far made of a path.
+#[derive(Debug, Clone)]
+enum Node {
+    /// Deleted, or renamed away.
+    Gone,
+    /// A file written by the operation at this place.
+    File(OpRef),
+    /// A directory made by the commit, holding nothing from before.
+    Dir,
+    /// What was at this path of the workspace before the commit, renamed here.
+    Moved(String),
+}
+
+/// What a path holds at some point of a commit.
+#[derive(Debug)]
+enum Now {
+    /// Nothing.
+    Absent,
+    /// A file written earlier in the commit.
+    Written(OpRef),
+    /// A directory made earlier in the commit.
+    MadeDir,
+    /// What is at `path` of the workspace (under this name, or renamed here).
+    Real {
+        path: String,
+        meta: Option<cap_std::fs::Metadata>,
+    },
+}
+
+impl Now {
+    fn exists(&self) -> bool {
+        !matches!(self, Now::Absent | Now::Real { meta: None, .. })
+    }
+
+    fn is_dir(&self) -> bool {
+        match self {
+            Now::MadeDir => true,
+            Now::Real { meta: Some(m), .. } => m.is_dir(),
+            _ => false,
+        }
+    }
+}
+
+/// The workspace as the operations of a commit validated so far leave it:
+/// validation checks each operation against this, so that what would fail
+/// when applied (a missing parent, a directory that is not empty, a rename
+/// onto something) refuses the commit before anything is changed.
+struct Sim<'a> {
+    ws: &'a Workspace,
+    plans: &'a [SyncPlan],
+    /// The paths changed so far; beneath a changed path, the entry of the
+    /// longest changed prefix decides.
+    changes: BTreeMap<String, Node>,
+}
+
+impl Sim<'_> {
+    /// What `path` holds now. A path that reaches the workspace passes
+    /// [`Workspace::check_existing`] (no symlink, nothing outside the root).
+    fn now(&self, path: &str) -> Result<Now, String> {
+        paths::check(path).map_err(|e| e.to_string())?;
+        if !self.changes.is_empty() {
+            let ends: Vec<usize> = path.match_indices('/').map(|(i, _)| i).collect();
+            for end in ends.into_iter().chain([path.len()]).rev() {
+                let prefix = &path[..end];
+                let Some(node) = self.changes.get(prefix) else {
+                    continue;
+                };
+                let last = end == path.len();
+                return match node {
+                    Node::Gone => Ok(Now::Absent),
+                    Node::File(at) if last => Ok(Now::Written(*at)),
+                    Node::File(_) => Err(format!("'{prefix}' is not a directory")),
+                    Node::Dir if last => Ok(Now::MadeDir),
+                    Node::Dir => Ok(Now::Absent),
+                    Node::Moved(real) => {
+                        let real = format!("{real}{}", &path[end..]);
+                        let meta = self.ws.check_existing(&real)?;
+                        Ok(Now::Real { path: real, meta })
+                    }
+                };
+            }
+        }
+        let meta = self.ws.check_existing(path)?;
+        Ok(Now::Real {
+            path: path.to_string(),
+            meta,
+        })
+    }
+
+    /// Refuses a path whose parent is not a directory now.
+    fn check_parent(&self, path: &str) -> Result<(), String> {
+        let (parent, _) = paths::split_parent(path);
+        if parent.is_empty() || self.now(parent)?.is_dir() {
+            Ok(())
+        } else if self.now(parent)?.exists() {
+            Err(format!("'{parent}' is not a directory"))
+        } else {
+            Err(format!(
+                "the directory '{parent}' does not exist (make_dir it first)"
+            ))
+        }
+    }
+
+    /// Whether the directory at `path` (which is `now`) holds nothing now.
+    fn is_empty_dir(&self, path: &str, now: &Now) -> Result<bool, String> {
+        let beneath = format!("{path}/");
+        let added = self
+            .changes
+            .range::<str, _>((Bound::Excluded(beneath.as_str()), Bound::Unbounded))
+            .take_while(|(k, _)| k.starts_with(&beneath))
+            .any(|(_, n)| !matches!(n, Node::Gone));
+        if added {
+            return Ok(false);
+        }
+        let Now::Real { path: real, .. } = now else {
+            return Ok(true);
+        };
+        let entries = self
+            .ws
+            .dir
+            .read_dir(real)
+            .map_err(|e| format!("'{real}': {e}"))?;
+        for e in entries {
+            let e = e.map_err(|e| format!("'{real}': {e}"))?;
+            let Ok(name) = e.file_name().into_string() else {
+                return Ok(false);
+            };
+            if !matches!(
+                self.changes.get(&format!("{beneath}{name}")),
+                Some(Node::Gone)
+            ) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    fn keys_beneath(&self, path: &str) -> Vec<String> {
+        let beneath = format!("{path}/");
+        self.changes
+            .range::<str, _>((Bound::Excluded(beneath.as_str()), Bound::Unbounded))
+            .take_while(|(k, _)| k.starts_with(&beneath))
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
+    /// Forgets what the commit did beneath `path`.
+    fn remove_beneath(&mut self, path: &str) {
+        for k in self.keys_beneath(path) {
+            self.changes.remove(&k);
+        }
+    }
+
+    /// Moves what the commit did beneath `from` to beneath `to`.
+    fn move_beneath(&mut self, from: &str, to: &str) {
+        for k in self.keys_beneath(from) {
+            if let Some(n) = self.changes.remove(&k) {
+                self.changes.insert(format!("{to}{}", &k[from.len()..]), n);
+            }
+        }
+    }
+
+    fn check_expected(
+        &self,
+        at: OpRef,
+        op: &'static str,
+        path: &str,
+        now: &Now,
+        expected: Option<&Vec<u8>>,
+    ) -> Result<(), CommitError> {
+        let Some(expected) = expected else {
+            return Ok(());
+        };
+        let conflict = |why: String| CommitError::Conflict {
+            at,
+            op,
+            path: path.to_string(),
+            why,
+        };
+        if expected.len() != 32 {
+            return Err(CommitError::Refused {
+                at,
+                op,
+                path: path.to_string(),
+                why: format!("expected_sha256 has {} bytes, not 32", expected.len()),
+            });
+        }
+        let actual = match now {
+            Now::Absent | Now::Real { meta: None, .. } => {
+                return Err(conflict("expected an existing file, there is none".into()));
+            }
+            Now::MadeDir => return Err(conflict("expected a file, found a directory".into())),
+            Now::Real { meta: Some(m), .. } if !m.is_file() => {
+                return Err(conflict("expected a file, found a directory".into()));
+            }
+            Now::Written(w) => match &self.plans[w.plan].operations[w.operation].op {
+                Some(Op::WriteFile(f)) => sha256(&f.content),
+                _ => unreachable!("a Written node is a WriteFile"),
+            },
+            Now::Real { path: real, .. } => self
+                .ws
+                .dir
+                .open(real)
+                .and_then(sha256_of)
+                .map_err(|e| conflict(format!("cannot hash the current file: {e}")))?,
+        };
+        if actual[..] == expected[..] {
+            Ok(())
+        } else {
+            Err(conflict(format!(
+                "current SHA-256 {} differs from the expected {}",
+                hex(&actual),
+                hex(expected)
+            )))
+        }
+    }
+}
+
 fn walk(dir: &Dir, prefix: &str, out: &mut Vec<Entry>) -> io::Result<()> {
     let mut names: Vec<(String, cap_std::fs::FileType)> = Vec::new();
     for e in dir.entries()? {
@@ -614,4 +854,61 @@ fn walk(dir: &Dir, prefix: &str, out: &mut Vec<Entry>) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::{MakeDir, Operation, WriteFile};
+
+    fn plan(ops: Vec<Op>) -> SyncPlan {
+        SyncPlan {
+            operations: ops
+                .into_iter()
+                .map(|op| Operation { op: Some(op) })
+                .collect(),
+        }
+    }
+
+    fn write(path: &str) -> Op {
+        Op::WriteFile(WriteFile {
+            path: path.into(),
+            content: path.as_bytes().to_vec(),
+            expected_sha256: None,
+            mode: 0,
+        })
+    }
+
+    #[test]
+    fn a_failure_mid_commit_says_what_was_applied() {
+        let tmp = tempfile::tempdir().unwrap();
+        let ws = Workspace::open(tmp.path()).unwrap();
+        ws.fail_at.store(2, std::sync::atomic::Ordering::Relaxed);
+        let plans = [
+            plan(vec![
+                Op::MakeDir(MakeDir { path: "d".into() }),
+                write("d/a"),
+            ]),
+            plan(vec![write("d/b"), write("c")]),
+        ];
+        let e = ws.commit(&plans, &CommitLimits::default()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "commit failed at plan 1, operation 0 (write_file 'd/b'): injected I/O failure; \
+             the 2 operation(s) before it were applied, it and those after it were not"
+        );
+        let CommitError::Partial { applied, at, .. } = e else {
+            panic!("{e}")
+        };
+        assert_eq!((applied, at.plan, at.operation), (2, 1, 0));
+        assert_eq!(std::fs::read(tmp.path().join("d/a")).unwrap(), b"d/a");
+        assert!(!tmp.path().join("d/b").exists() && !tmp.path().join("c").exists());
+        // No temporary file is left behind, and the next commit works.
+        ws.fail_at
+            .store(usize::MAX, std::sync::atomic::Ordering::Relaxed);
+        let names: Vec<_> = std::fs::read_dir(tmp.path().join("d")).unwrap().collect();
+        assert_eq!(names.len(), 1);
+        let report = ws.commit(&plans[1..], &CommitLimits::default()).unwrap();
+        assert_eq!(report.operations, 2);
+    }
 }

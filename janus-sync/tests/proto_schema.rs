@@ -295,3 +295,19 @@ fn the_enum_matches_the_proto() {
         );
     }
 }
+
+/// The README shows the schema; the copy there is the file, byte for byte.
+#[test]
+fn the_readme_shows_the_proto_file() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let proto = std::fs::read_to_string(root.join("proto/janus_sync.proto")).unwrap();
+    let readme = std::fs::read_to_string(root.join("../README.md")).unwrap();
+    let (_, after) = readme
+        .split_once("```protobuf\n")
+        .expect("the README has a protobuf block");
+    let (shown, _) = after.split_once("```\n").expect("the block ends");
+    assert_eq!(
+        shown, proto,
+        "the README's copy of janus_sync.proto differs from the file"
+    );
+}

@@ -8,8 +8,8 @@ use bytes::{BufMut, Bytes, BytesMut};
 use janus_sync::proto::{Delete, Kind, MakeDir, Op, Operation, Rename, SyncPlan, WriteFile};
 use janus_sync::workspace::sha256;
 use janus_sync::{
-    ClientError, Counters, Message, SyncAddr, SyncClient, SyncServer, Workspace, WorkspaceKey,
-    codes,
+    ClientError, Counters, Message, ServerError, SyncAddr, SyncClient, SyncServer, Workspace,
+    WorkspaceKey, codes,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -278,7 +278,24 @@ async fn auth_right_wrong_unknown_and_replayed() {
     ));
     assert!(c.recv().await.is_err(), "denied client is closed");
 
-    assert_eq!(Counters::get(&f.server.counters().auth_denied), 3);
+    // A name that is not UTF-8 is an unknown workspace.
+    let mut c = SyncClient::connect(f.tcp()).await.unwrap();
+    c.hello(&[1]).await.unwrap();
+    c.send(Message::Auth(Bytes::from_static(b"ma\xffin")))
+        .await
+        .unwrap();
+    let Message::Auth(challenge) = c.recv().await.unwrap() else {
+        panic!()
+    };
+    c.send(Message::ok(f.key.answer(&challenge).unwrap()))
+        .await
+        .unwrap();
+    assert_eq!(
+        c.recv().await.unwrap(),
+        Message::error(codes::DENIED, "wrong key or unknown workspace")
+    );
+
+    assert_eq!(Counters::get(&f.server.counters().auth_denied), 4);
     assert_eq!(Counters::get(&f.server.counters().auth_accepted), 1);
     f.assert_still_serving().await;
 }
@@ -684,4 +701,303 @@ async fn pushes_and_pulls_in_small_batches() {
         .unwrap();
     assert_eq!((report.files_written, report.dirs_created), (5, 1));
     assert_eq!(snapshot(&back_dir), snapshot(&local_dir));
+}
+
+/// One directory tree, one workspace: the same directory under two names
+/// (however it is spelt) and nested workspaces are refused at start.
+#[tokio::test]
+async fn overlapping_workspaces_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let (a, b, a2) = (t.join("a"), t.join("b"), t.join("a2"));
+    std::fs::create_dir_all(a.join("sub/deeper")).unwrap();
+    std::fs::create_dir(&b).unwrap();
+    std::fs::create_dir(&a2).unwrap();
+    symlink(&a, t.join("link")).unwrap();
+    let key = WorkspaceKey::generate().unwrap();
+    let start = |first: PathBuf, second: PathBuf| {
+        let key = key.clone();
+        async move {
+            SyncServer::builder()
+                .listen("127.0.0.1:0".parse().unwrap())
+                .workspace("one", first, key.clone())
+                .workspace("two", second, key)
+                .start()
+                .await
+        }
+    };
+    let cases: Vec<(PathBuf, PathBuf, &str, &str, bool)> = vec![
+        (a.clone(), a.join("."), "one", "two", true),
+        (a.clone(), t.join("link"), "one", "two", true),
+        (a.join("sub"), t.join("link/sub"), "one", "two", true),
+        (a.clone(), t.join("b/../a"), "one", "two", true),
+        (a.clone(), a.join("sub"), "one", "two", false),
+        (a.join("sub/deeper"), t.join("link"), "two", "one", false),
+    ];
+    for (first, second, outer, inner, same) in cases {
+        let shown = format!("{} and {}", first.display(), second.display());
+        match start(first, second).await {
+            Err(e @ ServerError::Overlap { .. }) => {
+                let text = e.to_string();
+                let ServerError::Overlap {
+                    outer: o,
+                    inner: i,
+                    same: s,
+                    ..
+                } = e
+                else {
+                    unreachable!()
+                };
+                assert_eq!((o.as_str(), i.as_str(), s), (outer, inner, same), "{shown}");
+                let why = if same {
+                    "are the same directory"
+                } else {
+                    "lies inside"
+                };
+                assert!(text.contains(why), "{shown}: {text}");
+            }
+            Err(e) => panic!("{shown}: {e}"),
+            Ok(_) => panic!("{shown}: served twice"),
+        }
+    }
+    // Siblings, even with a common prefix in their names, are fine.
+    for (first, second) in [(a.clone(), b.clone()), (a.clone(), a2.clone())] {
+        let server = start(first, second).await.unwrap();
+        server.shutdown().await;
+    }
+}
+
+/// Each operation is validated against the workspace as the operations
+/// before it in the commit leave it: what would fail half-way (a missing
+/// parent, a directory not empty, nothing to delete or rename, a target in
+/// the way) refuses the commit before anything is changed, and sequences
+/// that only work in order are accepted.
+#[tokio::test]
+async fn operations_are_validated_against_the_state_the_commit_leaves() {
+    let f = Fixture::new().await;
+    std::fs::create_dir(f.ws.join("d")).unwrap();
+    std::fs::write(f.ws.join("d/f"), b"f").unwrap();
+    symlink(&f.sentinel, f.ws.join("d/l")).unwrap();
+    let before = snapshot(&f.ws);
+    let mut c = f.client().await;
+    let mkdir = |p: &str| Op::MakeDir(MakeDir { path: p.into() });
+    let refused: Vec<(Vec<Op>, &str)> = vec![
+        (
+            vec![write("nodir/b.txt", b"b")],
+            "the directory 'nodir' does not exist",
+        ),
+        (vec![delete("missing")], "nothing to delete"),
+        (vec![delete("d")], "not empty"),
+        (vec![delete("d/f"), delete("d")], "not empty"), // d/l is still there
+        (vec![rename("missing", "x")], "nothing to rename"),
+        (vec![rename("present.txt", "d")], "the target exists"),
+        (
+            vec![mkdir("present.txt/sub")],
+            "'present.txt' exists and is not a directory",
+        ),
+        (
+            vec![write("w", b"w"), write("w/x", b"x")],
+            "'w' is not a directory",
+        ),
+        (
+            vec![delete("present.txt"), write("present.txt/x", b"x")],
+            "does not exist",
+        ),
+        (
+            vec![mkdir("n"), rename("n", "m"), write("n/x", b"x")],
+            "'n' does not exist",
+        ),
+        // Renamed, d still holds its symlink, which is never written through.
+        (
+            vec![rename("d", "e"), write("e/l/x", b"x")],
+            "'d/l' is a symlink",
+        ),
+        (vec![rename("d", "e"), delete("e/l")], "'d/l' is a symlink"),
+    ];
+    for (i, (ops, why)) in refused.into_iter().enumerate() {
+        let last = ops.len();
+        let mut all = vec![write("first.txt", b"must not appear")];
+        all.extend(ops);
+        match c.commit(&[plan(all)]).await {
+            Err(ClientError::Server { code, log }) => {
+                assert_eq!(code, codes::REFUSED, "case {i}: {log}");
+                let at = format!("plan 0, operation {last}");
+                assert!(log.contains(&at) && log.contains(why), "case {i}: {log}");
+            }
+            other => panic!("case {i} not refused: {other:?}"),
+        }
+        assert_eq!(snapshot(&f.ws), before, "case {i} changed the workspace");
+        f.assert_sentinel_untouched();
+    }
+
+    // Sequences that hold only in order.
+    let written = sha256(b"v1").to_vec();
+    c.commit(&[
+        plan(vec![
+            mkdir("n"),
+            write("n/f", b"v1"),
+            rename("n", "m"),
+            Op::WriteFile(WriteFile {
+                path: "m/f".into(),
+                content: b"v2".to_vec(),
+                expected_sha256: Some(written),
+                mode: 0,
+            }),
+            rename("m/f", "top.txt"),
+            delete("m"),
+        ]),
+        plan(vec![
+            rename("d", "e"),
+            write("e/g", b"g"),
+            delete("e/f"),
+            rename("present.txt", "e/present.txt"),
+        ]),
+    ])
+    .await
+    .unwrap();
+    let after = snapshot(&f.ws);
+    let names: Vec<&str> = after.keys().map(String::as_str).collect();
+    assert_eq!(names, ["e/", "e/g", "e/l", "e/present.txt", "top.txt"]);
+    assert_eq!(after["top.txt"], b"v2");
+    assert_eq!(after["e/present.txt"], b"old");
+    f.assert_sentinel_untouched();
+}
+
+/// A server with `limits` on a fresh workspace holding nothing.
+async fn limited(
+    limits: janus_sync::ServerLimits,
+) -> (tempfile::TempDir, WorkspaceKey, SyncServer) {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir(tmp.path().join("ws")).unwrap();
+    let key = WorkspaceKey::generate().unwrap();
+    let server = SyncServer::builder()
+        .listen(SyncAddr::Unix(tmp.path().join("s.sock")))
+        .workspace("main", tmp.path().join("ws"), key.clone())
+        .limits(limits)
+        .start()
+        .await
+        .unwrap();
+    (tmp, key, server)
+}
+
+/// Waits for the server to close `s` (the timeout only turns a hang into a failure).
+async fn closed_by_server(s: &mut janus_sync::SyncStream) {
+    let mut rest = Vec::new();
+    let read =
+        tokio::time::timeout(std::time::Duration::from_secs(30), s.read_to_end(&mut rest)).await;
+    assert!(read.is_ok(), "the server kept the connection open");
+}
+
+#[tokio::test]
+async fn commit_and_connection_limits() {
+    use janus_sync::{CommitLimits, ServerLimits};
+    let (tmp, key, server) = limited(ServerLimits {
+        max_connections: 1,
+        max_body: 4096,
+        commit: CommitLimits {
+            max_plans: 2,
+            max_operations_per_plan: 3,
+            max_file_bytes: 10,
+            max_commit_bytes: 15,
+        },
+        ..ServerLimits::default()
+    })
+    .await;
+    let addr = server.local_addrs()[0].clone();
+    let mut c = SyncClient::open(&addr, "main", &key).await.unwrap();
+    let cases: Vec<(Vec<SyncPlan>, &str)> = vec![
+        (
+            vec![plan(vec![]), plan(vec![]), plan(vec![])],
+            "3 plans exceed the limit of 2",
+        ),
+        (
+            vec![plan(vec![
+                write("a", b""),
+                write("b", b""),
+                write("c", b""),
+                write("d", b""),
+            ])],
+            "plan 0: 4 operations exceed the limit of 3",
+        ),
+        (
+            vec![plan(vec![write("a", b"12345678901")])],
+            "11 bytes exceed the per-file limit of 10",
+        ),
+        (
+            vec![
+                plan(vec![write("a", b"12345678")]),
+                plan(vec![write("b", b"12345678")]),
+            ],
+            "the commit's content exceeds 15 bytes",
+        ),
+    ];
+    for (plans, why) in cases {
+        match c.commit(&plans).await {
+            Err(ClientError::Server { code, log }) => {
+                assert_eq!(code, codes::REFUSED, "{log}");
+                assert!(
+                    log.contains(why) && log.contains("nothing changed"),
+                    "{log}"
+                );
+            }
+            other => panic!("{why}: not refused: {other:?}"),
+        }
+    }
+    assert_eq!(std::fs::read_dir(tmp.path().join("ws")).unwrap().count(), 0);
+    c.commit(&[plan(vec![write("a", b"1234567890")])])
+        .await
+        .unwrap();
+
+    // A tree larger than one message is an error answer, not a closed connection.
+    for i in 0..60 {
+        std::fs::write(tmp.path().join(format!("ws/{:060}", i)), b"").unwrap();
+    }
+    match c.file_tree().await {
+        Err(ClientError::Server { code, log }) => {
+            assert_eq!(code, codes::TOO_LARGE, "{log}");
+            assert!(log.contains("the tree of 61 entries"), "{log}");
+        }
+        other => panic!("tree not refused: {other:?}"),
+    }
+
+    // One connection at a time: a second one is closed at once.
+    let mut second = janus_sync::SyncStream::connect(&addr).await.unwrap();
+    closed_by_server(&mut second).await;
+    assert_eq!(Counters::get(&server.counters().connections_refused), 1);
+    assert!(c.system_time_millis().await.is_ok(), "the first is served");
+
+    // A message above the body limit closes the connection.
+    c.send(Message::FetchFile("x".repeat(5000))).await.unwrap();
+    assert!(c.recv().await.is_err());
+    assert_eq!(Counters::get(&server.counters().protocol_errors), 1);
+}
+
+#[tokio::test]
+async fn auth_and_idle_timeouts_close_connections() {
+    use janus_sync::ServerLimits;
+    use std::time::Duration;
+    // A peer that connects and says nothing is closed after the auth timeout.
+    let (_tmp, _key, server) = limited(ServerLimits {
+        auth_timeout: Duration::from_millis(200),
+        ..ServerLimits::default()
+    })
+    .await;
+    let mut silent = janus_sync::SyncStream::connect(&server.local_addrs()[0])
+        .await
+        .unwrap();
+    closed_by_server(&mut silent).await;
+    assert_eq!(Counters::get(&server.counters().protocol_errors), 1);
+
+    // An authenticated client that stays silent is closed after the idle timeout.
+    let (_tmp, key, server) = limited(ServerLimits {
+        idle_timeout: Duration::from_millis(200),
+        ..ServerLimits::default()
+    })
+    .await;
+    let mut idle = SyncClient::open(&server.local_addrs()[0], "main", &key)
+        .await
+        .unwrap();
+    assert!(idle.recv().await.is_err(), "closed");
+    assert_eq!(Counters::get(&server.counters().protocol_errors), 1);
+    assert_eq!(Counters::get(&server.counters().auth_accepted), 1);
 }
