@@ -323,6 +323,13 @@ fn rows(fields: &[Field], prefix: &str) -> Vec<Row> {
 
 /// The type of a schema in words.
 pub fn type_doc(s: &Schema) -> TypeDoc {
+    if let Some(name) = &s.model {
+        // A value model: named, and linked, like an object model.
+        return TypeDoc {
+            text: name.clone(),
+            model: Some(name.clone()),
+        };
+    }
     match &s.ty {
         Ty::String => plain("string"),
         Ty::Integer => plain("integer"),
