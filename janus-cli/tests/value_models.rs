@@ -112,3 +112,54 @@ async fn serve_call_and_the_generated_server_agree_on_value_models() {
     generated.shutdown().await;
     drop(mock);
 }
+
+#[test]
+fn docs_describe_value_models_once_and_refer_to_them() {
+    let dir = common::temp_dir();
+    let out_dir = dir.path().join("docs");
+    let path = manifest("value-models.json");
+    common::janus_run(&[
+        "docs".as_ref(),
+        path.as_os_str(),
+        "-o".as_ref(),
+        out_dir.as_os_str(),
+    ])
+    .expect_code(0);
+    let markdown = std::fs::read_to_string(out_dir.join("README.md")).expect("README.md");
+    assert!(
+        markdown.contains("### `Priority`\n\nHow urgent a task is.\n\nType: string (one of `low`, `normal`, `high`)\n"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains("| `priority` | [`Priority`](#model-priority) |"),
+        "{markdown}"
+    );
+    let html = std::fs::read_to_string(out_dir.join("index.html")).expect("index.html");
+    assert!(html.contains("id=\"model-percent\""), "{html}");
+    let openapi: Value = serde_json::from_str(
+        &std::fs::read_to_string(out_dir.join("openapi.json")).expect("openapi.json"),
+    )
+    .expect("JSON");
+    let schemas = &openapi["components"]["schemas"];
+    assert_eq!(
+        schemas["Priority"],
+        serde_json::json!({"type": "string", "enum": ["low", "normal", "high"], "description": "How urgent a task is."})
+    );
+    assert_eq!(
+        schemas["Percent"],
+        serde_json::json!({"type": "integer", "minimum": 0, "maximum": 100})
+    );
+    let task = &schemas["Task"]["properties"];
+    assert_eq!(
+        task["priority"],
+        serde_json::json!({"$ref": "#/components/schemas/Priority"})
+    );
+    assert_eq!(
+        task["progress"],
+        serde_json::json!({"$ref": "#/components/schemas/Percent", "default": 0})
+    );
+    assert_eq!(
+        task["tags"]["items"],
+        serde_json::json!({"$ref": "#/components/schemas/Tag"})
+    );
+}

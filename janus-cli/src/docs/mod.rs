@@ -181,6 +181,9 @@ pub struct ModelDoc {
     pub base: Option<String>,
     /// Its properties, base model's included.
     pub rows: Vec<Row>,
+    /// For a value model (an enum or a constrained value): its type and
+    /// constraints.
+    pub value: Option<ValueDoc>,
 }
 
 impl ApiDoc {
@@ -209,6 +212,12 @@ impl ApiDoc {
                     description: m.description.clone(),
                     base: m.base().map(str::to_owned),
                     rows: rows(&m.properties, ""),
+                    value: m.value.as_ref().map(|s| ValueDoc {
+                        ty: type_doc(s),
+                        description: None,
+                        constraints: constraints(s),
+                        rows: Vec::new(),
+                    }),
                 })
                 .collect(),
         }

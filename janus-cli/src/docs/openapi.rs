@@ -275,8 +275,10 @@ fn schema(s: &Schema, names: &ComponentNames) -> Value {
     if let Some(d) = &s.description {
         map.insert("description".into(), json!(d));
     }
-    if let Some(d) = s.default.as_ref().filter(|_| s.model.is_some()) {
-        map.insert("default".into(), d.clone());
+    if s.model.is_some() {
+        if let Some(d) = &s.default {
+            map.insert("default".into(), d.clone());
+        }
         return out;
     }
     if let Some(v) = &s.enum_values {
