@@ -209,3 +209,85 @@ fn warnings_are_printed_but_pass() {
         out.stdout
     );
 }
+
+/// Value models (enums and constrained values) with one problem each.
+const BAD_VALUE_MODELS: &str = r#"{
+  "version": "1.0.0",
+  "models": {
+    "Priority": {"type": "string", "enum": ["low", "low"]},
+    "Flag": {"type": "boolean"},
+    "Plain": {"type": "integer"}
+  },
+  "channels": {
+    "tasks": {
+      "requests": {
+        "add": {
+          "args": {
+            "p": {"type": "integer", "modelRef": "Priority"},
+            "q": {"modelRef": "Priority", "default": "mid"}
+          }
+        }
+      }
+    }
+  }
+}
+"#;
+
+#[test]
+fn bad_value_models_and_their_uses_are_reported_where_they_are() {
+    let dir = temp_dir();
+    let path = dir.path().join("values.json");
+    std::fs::write(&path, BAD_VALUE_MODELS).unwrap();
+    let out = janus_run(&["check".as_ref(), path.as_os_str()]).expect_code(1);
+    let shown = path.display();
+    let e = &out.stderr;
+    for (message, line, column, pointer) in [
+        (
+            "error: enum value `low` is listed twice",
+            4,
+            52,
+            "at /models/Priority/enum/1",
+        ),
+        (
+            "error: a model is an object, an enum or a constrained string, integer or number; a boolean needs no model",
+            5,
+            22,
+            "at /models/Flag/type",
+        ),
+        (
+            "error: model `Plain` is an integer without `minimum` or `maximum`",
+            6,
+            5,
+            "at /models/Plain",
+        ),
+        (
+            "error: modelRef `Priority` names a string model, but `type` here is integer",
+            13,
+            27,
+            "at /channels/tasks/requests/add/args/p/type",
+        ),
+        (
+            "error: default value breaks its own constraints: `mid` is not one of `low`",
+            14,
+            54,
+            "at /channels/tasks/requests/add/args/q/default",
+        ),
+    ] {
+        assert!(e.contains(message), "missing {message:?} in\n{e}");
+        assert!(
+            e.contains(&format!("┌─ {shown}:{line}:{column}\n")),
+            "missing position {line}:{column} in\n{e}"
+        );
+        assert!(e.contains(pointer), "missing {pointer:?} in\n{e}");
+    }
+    assert!(e.ends_with(&format!("janus: {shown}: 5 errors\n")), "{e}");
+
+    let good = repo().join("tests/manifests/value-models.json");
+    let out = janus_run(&["check".as_ref(), good.as_os_str()]).expect_code(0);
+    assert!(
+        out.stdout
+            .contains("value-models.json: ok (1 channel, 3 requests, 5 models)"),
+        "{}",
+        out.stdout
+    );
+}

@@ -111,6 +111,18 @@ pub struct FieldIr {
     pub required: bool,
     /// Default when absent (then the field is not an `Option`).
     pub default: Option<Value>,
+    /// How the default is built when the field's type is a value model,
+    /// whose type is shared and so has no `Default` of its own.
+    pub model_default: Option<ModelDefault>,
+}
+
+/// The `default` of a field whose type is a value model.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ModelDefault {
+    /// This variant of the model's enum.
+    Variant(String),
+    /// The model's literal macro, given the default.
+    Macro(String),
 }
 
 /// A generated type definition.
@@ -442,6 +454,31 @@ impl Builder<'_> {
         );
         let mut model_pending: BTreeMap<String, usize> = BTreeMap::new();
         for (md, name) in m.models.iter().zip(&model_names) {
+            let doc = describe(
+                md.display.as_deref(),
+                md.description.as_deref(),
+                format!("The `{}` model.", md.name),
+            );
+            if let Some(value) = &md.value {
+                // A value model: its enum or constrained value, under the
+                // model's name.
+                let mut value = value.clone();
+                value.loc = md.loc.clone();
+                let ty = self.type_of(
+                    &value,
+                    ModKey::Models,
+                    name.clone(),
+                    None,
+                    true,
+                    0,
+                    doc,
+                    &BTreeMap::new(),
+                );
+                if let PRef::Pending(id) = ty {
+                    model_pending.insert(md.name.clone(), id);
+                }
+                continue;
+            }
             let id = self.pending.len();
             self.pending.push(Pending {
                 module: ModKey::Models,
@@ -450,11 +487,7 @@ impl Builder<'_> {
                 fixed: true,
                 depth: 0,
                 loc: md.loc.clone(),
-                doc: describe(
-                    md.display.as_deref(),
-                    md.description.as_deref(),
-                    format!("The `{}` model.", md.name),
-                ),
+                doc,
                 kind: PKind::Struct(Vec::new()),
                 name: None,
             });
@@ -467,7 +500,7 @@ impl Builder<'_> {
             depths.into_iter().zip(&m.models).collect();
         ordered.sort_by(|(da, a), (db, b)| (da, &a.name).cmp(&(db, &b.name)));
         let ordered = ordered.into_iter().map(|(_, md)| md);
-        for md in ordered {
+        for md in ordered.filter(|md| md.value.is_none()) {
             let id = model_pending[&md.name];
             let fields = self.fields(&md.properties, ModKey::Models, Owner::Pending(id), 1);
             self.pending[id].kind = PKind::Struct(fields);
@@ -619,6 +652,7 @@ impl Builder<'_> {
                             },
                             required: f.required,
                             default: f.default.clone(),
+                            model_default: self.model_default(f, &model_pending),
                         })
                         .collect(),
                 },
@@ -858,6 +892,10 @@ impl Builder<'_> {
             });
             id
         };
+        if let Some(model) = &s.model {
+            // The value model's own type.
+            return PRef::Model(model.clone());
+        }
         match &s.ty {
             Ty::String => {
                 if let Some(values) = &s.enum_values {
@@ -931,6 +969,23 @@ impl Builder<'_> {
                 self.pending[id].kind = PKind::Struct(f);
                 PRef::Pending(id)
             }
+        }
+    }
+
+    /// How a field of a value model's type gets its `default`.
+    fn model_default(&self, f: &PField, models: &BTreeMap<String, usize>) -> Option<ModelDefault> {
+        let (PRef::Model(name), Some(default)) = (&f.ty, &f.default) else {
+            return None;
+        };
+        let p = &self.pending[*models.get(name)?];
+        match &p.kind {
+            PKind::Enum { .. } => Some(ModelDefault::Variant(
+                ident::pascal(default.as_str()?).unwrap_or_else(|| "Empty".to_owned()),
+            )),
+            PKind::Newtype { .. } => Some(ModelDefault::Macro(
+                ident::snake_plain(p.name.as_deref()?).unwrap_or_else(|| "value".to_owned()),
+            )),
+            _ => None,
         }
     }
 

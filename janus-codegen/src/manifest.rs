@@ -86,8 +86,13 @@ pub struct Model {
     pub display: Option<String>,
     /// `description`.
     pub description: Option<String>,
-    /// Properties with `extends` flattened (base first), then sorted by wire name.
+    /// Properties with `extends` flattened (base first), then sorted by wire
+    /// name; none for a value model.
     pub properties: Vec<Field>,
+    /// For a value model (an enum, or a constrained string, integer or
+    /// number, rather than an object): the value's schema. Every `modelRef`
+    /// to it carries the same type and constraints (see [`Schema::model`]).
+    pub value: Option<Schema>,
     own: Vec<Field>,
     required: Vec<(String, Loc)>,
     extends: Option<(String, Loc)>,
@@ -188,6 +193,11 @@ pub struct Schema {
     pub enum_values: Option<Vec<String>>,
     /// Where each `enum` value is.
     pub enum_locs: Vec<Loc>,
+    /// The value model this value is, when its `modelRef` names an enum or
+    /// constrained-value model ([`Model::value`]): the schema then carries
+    /// that model's type and constraints. `None` otherwise; a `modelRef` to
+    /// an object model is [`Ty::ModelRef`].
+    pub model: Option<String>,
     inline_properties: Option<Vec<Field>>,
     /// Where the `modelRef` value is.
     model_ref_pos: Pos,
@@ -208,6 +218,7 @@ impl Schema {
             maximum: None,
             enum_values: None,
             enum_locs: Vec::new(),
+            model: None,
             inline_properties: None,
             model_ref_pos: Pos::default(),
         }
@@ -221,6 +232,16 @@ impl Schema {
             || self.minimum.is_some()
             || self.maximum.is_some()
     }
+}
+
+/// What a `modelRef` names.
+enum Target {
+    /// A value model, with its schema.
+    Value(Box<Schema>),
+    /// An object model.
+    Object,
+    /// No model (reported by [`Reader::references`]).
+    Unknown,
 }
 
 /// Where a schema sits, which decides what `required` may be.
@@ -245,7 +266,24 @@ const MODEL_KEYS: &[&str] = &[
     "properties",
     "required",
     "extends",
+    "enum",
+    "pattern",
+    "minLength",
+    "maxLength",
+    "minimum",
+    "maximum",
 ];
+/// The keys of a model that apply to value models only.
+const VALUE_MODEL_KEYS: &[&str] = &[
+    "enum",
+    "pattern",
+    "minLength",
+    "maxLength",
+    "minimum",
+    "maximum",
+];
+/// The keys of a model that apply to object models only.
+const OBJECT_MODEL_KEYS: &[&str] = &["properties", "required", "extends"];
 const SCHEMA_KEYS: &[&str] = &[
     "name",
     "type",
@@ -271,6 +309,8 @@ pub fn read(file: &str, root: &Node, sink: &mut Sink) -> Option<Manifest> {
         sink,
         suggestions_left: MAX_SUGGESTIONS,
         patterns: HashMap::new(),
+        value_models: HashMap::new(),
+        object_models: HashSet::new(),
     };
     let mut manifest = r.root(root)?;
     r.references(&manifest);
@@ -312,6 +352,10 @@ struct Reader<'a> {
     /// The first [`MAX_CACHED_PATTERNS`] patterns, each compiled once
     /// however many fields repeat it.
     patterns: HashMap<String, Result<Pattern, regex::Error>>,
+    /// The value models, read before anything that may name them.
+    value_models: HashMap<String, Schema>,
+    /// The names of the object models.
+    object_models: HashSet<String>,
 }
 
 /// An object's members by key, having reported the unknown ones.
@@ -571,6 +615,32 @@ impl Reader<'_> {
         };
         let name = self.string(&obj, "name");
         let description = self.string(&obj, "description");
+        // Models first, value models before object models: a value's
+        // `modelRef` to a value model takes that model's type and constraints.
+        let mut models = Vec::new();
+        if let Some(md) = obj.get("models") {
+            match &md.kind {
+                Kind::Object(members) => {
+                    let (values, objects): (Vec<&Member>, Vec<&Member>) =
+                        members.iter().partition(|m| is_value_model(&m.value));
+                    self.object_models = objects.iter().map(|m| m.key.clone()).collect();
+                    for m in values.into_iter().chain(objects) {
+                        if let Some(model) = self.model(m) {
+                            if let Some(value) = &model.value {
+                                self.value_models.insert(model.name.clone(), value.clone());
+                            }
+                            models.push(model);
+                        }
+                    }
+                }
+                _ => self.error(
+                    md.pos,
+                    "/models",
+                    format!("`models` must be an object, found {}", md.type_name()),
+                ),
+            }
+        }
+        models.sort_by(|a, b| a.name.cmp(&b.name));
         let mut channels = Vec::new();
         match obj.get("channels") {
             None => self.error(
@@ -597,24 +667,6 @@ impl Reader<'_> {
             },
         }
         channels.sort_by(|a, b| a.id.cmp(&b.id));
-        let mut models = Vec::new();
-        if let Some(md) = obj.get("models") {
-            match &md.kind {
-                Kind::Object(members) => {
-                    for m in members {
-                        if let Some(model) = self.model(m) {
-                            models.push(model);
-                        }
-                    }
-                }
-                _ => self.error(
-                    md.pos,
-                    "/models",
-                    format!("`models` must be an object, found {}", md.type_name()),
-                ),
-            }
-        }
-        models.sort_by(|a, b| a.name.cmp(&b.name));
         Some(Manifest {
             version,
             name,
@@ -923,12 +975,22 @@ impl Reader<'_> {
         schema.description = self.string(&obj, "description");
         let model_ref = self.string(&obj, "modelRef");
         schema.model_ref_pos = obj.get("modelRef").map_or(node.pos, |n| n.pos);
-        let Some(ty) = self.schema_type(node, &obj, what, model_ref.is_some()) else {
+        let target = model_ref.as_deref().map(|name| self.model_target(name));
+        let model_type = target.as_ref().map(|t| match t {
+            Target::Value(v) => v.json_type().unwrap_or(JsonType::Object),
+            Target::Object | Target::Unknown => JsonType::Object,
+        });
+        let Some(mut ty) = self.schema_type(node, &obj, what, model_type) else {
             return schema;
         };
-        let misplaced = self.misplaced_keywords(&obj, ty);
+        if let (Some(name), Some(Target::Value(value))) = (&model_ref, &target) {
+            ty = self.value_model_type(&obj, name, value, ty);
+        }
+        // A `modelRef` to no model is reported once, as such.
+        let ref_elsewhere = matches!(target, Some(Target::Value(_) | Target::Unknown));
+        let misplaced = self.misplaced_keywords(&obj, ty, ref_elsewhere);
         let required_list = self.required_by_context(&obj, ctx, ty);
-        let compiled = if ty == JsonType::String {
+        let mut compiled = if ty == JsonType::String {
             self.string_constraints(node, &obj, &mut schema)
         } else {
             None
@@ -936,10 +998,114 @@ impl Reader<'_> {
         if matches!(ty, JsonType::Integer | JsonType::Number) {
             self.numeric_constraints(&obj, ty, &mut schema);
         }
+        let ref_name = model_ref.clone();
         schema.ty = self.schema_body(node, &obj, ty, &required_list, model_ref, &mut schema);
         self.enum_values(&obj, ty, compiled.as_ref(), &mut schema);
+        match (ref_name, target) {
+            (Some(name), Some(Target::Value(value))) => {
+                compiled = self.adopt_value_model(&obj, &name, &value, &mut schema);
+            }
+            (Some(name), Some(Target::Unknown)) if ty != JsonType::Object => {
+                schema.ty = Ty::ModelRef(name);
+            }
+            _ => {}
+        }
         self.default_value(&obj, ctx, ty, misplaced, compiled.as_ref(), &mut schema);
         schema
+    }
+
+    /// What a `modelRef` names: a value model (its schema), an object model,
+    /// or nothing known.
+    fn model_target(&self, name: &str) -> Target {
+        match self.value_models.get(name) {
+            Some(v) => Target::Value(Box::new(v.clone())),
+            None if self.object_models.contains(name) => Target::Object,
+            None => Target::Unknown,
+        }
+    }
+
+    /// The type of a value whose `modelRef` names a value model: the
+    /// model's; a different declared `type` is an error.
+    fn value_model_type(
+        &mut self,
+        obj: &Obj<'_>,
+        name: &str,
+        value: &Schema,
+        declared: JsonType,
+    ) -> JsonType {
+        let ty = value.json_type().unwrap_or(declared);
+        if ty != declared
+            && let Some(t) = obj.get("type")
+        {
+            self.error(
+                t.pos,
+                &obj.child("type"),
+                format!(
+                    "modelRef `{}` names {} {ty} model, but `type` here is {declared}; the model's type is used (write \"type\": \"{ty}\" or leave `type` out)",
+                    shown(name),
+                    article(ty.as_str())
+                ),
+            );
+        }
+        ty
+    }
+
+    /// Makes a value the value model it names: the model's constraints
+    /// replace the value's own, which are descriptive (a difference is a
+    /// warning, as for inline properties beside an object `modelRef`).
+    /// Returns the model's compiled pattern, for checking the `default`.
+    fn adopt_value_model(
+        &mut self,
+        obj: &Obj<'_>,
+        name: &str,
+        model: &Schema,
+        schema: &mut Schema,
+    ) -> Option<Pattern> {
+        let differs: [(&str, bool); 6] = [
+            ("enum", schema.enum_values != model.enum_values),
+            ("pattern", schema.pattern != model.pattern),
+            ("minLength", schema.min_length != model.min_length),
+            ("maxLength", schema.max_length != model.max_length),
+            ("minimum", schema.minimum != model.minimum),
+            ("maximum", schema.maximum != model.maximum),
+        ];
+        for (key, differ) in differs {
+            if differ && let Some(k) = obj.member(key) {
+                self.warning(
+                    k.key_pos,
+                    &obj.child(key),
+                    format!(
+                        "`{key}` here differs from model `{}`'s; the model defines the value and its `{key}` is used",
+                        shown(name)
+                    ),
+                );
+            }
+        }
+        schema.enum_values = model.enum_values.clone();
+        schema.enum_locs = model.enum_locs.clone();
+        schema.pattern = model.pattern.clone();
+        schema.min_length = model.min_length;
+        schema.max_length = model.max_length;
+        schema.minimum = model.minimum;
+        schema.maximum = model.maximum;
+        schema.model = Some(name.to_owned());
+        let source = model.pattern.as_deref()?;
+        self.compile_pattern(source).ok()
+    }
+
+    /// A pattern compiled, through the cache of the first
+    /// [`MAX_CACHED_PATTERNS`] patterns.
+    fn compile_pattern(&mut self, source: &str) -> Result<Pattern, regex::Error> {
+        match self.patterns.get(source) {
+            Some(known) => known.clone(),
+            None => {
+                let result = Pattern::new(source);
+                if self.patterns.len() < MAX_CACHED_PATTERNS {
+                    self.patterns.insert(source.to_owned(), result.clone());
+                }
+                result
+            }
+        }
     }
 
     /// The schema's JSON type: declared, or implied by `modelRef`,
@@ -949,7 +1115,7 @@ impl Reader<'_> {
         node: &Node,
         obj: &Obj<'_>,
         what: &str,
-        has_model_ref: bool,
+        model_type: Option<JsonType>,
     ) -> Option<JsonType> {
         let pointer = obj.pointer.as_str();
         let declared = match obj.get("type") {
@@ -977,12 +1143,12 @@ impl Reader<'_> {
                 }
             },
         };
-        Some(match declared {
-            Some(t) => t,
-            None if has_model_ref || obj.get("properties").is_some() => JsonType::Object,
-            None if obj.get("items").is_some() => JsonType::Array,
-            None if obj.get("enum").is_some() => JsonType::String,
-            None => {
+        Some(match (declared, model_type) {
+            (Some(t), _) | (None, Some(t)) => t,
+            (None, None) if obj.get("properties").is_some() => JsonType::Object,
+            (None, None) if obj.get("items").is_some() => JsonType::Array,
+            (None, None) if obj.get("enum").is_some() => JsonType::String,
+            (None, None) => {
                 self.error(
                     node.pos,
                     pointer,
@@ -998,7 +1164,9 @@ impl Reader<'_> {
 
     /// Reports keywords that do not apply to the type (`pattern` on an
     /// integer, …); whether there was one.
-    fn misplaced_keywords(&mut self, obj: &Obj<'_>, ty: JsonType) -> bool {
+    /// `modelRef` is left to [`Self::value_model_type`] and
+    /// [`Self::references`] when `ref_elsewhere`.
+    fn misplaced_keywords(&mut self, obj: &Obj<'_>, ty: JsonType, ref_elsewhere: bool) -> bool {
         let applies: &[(&str, &[JsonType])] = &[
             ("pattern", &[JsonType::String]),
             ("minLength", &[JsonType::String]),
@@ -1013,6 +1181,7 @@ impl Reader<'_> {
         for (key, types) in applies {
             if let Some(m) = obj.member(key)
                 && !types.contains(&ty)
+                && !(*key == "modelRef" && ref_elsewhere)
             {
                 misplaced = true;
                 self.error(
@@ -1101,17 +1270,7 @@ impl Reader<'_> {
             );
         }
         if let Some(source) = self.string(obj, "pattern") {
-            let result = match self.patterns.get(&source) {
-                Some(known) => known.clone(),
-                None => {
-                    let result = Pattern::new(&source);
-                    if self.patterns.len() < MAX_CACHED_PATTERNS {
-                        self.patterns.insert(source.clone(), result.clone());
-                    }
-                    result
-                }
-            };
-            match result {
+            match self.compile_pattern(&source) {
                 Ok(p) => compiled = Some(p),
                 Err(e) => {
                     let pos = obj.get("pattern").map_or(node.pos, |n| n.pos);
@@ -1383,20 +1542,161 @@ impl Reader<'_> {
         }
     }
 
+    /// A model's kind: `object` (declared, or without `type` unless it has
+    /// `enum` and no `properties`), or the type of a value model. Only `string`, `integer` and
+    /// `number` values make models; anything else is reported and read as
+    /// an object.
+    fn model_type(&mut self, obj: &Obj<'_>) -> JsonType {
+        let Some(t) = obj.get("type") else {
+            return if obj.get("enum").is_some() && obj.get("properties").is_none() {
+                JsonType::String
+            } else {
+                JsonType::Object
+            };
+        };
+        let tptr = obj.child("type");
+        let message = match &t.kind {
+            Kind::String(s) => match JsonType::from_name(s) {
+                Some(
+                    ty @ (JsonType::Object
+                    | JsonType::String
+                    | JsonType::Integer
+                    | JsonType::Number),
+                ) => return ty,
+                Some(ty) => format!(
+                    "a model is an object, an enum or a constrained string, integer or number; {} {ty} needs no model: declare it where it is used",
+                    article(ty.as_str())
+                ),
+                None => format!(
+                    "unknown model type `{}`; expected one of `object`, `string`, `integer`, `number`",
+                    shown(s)
+                ),
+            },
+            _ => format!("`type` must be a string, found {}", t.type_name()),
+        };
+        self.error(t.pos, &tptr, message);
+        JsonType::Object
+    }
+
+    /// The schema of a value model: an enum, or a string, integer or number
+    /// with constraints.
+    fn value_model(
+        &mut self,
+        node: &Node,
+        obj: &Obj<'_>,
+        ty: JsonType,
+        name: &str,
+        loc: &Loc,
+    ) -> Schema {
+        for key in OBJECT_MODEL_KEYS {
+            if let Some(k) = obj.member(key) {
+                self.error(
+                    k.key_pos,
+                    &obj.child(key),
+                    format!(
+                        "`{key}` applies to object models, but model `{}` is {} {ty}",
+                        shown(name),
+                        article(ty.as_str())
+                    ),
+                );
+            }
+        }
+        let applies: &[(&str, &[JsonType])] = &[
+            ("enum", &[JsonType::String]),
+            ("pattern", &[JsonType::String]),
+            ("minLength", &[JsonType::String]),
+            ("maxLength", &[JsonType::String]),
+            ("minimum", &[JsonType::Integer, JsonType::Number]),
+            ("maximum", &[JsonType::Integer, JsonType::Number]),
+        ];
+        for (key, types) in applies {
+            if let Some(k) = obj.member(key)
+                && !types.contains(&ty)
+            {
+                self.error(
+                    k.key_pos,
+                    &obj.child(key),
+                    format!(
+                        "`{key}` applies to {} models, but model `{}` is {} {ty}",
+                        types
+                            .iter()
+                            .map(|t| t.as_str())
+                            .collect::<Vec<_>>()
+                            .join(" and "),
+                        shown(name),
+                        article(ty.as_str())
+                    ),
+                );
+            }
+        }
+        let mut schema = Schema::unknown(Loc {
+            pos: node.pos,
+            pointer: loc.pointer.clone(),
+        });
+        schema.display = self.string(obj, "name");
+        schema.description = self.string(obj, "description");
+        schema.ty = match ty {
+            JsonType::String => {
+                let compiled = self.string_constraints(node, obj, &mut schema);
+                self.enum_values(obj, ty, compiled.as_ref(), &mut schema);
+                Ty::String
+            }
+            JsonType::Integer => {
+                self.numeric_constraints(obj, ty, &mut schema);
+                Ty::Integer
+            }
+            _ => {
+                self.numeric_constraints(obj, ty, &mut schema);
+                Ty::Number
+            }
+        };
+        let what = if ty == JsonType::String {
+            "`enum`, `pattern`, `minLength` or `maxLength`"
+        } else {
+            "`minimum` or `maximum`"
+        };
+        let has_enum = obj.get("enum").is_some();
+        if !has_enum && !schema.is_constrained() {
+            self.error(
+                loc.pos,
+                &loc.pointer,
+                format!(
+                    "model `{}` is {} {ty} without {what}: a plain {ty} needs no model; declare it where it is used, or constrain it",
+                    shown(name),
+                    article(ty.as_str())
+                ),
+            );
+        }
+        schema
+    }
+
     fn model(&mut self, m: &Member) -> Option<Model> {
         let pointer = format!("/models/{}", escape_pointer(&m.key));
         let obj = self.object(&m.value, &pointer, "a model", MODEL_KEYS)?;
         let display = self.string(&obj, "name");
         let description = self.string(&obj, "description");
-        if let Some(t) = obj.get("type")
-            && t.kind != Kind::String("object".to_owned())
-        {
-            self.error(
-                t.pos,
-                &obj.child("type"),
-                "a model is an object: its `type` must be \"object\" (or absent)",
-            );
-        }
+        let loc = Loc {
+            pos: m.key_pos,
+            pointer,
+        };
+        let value = match self.model_type(&obj) {
+            JsonType::Object => {
+                for key in VALUE_MODEL_KEYS {
+                    if let Some(k) = obj.member(key) {
+                        self.error(
+                            k.key_pos,
+                            &obj.child(key),
+                            format!(
+                                "`{key}` applies to value models (\"type\": \"string\", \"integer\" or \"number\"), but model `{}` is an object",
+                                shown(&m.key)
+                            ),
+                        );
+                    }
+                }
+                None
+            }
+            ty => Some(self.value_model(&m.value, &obj, ty, &m.key, &loc)),
+        };
         let own = match obj.get("properties") {
             None => Vec::new(),
             Some(p) => match &p.kind {
@@ -1436,13 +1736,11 @@ impl Reader<'_> {
         });
         Some(Model {
             name: m.key.clone(),
-            loc: Loc {
-                pos: m.key_pos,
-                pointer,
-            },
+            loc,
             display,
             description,
             properties: Vec::new(),
+            value,
             own,
             required,
             extends,
@@ -1459,18 +1757,36 @@ impl Reader<'_> {
         let mut refs: Vec<(&str, &Loc, &Schema)> = Vec::new();
         for_each_model_ref(m, &mut |name, loc, schema| refs.push((name, loc, schema)));
         for model in &m.models {
-            if let Some((base, loc)) = &model.extends
-                && m.model_index(base).is_none()
-            {
-                let hint = self.did_you_mean(base, &names, &by_lowercase);
-                self.error(
-                    loc.pos,
-                    &loc.pointer,
-                    format!(
-                        "`extends` names `{}`, which is not a model{hint}; models: {known}",
-                        shown(base)
-                    ),
-                );
+            let Some((base, loc)) = &model.extends else {
+                continue;
+            };
+            match m.model_index(base).map(|i| &m.models[i]) {
+                None => {
+                    let hint = self.did_you_mean(base, &names, &by_lowercase);
+                    self.error(
+                        loc.pos,
+                        &loc.pointer,
+                        format!(
+                            "`extends` names `{}`, which is not a model{hint}; models: {known}",
+                            shown(base)
+                        ),
+                    );
+                }
+                Some(Model {
+                    value: Some(value), ..
+                }) => {
+                    let ty = value.json_type().map_or("value", JsonType::as_str);
+                    self.error(
+                        loc.pos,
+                        &loc.pointer,
+                        format!(
+                            "`extends` names `{}`, which is {} {ty} model: only object models can be extended",
+                            shown(base),
+                            article(ty)
+                        ),
+                    );
+                }
+                Some(_) => {}
             }
         }
         for (name, _, schema) in refs {
@@ -1783,6 +2099,22 @@ fn for_each_model_ref<'m>(m: &'m Manifest, f: &mut dyn FnMut(&'m str, &'m Loc, &
     }
     for model in &m.models {
         model.own.iter().for_each(|x| walk(&x.schema, f));
+    }
+}
+
+/// Whether a model's JSON declares a value model (a `type` other than
+/// `object`, or an `enum` and no `properties` without `type`), which is read
+/// before the others.
+fn is_value_model(node: &Node) -> bool {
+    let Kind::Object(members) = &node.kind else {
+        return false;
+    };
+    match members.iter().find(|m| m.key == "type") {
+        Some(t) => matches!(&t.value.kind, Kind::String(s) if s != "object"),
+        None => {
+            members.iter().any(|m| m.key == "enum")
+                && !members.iter().any(|m| m.key == "properties")
+        }
     }
 }
 

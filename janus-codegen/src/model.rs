@@ -128,9 +128,12 @@ impl Manifest {
                         .collect(),
                 })
                 .collect(),
+            // A value model is inlined where it is used (each `modelRef`
+            // to it carries its type and constraints).
             models: self
                 .models
                 .iter()
+                .filter(|m| m.value.is_none())
                 .map(|m| schema::ModelSchema {
                     name: m.name.clone(),
                     fields: fields(&m.properties),

@@ -79,6 +79,12 @@ pub mod inheritance {
     include!("../snapshots/inheritance.rs");
 }
 
+/// Generated from `manifests/value-models.json`: enum and constrained-value
+/// models used by arguments, responses and other models.
+pub mod value_models {
+    include!("../snapshots/value_models.rs");
+}
+
 /// The code blocks of `janus-codegen/README.md`, compiled as doctests
 /// (`janus!("manifest.json")` reads `tests/manifest.json`, the seed).
 #[cfg(doctest)]

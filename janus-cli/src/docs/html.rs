@@ -143,7 +143,10 @@ pub fn render(doc: &ApiDoc) -> String {
                     esc(base)
                 ));
             }
-            table(&mut main, &m.rows, "property");
+            match &m.value {
+                Some(v) => response(&mut main, v),
+                None => table(&mut main, &m.rows, "property"),
+            }
             main.push_str("</section>\n");
         }
     }

@@ -101,7 +101,10 @@ pub fn render(doc: &ApiDoc) -> String {
                 ));
             }
             out.push('\n');
-            table(out, &m.rows, "property");
+            match &m.value {
+                Some(v) => response(out, v),
+                None => table(out, &m.rows, "property"),
+            }
         }
     }
     std::mem::take(out)

@@ -181,6 +181,9 @@ pub struct ModelDoc {
     pub base: Option<String>,
     /// Its properties, base model's included.
     pub rows: Vec<Row>,
+    /// For a value model (an enum or a constrained value): its type and
+    /// constraints.
+    pub value: Option<ValueDoc>,
 }
 
 impl ApiDoc {
@@ -209,6 +212,12 @@ impl ApiDoc {
                     description: m.description.clone(),
                     base: m.base().map(str::to_owned),
                     rows: rows(&m.properties, ""),
+                    value: m.value.as_ref().map(|s| ValueDoc {
+                        ty: type_doc(s),
+                        description: None,
+                        constraints: constraints(s),
+                        rows: Vec::new(),
+                    }),
                 })
                 .collect(),
         }
@@ -323,6 +332,13 @@ fn rows(fields: &[Field], prefix: &str) -> Vec<Row> {
 
 /// The type of a schema in words.
 pub fn type_doc(s: &Schema) -> TypeDoc {
+    if let Some(name) = &s.model {
+        // A value model: named, and linked, like an object model.
+        return TypeDoc {
+            text: name.clone(),
+            model: Some(name.clone()),
+        };
+    }
     match &s.ty {
         Ty::String => plain("string"),
         Ty::Integer => plain("integer"),

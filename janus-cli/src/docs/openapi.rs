@@ -112,7 +112,13 @@ pub fn document(manifest: &Manifest, doc: &ApiDoc) -> Value {
 
     let mut schemas = Map::new();
     for m in &manifest.models {
-        let mut s = object_schema(&m.properties, &names);
+        let mut s = match &m.value {
+            Some(value) => match schema(value, &names) {
+                Value::Object(s) => s,
+                _ => Map::new(),
+            },
+            None => object_schema(&m.properties, &names),
+        };
         if let Some(t) = &m.display {
             s.insert("title".into(), json!(t));
         }
@@ -245,7 +251,11 @@ fn num(n: Num) -> Value {
 
 /// The JSON Schema (2020-12, as OpenAPI 3.1 uses it) of a manifest schema.
 fn schema(s: &Schema, names: &ComponentNames) -> Value {
+    let reference =
+        |name: &str| json!({"$ref": format!("#/components/schemas/{}", names.of(name))});
+    // A value model's use refers to it; the model's component has the constraints.
     let mut out = match &s.ty {
+        _ if s.model.is_some() => reference(s.model.as_deref().unwrap_or_default()),
         Ty::String => json!({"type": "string"}),
         Ty::Integer => json!({"type": "integer"}),
         Ty::Number => json!({"type": "number"}),
@@ -253,7 +263,7 @@ fn schema(s: &Schema, names: &ComponentNames) -> Value {
         Ty::Array(items) => json!({"type": "array", "items": schema(items, names)}),
         Ty::Object(None) => json!({"type": "object"}),
         Ty::Object(Some(fields)) => Value::Object(object_schema(fields, names)),
-        Ty::ModelRef(name) => json!({"$ref": format!("#/components/schemas/{}", names.of(name))}),
+        Ty::ModelRef(name) => reference(name),
         Ty::Unknown => json!({}),
     };
     let Value::Object(map) = &mut out else {
@@ -264,6 +274,12 @@ fn schema(s: &Schema, names: &ComponentNames) -> Value {
     }
     if let Some(d) = &s.description {
         map.insert("description".into(), json!(d));
+    }
+    if s.model.is_some() {
+        if let Some(d) = &s.default {
+            map.insert("default".into(), d.clone());
+        }
+        return out;
     }
     if let Some(v) = &s.enum_values {
         map.insert("enum".into(), json!(v));

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::{Ctx, doc_text, docs, fnv64, ident, private, rt, rules_module, string_ty, typed};
 use crate::ident;
-use crate::ir::{Base, Constraints, TypeDef};
+use crate::ir::{Base, Constraints, FieldIr, ModelDefault, TypeDef, TypeRef};
 use crate::manifest::Num;
 
 /// A constrained value of the IR, borrowed.
@@ -280,4 +280,46 @@ pub fn literal_spec(name: &str, base: Base, c: &Constraints, location: &str) -> 
     }
     spec.insert("location".into(), Value::from(location));
     Value::Object(spec).to_string()
+}
+
+/// The `default` of a field whose type is a value model, as an expression
+/// of that type: the enum's variant, or the model's literal macro given the
+/// default (checked while compiling, like any literal).
+pub(super) fn model_default(ctx: &Ctx<'_>, f: &FieldIr) -> Option<TokenStream> {
+    let (Some(how), Some(value), TypeRef::Named(id)) = (&f.model_default, &f.default, &f.ty) else {
+        return None;
+    };
+    Some(match how {
+        ModelDefault::Variant(variant) => {
+            let ty = ctx.ty(&f.ty);
+            let variant = ident(variant);
+            quote!(#ty::#variant)
+        }
+        ModelDefault::Macro(name) => {
+            let name = ident(name);
+            let literal = match value {
+                Value::String(s) => quote!(#s),
+                Value::Number(n) => {
+                    let negative = n.as_f64().is_some_and(|x| x < 0.0);
+                    let magnitude = match (n.as_i64(), n.as_f64()) {
+                        (Some(i), _) => Literal::u64_unsuffixed(i.unsigned_abs()),
+                        (None, Some(x)) => Literal::f64_unsuffixed(x.abs()),
+                        (None, None) => return None,
+                    };
+                    if negative {
+                        quote!(-#magnitude)
+                    } else {
+                        quote!(#magnitude)
+                    }
+                }
+                _ => return None,
+            };
+            if id.module == ctx.module {
+                quote!(#name!(#literal))
+            } else {
+                let models = &ctx.models;
+                quote!(super::#models::#name!(#literal))
+            }
+        }
+    })
 }

@@ -63,7 +63,8 @@ pub(super) fn emit(
 /// function serde calls for it.
 fn default_fn_name(f: &FieldIr) -> Option<proc_macro2::Ident> {
     match (&f.default, &f.ty) {
-        (Some(_), TypeRef::Named(_)) | (None, _) => None,
+        (Some(_), TypeRef::Named(_)) if f.model_default.is_none() => None,
+        (None, _) => None,
         (Some(_), _) => Some(format_ident!(
             "__janus_default_{}",
             crate::ident::unraw(&f.ident)
@@ -207,7 +208,10 @@ fn setter(ctx: &Ctx<'_>, f: &FieldIr) -> Option<TokenStream> {
 fn default_fn(ctx: &Ctx<'_>, f: &FieldIr) -> Option<TokenStream> {
     let fn_name = default_fn_name(f)?;
     let ty = ctx.ty(&f.ty);
-    let body = json_literal(f.default.as_ref()?, &f.ty);
+    let body = match super::newtypes::model_default(ctx, f) {
+        Some(body) => body,
+        None => json_literal(f.default.as_ref()?, &f.ty),
+    };
     Some(quote! {
         #[doc(hidden)]
         fn #fn_name() -> #ty { #body }
