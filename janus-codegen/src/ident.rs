@@ -17,7 +17,7 @@
 //!   trailing `_`;
 //! - a name with no letter or digit has no identifier (`None`); the caller
 //!   reports it. Collisions are found by the caller, which knows the scope;
-//! - a type named after a field or argument ([`field_type`]) whose
+//! - a type named after a model, a field or an argument ([`type_name`]) whose
 //!   `PascalCase` form is a name of the standard prelude or a common std
 //!   item (`From`, `Option`, `Result`, `Box`, `Vec`, `String`, `Some`, …)
 //!   gets the suffix `Value` (`from` → `FromValue`), so a glob import of the
@@ -183,13 +183,14 @@ const PRELUDE_NAMES: &[&str] = &[
     "Vec",
 ];
 
-/// The suffix a field-named type gets when its name is a prelude name.
+/// The suffix a generated type gets when its name is a prelude name.
 const PRELUDE_SUFFIX: &str = "Value";
 
-/// `PascalCase` identifier for a type named after a field or argument:
-/// [`pascal`], with the suffix `Value` when that is a prelude or common std
-/// name (`from` → `FromValue`, `option` → `OptionValue`).
-pub fn field_type(name: &str) -> Option<String> {
+/// `PascalCase` identifier for a type named after a manifest name (a model,
+/// a field or an argument): [`pascal`], with the suffix `Value` when that is
+/// a prelude or common std name (`from` → `FromValue`, a model `Result` →
+/// `ResultValue`), so a glob import of generated code never shadows one.
+pub fn type_name(name: &str) -> Option<String> {
     let mut ty = pascal(name)?;
     if PRELUDE_NAMES.contains(&ty.as_str()) {
         ty.push_str(PRELUDE_SUFFIX);
@@ -330,7 +331,7 @@ mod tests {
     }
 
     #[test]
-    fn field_types_never_take_a_prelude_name() {
+    fn type_names_never_take_a_prelude_name() {
         for (field, ty) in [
             ("from", "FromValue"),
             ("into", "IntoValue"),
@@ -346,11 +347,11 @@ mod tests {
             ("err", "ErrValue"),
             ("try-from", "TryFromValue"),
         ] {
-            assert_eq!(field_type(field).as_deref(), Some(ty), "{field}");
+            assert_eq!(type_name(field).as_deref(), Some(ty), "{field}");
         }
-        assert_eq!(field_type("priority").as_deref(), Some("Priority"));
-        assert_eq!(field_type("from-date").as_deref(), Some("FromDate"));
-        assert_eq!(field_type("--"), None);
+        assert_eq!(type_name("priority").as_deref(), Some("Priority"));
+        assert_eq!(type_name("from-date").as_deref(), Some("FromDate"));
+        assert_eq!(type_name("--"), None);
     }
 
     #[test]

@@ -443,7 +443,7 @@ impl Builder<'_> {
         let model_names: Vec<String> = m
             .models
             .iter()
-            .map(|md| self.ident_or_report(ident::pascal, &md.name, &md.loc, "Model"))
+            .map(|md| self.ident_or_report(ident::type_name, &md.name, &md.loc, "Model"))
             .collect();
         self.check_unique(
             "model",
@@ -830,7 +830,7 @@ impl Builder<'_> {
         );
         let mut out = Vec::new();
         for f in fields {
-            let simple = ident::field_type(&f.name).unwrap_or_else(|| "Field".to_owned());
+            let simple = ident::type_name(&f.name).unwrap_or_else(|| "Field".to_owned());
             let doc = describe(
                 f.schema.display.as_deref(),
                 f.schema.description.as_deref(),

@@ -1,5 +1,6 @@
 //! Fields named after prelude items (`from`, `into`, `option`, `result`,
-//! `some`, `vec`, `string`) generate types with the suffix `Value`, so glob
+//! `some`, `vec`, `string`) and models named `Default` and `Box` generate
+//! types with the suffix `Value`, so glob
 //! imports of the generated modules shadow nothing: `From`, `Into`,
 //! `Option`, `Result`, `Some`, `Vec` and `String` keep their std meaning.
 #![deny(warnings)]
@@ -36,11 +37,13 @@ fn main() {
         into: Some(IntoValue::Json),
         option: Some(option_value!("x")),
         result: Some(result_value!(3)),
+        mode: Some(BoxValue::On),
         some: Some(SomeValue::B),
         window: Some(Window {
             vec: VecValue::Rows,
             string: Some(string_value!("short")),
         }),
     };
-    let _ = args;
+    let answer = DefaultValue { rows: 2 };
+    let _ = (args, answer);
 }
