@@ -271,8 +271,9 @@ fn placement_rows(
         .block_on(client.request("demo_stats").channel("demo").send())
         .unwrap();
     println!(
-        "our server: {} send waits ended by the fallback timer, not a wake-up",
-        stats["send_wait_fallbacks"]
+        "sends that found room on the fallback timer, not by a wake-up: our server {}, our client {}",
+        stats["send_wait_fallbacks"],
+        client.stats().send_wait_fallbacks
     );
     rows
 }

@@ -265,10 +265,11 @@ impl ClientBuilder {
         let shared = Arc::new(Shared::new(wanted.max(dgram::OS_DATAGRAM_LIMIT)));
         // The reader is a task of its own, always polled: answers are drained
         // as they arrive whatever the callers do with their futures.
-        let reader = tokio::spawn(read_answers(shared.clone(), socket.clone()));
+        let queue = Arc::new(dgram::SendQueue::default());
+        let reader = tokio::spawn(read_answers(shared.clone(), socket.clone(), queue.clone()));
         let link = DgramLink {
             socket,
-            gate: tokio::sync::Mutex::new(()),
+            queue,
             reader,
             reply_file: file,
             reply_text,
@@ -379,8 +380,8 @@ struct Inner {
 /// A datagram client's socket and what goes with it.
 struct DgramLink {
     socket: Arc<dgram::Socket>,
-    /// One sender at a time waits for room in a full server queue.
-    gate: tokio::sync::Mutex<()>,
+    /// Senders waiting for room in a full server queue, in order.
+    queue: Arc<dgram::SendQueue>,
     reader: JoinHandle<()>,
     reply_file: ReplyFile,
     reply_text: String,
@@ -582,6 +583,7 @@ struct Counters {
     reconnect_attempts: AtomicU64,
     connections_lost: AtomicU64,
     failed_by_disconnect: AtomicU64,
+    send_wait_fallbacks: AtomicU64,
 }
 
 /// A snapshot of a client's counters.
@@ -608,6 +610,10 @@ pub struct ClientStats {
     pub connections_lost: u64,
     /// Calls failed because their connection closed while they waited.
     pub failed_by_disconnect: u64,
+    /// Datagram sends that waited for room in the server's queue and found
+    /// it on a timed retry rather than by the kernel's wake-up (the queue
+    /// was full of other clients' requests, or a wake-up went missing).
+    pub send_wait_fallbacks: u64,
 }
 
 impl Shared {
@@ -744,12 +750,22 @@ fn sniff_request_id(bytes: &[u8]) -> Option<u128> {
 
 /// Reads answers and hands each to the call waiting for it, until the
 /// client is dropped (the task is aborted then).
-async fn read_answers(shared: Arc<Shared>, socket: Arc<dgram::Socket>) {
+///
+/// An answer means the server has read a request from its queue: a send
+/// waiting for room in that queue (`queue`) is told so.
+async fn read_answers(
+    shared: Arc<Shared>,
+    socket: Arc<dgram::Socket>,
+    queue: Arc<dgram::SendQueue>,
+) {
     let mut buf = vec![0u8; shared.receive_limit];
     loop {
         let received = socket.recv(&mut buf).await;
         match received {
-            Ok(meta) => shared.deliver(&buf[..meta.len], meta.truncated_from),
+            Ok(meta) => {
+                queue.room_freed();
+                shared.deliver(&buf[..meta.len], meta.truncated_from);
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "receiving an answer failed");
                 tokio::time::sleep(Duration::from_millis(10)).await;
@@ -858,6 +874,7 @@ impl Client {
             reconnect_attempts: c.reconnect_attempts.load(Relaxed),
             connections_lost: c.connections_lost.load(Relaxed),
             failed_by_disconnect: c.failed_by_disconnect.load(Relaxed),
+            send_wait_fallbacks: c.send_wait_fallbacks.load(Relaxed),
         }
     }
 
@@ -1150,8 +1167,18 @@ impl Client {
         let mut backoff = inner.retry.initial_backoff;
         let mut attempt = 0;
         loop {
-            let sent =
-                dgram::send_to(&link.socket, &link.gate, bytes, &link.server_addr, deadline).await;
+            let counters = &inner.shared.counters;
+            let sent = dgram::send_to(
+                &link.socket,
+                &link.queue,
+                bytes,
+                &link.server_addr,
+                deadline,
+                || {
+                    counters.send_wait_fallbacks.fetch_add(1, Relaxed);
+                },
+            )
+            .await;
             match sent {
                 Ok(()) => {
                     inner.shared.counters.sent.fetch_add(1, Relaxed);
