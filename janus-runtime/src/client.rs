@@ -22,6 +22,7 @@ use uuid::Uuid;
 use crate::config::{TimeoutProfile, clamp_timeout};
 use crate::error::CallError;
 use crate::security;
+use crate::transport::batch::RecvBatch;
 use crate::transport::datagram::{self as dgram, SendError};
 use crate::transport::stream_client::{self, Connection, HEADROOM, SendFailure};
 use crate::transport::stream_frame as frame;
@@ -748,6 +749,11 @@ fn sniff_request_id(bytes: &[u8]) -> Option<u128> {
     Uuid::parse_str(&id).ok().map(|u| u.as_u128())
 }
 
+/// Answers received with one system call, at most (each in a buffer of the
+/// largest datagram, whose pages cost memory only once an answer that
+/// large has come).
+const ANSWER_BATCH: usize = 8;
+
 /// Reads answers and hands each to the call waiting for it, until the
 /// client is dropped (the task is aborted then).
 ///
@@ -758,13 +764,15 @@ async fn read_answers(
     socket: Arc<dgram::Socket>,
     queue: Arc<dgram::SendQueue>,
 ) {
-    let mut buf = vec![0u8; shared.receive_limit];
+    let mut batch = RecvBatch::new(ANSWER_BATCH, shared.receive_limit);
     loop {
-        let received = socket.recv(&mut buf).await;
+        let received = socket.recv_batch(&mut batch).await;
         match received {
-            Ok(meta) => {
+            Ok(_) => {
                 queue.room_freed();
-                shared.deliver(&buf[..meta.len], meta.truncated_from);
+                for (bytes, meta) in batch.iter() {
+                    shared.deliver(bytes, meta.truncated_from);
+                }
             }
             Err(e) => {
                 tracing::warn!(error = %e, "receiving an answer failed");

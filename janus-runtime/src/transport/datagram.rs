@@ -1,20 +1,15 @@
 //! Unix domain datagram sockets: safe binding, receiving with credentials
 //! and truncation detection, and sending with back-pressure.
 
-use std::ffi::OsStr;
 use std::fs;
 use std::io;
-use std::mem::MaybeUninit;
 use std::os::fd::AsFd;
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::os::unix::net::UnixDatagram as StdUnixDatagram;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rustix::net::{
-    RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, ReturnFlags, SendFlags, SocketAddrUnix,
-};
+use rustix::net::{SendFlags, SocketAddrUnix};
 use std::sync::Mutex;
 
 use tokio::io::Interest;
@@ -91,47 +86,6 @@ pub(crate) struct Received {
     pub credentials: Option<PeerCredentials>,
 }
 
-/// Receives one datagram without blocking (`WouldBlock` when none is queued).
-pub(crate) fn recv_datagram(socket: &impl AsFd, buf: &mut [u8]) -> io::Result<Received> {
-    let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmCredentials(1))];
-    let mut control = RecvAncillaryBuffer::new(&mut space);
-    let mut iov = [io::IoSliceMut::new(buf)];
-    let msg = rustix::net::recvmsg(
-        socket,
-        &mut iov,
-        &mut control,
-        RecvFlags::DONTWAIT | RecvFlags::TRUNC | RecvFlags::CMSG_CLOEXEC,
-    )?;
-    let capacity = iov[0].len();
-    let truncated_from =
-        (msg.flags.contains(ReturnFlags::TRUNC) || msg.bytes > capacity).then_some(msg.bytes);
-    let sender = msg
-        .address
-        .and_then(|addr| SocketAddrUnix::try_from(addr).ok())
-        .and_then(|unix| {
-            unix.path_bytes()
-                .filter(|p| !p.is_empty())
-                .map(|p| PathBuf::from(OsStr::from_bytes(p)))
-        })
-        .map_or(Sender::Anonymous, Sender::Path);
-    let mut credentials = None;
-    for message in control.drain() {
-        if let RecvAncillaryMessage::ScmCredentials(cred) = message {
-            credentials = Some(PeerCredentials {
-                pid: cred.pid.as_raw_nonzero().get(),
-                uid: cred.uid.as_raw(),
-                gid: cred.gid.as_raw(),
-            });
-        }
-    }
-    Ok(Received {
-        len: msg.bytes.min(capacity),
-        truncated_from,
-        sender,
-        credentials,
-    })
-}
-
 /// Why a datagram could not be sent.
 #[derive(Debug)]
 pub(crate) enum SendError {
@@ -168,26 +122,27 @@ impl Socket {
         })
     }
 
-    /// Receives one datagram, waiting for one to arrive.
-    pub(crate) async fn recv(&self, buf: &mut [u8]) -> io::Result<Received> {
+    /// Receives what is queued, up to one datagram per slot of `batch`,
+    /// waiting for one to arrive: as many as the kernel holds now, so a
+    /// lone datagram is never held back for others. Returns how many.
+    pub(crate) async fn recv_batch(
+        &self,
+        batch: &mut super::batch::RecvBatch,
+    ) -> io::Result<usize> {
         loop {
             let mut ready = self.io.readable().await?;
-            match ready.try_io(|socket| recv_datagram(socket.get_ref(), buf)) {
+            match ready.try_io(|socket| batch.recv(socket.get_ref())) {
                 Ok(result) => return result,
                 Err(_would_block) => continue,
             }
         }
     }
-
-    /// Receives one datagram if one is queued (`WouldBlock` otherwise).
-    pub(crate) fn try_recv(&self, buf: &mut [u8]) -> io::Result<Received> {
-        recv_datagram(self.io.get_ref(), buf)
-    }
 }
 
 /// Registers a socket with the reactor for `interest`.
 ///
-/// The crate's one `unsafe` block: the rest of the crate denies `unsafe_code`.
+/// One of the crate's two places with `unsafe` code (the other is
+/// [`super::batch`]); the rest of the crate denies `unsafe_code`.
 #[allow(unsafe_code)]
 pub(crate) fn register(
     socket: StdUnixDatagram,
@@ -646,33 +601,76 @@ mod tests {
     }
 
     #[test]
-    fn receives_sender_path_credentials_and_truncation() {
+    fn receives_sender_path_credentials_and_truncation_in_batches() {
+        use crate::transport::batch::RecvBatch;
         let dir = tempfile::tempdir().unwrap();
         let (server, _) = bind_server_socket(&dir.path().join("s.sock"), 0o600).unwrap();
         enable_credentials(&server).unwrap();
         let client_path = dir.path().join("c.sock");
         let client = StdUnixDatagram::bind(&client_path).unwrap();
         client.send_to(b"hello", dir.path().join("s.sock")).unwrap();
-        let mut buf = [0u8; 4];
-        let got = recv_datagram(&server, &mut buf).unwrap();
-        assert_eq!(got.len, 4);
-        assert_eq!(got.truncated_from, Some(5));
-        assert_eq!(got.sender, Sender::Path(client_path));
-        let creds = got.credentials.unwrap();
-        assert_eq!(creds.pid as u32, std::process::id());
-        assert_eq!(creds.uid, rustix::process::getuid().as_raw());
-
         // An unbound sender is anonymous (the kernel auto-binds it to an abstract name).
         let anon = StdUnixDatagram::unbound().unwrap();
         anon.send_to(b"hi", dir.path().join("s.sock")).unwrap();
-        let mut buf = [0u8; 16];
-        let got = recv_datagram(&server, &mut buf).unwrap();
-        assert_eq!((got.len, got.truncated_from), (2, None));
-        assert_eq!(got.sender, Sender::Anonymous);
-        assert!(got.credentials.is_some());
+        client.send_to(b"third", dir.path().join("s.sock")).unwrap();
 
-        let err = recv_datagram(&server, &mut buf).unwrap_err();
+        // Two slots: two datagrams per call, in order; the third waits.
+        let mut batch = RecvBatch::new(2, 4);
+        assert_eq!(batch.recv(&server).unwrap(), 2);
+        let got: Vec<_> = batch.iter().collect();
+        let (bytes, first) = got[0];
+        assert_eq!(bytes, b"hell");
+        assert_eq!((first.len, first.truncated_from), (4, Some(5)));
+        assert_eq!(first.sender, Sender::Path(client_path.clone()));
+        let creds = first.credentials.unwrap();
+        assert_eq!(creds.pid as u32, std::process::id());
+        assert_eq!(creds.uid, rustix::process::getuid().as_raw());
+        let (bytes, second) = got[1];
+        assert_eq!(bytes, b"hi");
+        assert_eq!(second.truncated_from, None);
+        assert_eq!(second.sender, Sender::Anonymous);
+        assert!(second.credentials.is_some());
+
+        assert_eq!(batch.recv(&server).unwrap(), 1);
+        let (bytes, third) = batch.iter().next().unwrap();
+        assert_eq!((bytes, third.truncated_from), (&b"thir"[..], Some(5)));
+        let err = batch.recv(&server).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
+        assert_eq!(batch.iter().count(), 0);
+    }
+
+    #[test]
+    fn descriptors_a_sender_attaches_are_closed() {
+        use crate::transport::batch::RecvBatch;
+        use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage};
+        use std::io::Read;
+        use std::mem::MaybeUninit;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sock");
+        let (server, _) = bind_server_socket(&path, 0o600).unwrap();
+        enable_credentials(&server).unwrap();
+        let (mut reader, writer) = std::io::pipe().unwrap();
+        let client = StdUnixDatagram::unbound().unwrap();
+        let fds = [writer.as_fd()];
+        let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(1))];
+        let mut control = SendAncillaryBuffer::new(&mut space);
+        assert!(control.push(SendAncillaryMessage::ScmRights(&fds)));
+        rustix::net::sendmsg_addr(
+            &client,
+            &socket_addr(&path).unwrap(),
+            &[io::IoSlice::new(b"{}")],
+            &mut control,
+            SendFlags::empty(),
+        )
+        .unwrap();
+        drop(writer);
+        let mut batch = RecvBatch::new(4, 64);
+        assert_eq!(batch.recv(&server).unwrap(), 1);
+        // Our copy of the write end is closed: the pipe reads as ended
+        // (while a copy is open, the read fails with WouldBlock).
+        rustix::io::ioctl_fionbio(&reader, true).unwrap();
+        let mut buf = [0u8; 1];
+        assert_eq!(reader.read(&mut buf).unwrap(), 0);
     }
 
     #[test]
