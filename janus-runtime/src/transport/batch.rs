@@ -5,11 +5,11 @@
 //! sockets with the reactor, in [`super::datagram`]): one call into libc
 //! and the reading of what the kernel wrote into buffers this module owns.
 
-use std::ffi::OsStr;
+use std::ffi::OsString;
 use std::io;
 use std::mem::size_of;
 use std::os::fd::{AsFd, AsRawFd};
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::OsStringExt;
 use std::path::PathBuf;
 
 use super::datagram::{Received, Sender};
@@ -196,15 +196,13 @@ fn received(slot: &Slot, raw: Raw) -> Received {
         .namelen
         .saturating_sub(family)
         .min(slot.name.sun_path.len());
-    let bytes: Vec<u8> = slot.name.sun_path[..path_len]
-        .iter()
-        .map(|&c| c as u8)
-        .take_while(|&b| b != 0)
-        .collect();
-    let sender = if bytes.is_empty() {
+    let name = &slot.name.sun_path[..path_len];
+    let len = name.iter().position(|&c| c == 0).unwrap_or(name.len());
+    let sender = if len == 0 {
         Sender::Anonymous
     } else {
-        Sender::Path(PathBuf::from(OsStr::from_bytes(&bytes)))
+        let bytes: Vec<u8> = name[..len].iter().map(|&c| c as u8).collect();
+        Sender::Path(PathBuf::from(OsString::from_vec(bytes)))
     };
     Received {
         len: raw.len.min(capacity),
