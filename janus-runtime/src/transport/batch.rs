@@ -52,6 +52,11 @@ impl RecvBatch {
         RecvBatch { slots, filled: 0 }
     }
 
+    /// How many datagrams one call can receive.
+    pub(crate) fn slots(&self) -> usize {
+        self.slots.len()
+    }
+
     /// The datagrams the last [`recv`](Self::recv) received: each one's
     /// bytes (cut to its buffer) and what is known of it.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&[u8], &Received)> {

@@ -125,6 +125,14 @@ impl Socket {
     /// Receives what is queued, up to one datagram per slot of `batch`,
     /// waiting for one to arrive: as many as the kernel holds now, so a
     /// lone datagram is never held back for others. Returns how many.
+    ///
+    /// A batch that did not fill every slot emptied the queue, so the
+    /// readiness is cleared then without another call to find the queue
+    /// empty. (A datagram that arrives meanwhile raises a new event, which
+    /// clearing does not lose: readiness observed after this wake-up is
+    /// kept. A receive error ends a batch early only together with the
+    /// error, which the kernel keeps for the next call; the next datagram
+    /// brings it out.)
     pub(crate) async fn recv_batch(
         &self,
         batch: &mut super::batch::RecvBatch,
@@ -132,7 +140,13 @@ impl Socket {
         loop {
             let mut ready = self.io.readable().await?;
             match ready.try_io(|socket| batch.recv(socket.get_ref())) {
-                Ok(result) => return result,
+                Ok(Ok(n)) => {
+                    if n < batch.slots() {
+                        ready.clear_ready();
+                    }
+                    return Ok(n);
+                }
+                Ok(Err(e)) => return Err(e),
                 Err(_would_block) => continue,
             }
         }
