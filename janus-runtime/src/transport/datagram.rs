@@ -301,6 +301,7 @@ pub(crate) async fn send_to(
         }
         let wake = (Instant::now() + backoff).min(deadline);
         tokio::select! {
+            biased;
             () = &mut freed => timed_out = false,
             () = tokio::time::sleep_until(wake) => {
                 // No word came: the queue may be full of others' datagrams.
