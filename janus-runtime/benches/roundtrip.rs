@@ -28,6 +28,43 @@ const ROLE: &str = "JANUS_BENCH_ROLE";
 /// The CPU a server child pins itself to.
 const CPU: &str = "JANUS_BENCH_CPU";
 
+/// Heap allocations made by this process (`alloc`, `alloc_zeroed` and
+/// `realloc` calls), counted by its global allocator.
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+/// The system allocator, counting allocations.
+struct Counting;
+
+// SAFETY: every call is forwarded unchanged to the system allocator.
+#[allow(unsafe_code)]
+unsafe impl std::alloc::GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: the caller's guarantees are the system allocator's.
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: as above.
+        unsafe { std::alloc::System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: as above.
+        unsafe { std::alloc::System.realloc(ptr, layout, size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        // SAFETY: as above.
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
 /// Pins this process (and the threads it starts later) to one CPU.
 fn pin_to_cpu(cpu: usize) {
     let mut set = rustix::thread::CpuSet::new();
@@ -63,8 +100,9 @@ fn main() {
     // Where processes run matters more than anything else here: a wake-up
     // that crosses CPUs costs tens of microseconds on a virtual machine, and
     // the scheduler's choice varies from run to run. So placement is fixed:
-    // clients on CPU 0, servers on CPU 1 (each side has a core, as two
-    // processes on this machine would), plus one row with everything on CPU 0.
+    // the datagram rows run twice, everything on CPU 0, then servers on
+    // CPU 0 and clients on CPU 1; the stream rows put clients on CPU 0 and
+    // servers on CPU 1.
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     let server_cpu = if cpus > 1 { 1 } else { 0 };
     pin_to_cpu(0);
@@ -75,57 +113,118 @@ fn main() {
 
     let only = std::env::var("JANUS_BENCH_ONLY").unwrap_or_default();
     if only != "stream" {
-        datagram_bench(dir.path(), &n, scale, cpus, server_cpu);
+        datagram_bench(dir.path(), &n, scale, cpus);
     }
     if only != "dgram" {
         stream_bench(dir.path(), &n, server_cpu);
     }
 }
 
-/// The datagram rows.
-fn datagram_bench(
-    dir: &Path,
-    n: &dyn Fn(f64) -> usize,
-    scale: f64,
-    cpus: usize,
+/// Where the bench's clients and the servers run.
+#[derive(Clone, Copy)]
+struct Placement {
+    name: &'static str,
     server_cpu: usize,
-) {
+    client_cpu: usize,
+}
+
+/// A runtime for our client, its threads on the CPU the calling thread is pinned to.
+fn client_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn print_rows(rows: &[Row]) {
+    println!(
+        "{:<44} {:>12} {:>12} {:>14}",
+        "", "baseline", "ours", "ours/baseline"
+    );
+    for row in rows {
+        println!(
+            "{:<44} {:>12.1} {:>12.1} {:>13.2}x",
+            row.name,
+            row.baseline,
+            row.ours,
+            row.ours / row.baseline
+        );
+    }
+}
+
+/// The datagram rows: the table for each placement, then
+/// allocations and system calls per request, the service path, and memory.
+fn datagram_bench(dir: &Path, n: &dyn Fn(f64) -> usize, scale: f64, cpus: usize) {
     println!("janus-runtime round-trip benchmark: `ping` over Unix datagram sockets");
     println!(
         "machine: {cpus} cores; baseline = blocking std::os::unix::net::UnixDatagram server that parses the JSON and replies"
     );
     println!(
-        "clients pinned to CPU 0, servers to CPU {server_cpu}; baseline and ours alternate in rounds"
+        "baseline clients: a blocking thread per request in flight; ours: one client, a task per request in flight, on a 2-worker runtime"
     );
+    println!("baseline and ours alternate in rounds; latencies are over all rounds");
+    let mut placements = vec![Placement {
+        name: "same CPU (servers and clients on CPU 0)",
+        server_cpu: 0,
+        client_cpu: 0,
+    }];
+    if cpus > 1 {
+        placements.push(Placement {
+            name: "different CPUs (servers on CPU 0, clients on CPU 1)",
+            server_cpu: 0,
+            client_cpu: 1,
+        });
+    }
+    for (i, placement) in placements.iter().enumerate() {
+        println!();
+        println!("placement: {}", placement.name);
+        pin_to_cpu(placement.client_cpu);
+        let rt = client_runtime();
+        let rows = placement_rows(dir, n, *placement, &rt, i);
+        print_rows(&rows);
+        rt.shutdown_timeout(Duration::from_secs(1));
+    }
+    let last = *placements.last().unwrap();
+    pin_to_cpu(last.client_cpu);
+    let rt = client_runtime();
     println!();
+    allocations_per_request(dir, n, last, &rt);
+    println!();
+    syscalls_per_request(dir, n, last, &rt);
+    println!();
+    println!("placement: {}", last.name);
+    service_rows(dir, n, scale, last, &rt);
+    rt.shutdown_timeout(Duration::from_secs(1));
+    pin_to_cpu(0);
+}
 
-    let base_path = dir.join("baseline.sock");
-    let base = ServerProcess::start("baseline", &base_path, server_cpu);
-    let ours_path = dir.join("ours.sock");
-    let ours = ServerProcess::start("ours", &ours_path, server_cpu);
-
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+/// Sequential latency, and throughput with p50/p99 at 1, 8 and 64 in flight.
+fn placement_rows(
+    dir: &Path,
+    n: &dyn Fn(f64) -> usize,
+    placement: Placement,
+    rt: &tokio::runtime::Runtime,
+    index: usize,
+) -> Vec<Row> {
+    let base_path = dir.join(format!("baseline-{index}.sock"));
+    let _base = ServerProcess::start("baseline", &base_path, placement.server_cpu);
+    let ours_path = dir.join(format!("ours-{index}.sock"));
+    let _ours = ServerProcess::start("ours", &ours_path, placement.server_cpu);
     let client = rt
         .block_on(Client::builder().reply_dir(dir).connect(&ours_path))
         .unwrap();
-
-    // Warm up both.
     baseline_sequential(&base_path, dir, n(5_000.0));
-    rt.block_on(ours_sequential(&client, n(5_000.0), None));
+    ours_sequential_task(rt, &client, n(5_000.0), None);
 
-    // Baseline and ours run in alternating short rounds, so both see the
-    // same background load on a shared machine.
     let rounds = 10;
-    let mut rows = Vec::new();
     let samples = n(30_000.0);
-    let (mut base_lat, mut ours_lat) = (Vec::new(), Vec::new());
+    let mut rows = Vec::new();
+    let (mut base_lat, mut ours_lat, mut outside) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..rounds {
         base_lat.extend(baseline_sequential(&base_path, dir, samples / rounds));
-        ours_lat.extend(rt.block_on(ours_sequential(&client, samples / rounds, None)));
+        ours_lat.extend(ours_sequential_task(rt, &client, samples / rounds, None));
+        outside.extend(rt.block_on(ours_sequential(&client, samples / rounds / 4, None)));
     }
     rows.push(Row::latency(
         "sequential p50 (µs)",
@@ -137,127 +236,316 @@ fn datagram_bench(
         percentile(&base_lat, 0.99),
         percentile(&ours_lat, 0.99),
     ));
-
+    rows.push(Row::latency(
+        "sequential p50, caller in block_on (µs)",
+        percentile(&base_lat, 0.50),
+        percentile(&outside, 0.50),
+    ));
     for in_flight in [1, 8, 64] {
         let total = n(if in_flight == 1 { 30_000.0 } else { 100_000.0 });
         let (mut b, mut o) = (Rate::default(), Rate::default());
+        let (mut b_lat, mut o_lat) = (Vec::new(), Vec::new());
         for _ in 0..rounds {
             b.add(total / rounds, || {
-                baseline_throughput(&base_path, dir, in_flight, total / rounds)
+                let (rate, lat) = baseline_load(&base_path, dir, in_flight, total / rounds);
+                b_lat.extend(lat);
+                rate
             });
             o.add(total / rounds, || {
-                rt.block_on(ours_throughput(&client, in_flight, total / rounds, None))
+                let (rate, lat) = rt.block_on(ours_load(&client, in_flight, total / rounds, None));
+                o_lat.extend(lat);
+                rate
             });
         }
         rows.push(Row::throughput(
-            &format!("throughput, {in_flight} in flight (req/s)"),
+            &format!("{in_flight} in flight: throughput (req/s)"),
             b.per_sec(),
             o.per_sec(),
         ));
+        rows.push(Row::latency(
+            &format!("{in_flight} in flight: p50 (µs)"),
+            percentile(&b_lat, 0.50),
+            percentile(&o_lat, 0.50),
+        ));
+        rows.push(Row::latency(
+            &format!("{in_flight} in flight: p99 (µs)"),
+            percentile(&b_lat, 0.99),
+            percentile(&o_lat, 0.99),
+        ));
     }
-    let base_tp8 = rows[3].baseline;
+    let stats = rt
+        .block_on(client.request("demo_stats").channel("demo").send())
+        .unwrap();
+    println!(
+        "sends that found room on the fallback timer, not by a wake-up: our server {}, our client {}",
+        stats["send_wait_fallbacks"],
+        client.stats().send_wait_fallbacks
+    );
+    rows
+}
 
-    // A request that goes through a service (argument checks, routing) rather than a built-in.
-    let add = Some(("demo", "add"));
-    let (mut base_lat2, mut add_lat, mut add_tp) = (Vec::new(), Vec::new(), Rate::default());
-    let (mut client_to_base, mut base_to_ours) = (Vec::new(), Vec::new());
+/// Heap allocations per request (the counting global allocator of this
+/// binary): of each server process, as it reports them, and of this
+/// process while only our client runs in it.
+fn allocations_per_request(
+    dir: &Path,
+    n: &dyn Fn(f64) -> usize,
+    placement: Placement,
+    rt: &tokio::runtime::Runtime,
+) {
+    let base_path = dir.join("baseline-alloc.sock");
+    let _base = ServerProcess::start("baseline", &base_path, placement.server_cpu);
+    let ours_path = dir.join("ours-alloc.sock");
+    let _ours = ServerProcess::start("ours", &ours_path, placement.server_cpu);
+    let client = rt
+        .block_on(Client::builder().reply_dir(dir).connect(&ours_path))
+        .unwrap();
     let to_base = rt
         .block_on(Client::builder().reply_dir(dir).connect(&base_path))
         .unwrap();
-    for _ in 0..rounds {
-        base_lat2.extend(baseline_sequential(&base_path, dir, samples / rounds));
-        add_lat.extend(rt.block_on(ours_sequential(&client, samples / rounds, add)));
-        add_tp.add(n(100_000.0) / rounds, || {
-            rt.block_on(ours_throughput(&client, 8, n(100_000.0) / rounds, add))
-        });
-        // Where the time goes: each side of ours against the other side of the baseline.
-        client_to_base.extend(rt.block_on(ours_sequential(&to_base, samples / rounds, None)));
-        base_to_ours.extend(baseline_sequential(&ours_path, dir, samples / rounds));
-    }
-    drop(to_base);
-    // Everything on one CPU: no cross-CPU wake-ups, so this compares the
-    // work each side does per request.
-    let (mut same_base, mut same_ours) = (Vec::new(), Vec::new());
-    {
-        let base0 = ServerProcess::start("baseline", &dir.join("baseline0.sock"), 0);
-        let ours0 = ServerProcess::start("ours", &dir.join("ours0.sock"), 0);
-        let c0 = rt
-            .block_on(
-                Client::builder()
-                    .reply_dir(dir)
-                    .connect(dir.join("ours0.sock")),
-            )
+    let server_allocations = |c: &Client| -> u64 {
+        let info = rt
+            .block_on(c.request("demo_stats").channel("demo").send())
             .unwrap();
-        baseline_sequential(&dir.join("baseline0.sock"), dir, n(2_000.0));
-        rt.block_on(ours_sequential(&c0, n(2_000.0), None));
-        for _ in 0..rounds {
-            same_base.extend(baseline_sequential(
-                &dir.join("baseline0.sock"),
-                dir,
-                samples / rounds,
-            ));
-            same_ours.extend(rt.block_on(ours_sequential(&c0, samples / rounds, None)));
-        }
-        drop((base0, ours0));
-    }
-    let base_p50 = percentile(&base_lat2, 0.50);
-    rows.push(Row::latency(
-        "demo.add sequential p50 (µs)",
-        base_p50,
-        percentile(&add_lat, 0.50),
-    ));
-    rows.push(Row::throughput(
-        "demo.add throughput, 8 in flight (req/s)",
-        base_tp8,
-        add_tp.per_sec(),
-    ));
-    rows.push(Row::latency(
-        "our client -> baseline server, p50 (µs)",
-        base_p50,
-        percentile(&client_to_base, 0.50),
-    ));
-    rows.push(Row::latency(
-        "baseline client -> our server, p50 (µs)",
-        base_p50,
-        percentile(&base_to_ours, 0.50),
-    ));
-    rows.push(Row::latency(
-        "all on one CPU: sequential p50 (µs)",
-        percentile(&same_base, 0.50),
-        percentile(&same_ours, 0.50),
-    ));
-    rows.push(Row::latency(
-        "all on one CPU: sequential p99 (µs)",
-        percentile(&same_base, 0.99),
-        percentile(&same_ours, 0.99),
-    ));
-
+        info["allocations"].as_u64().unwrap()
+    };
+    println!(
+        "heap allocations per request (counting allocator; server = the server process, client = this process running only our client)"
+    );
     println!(
         "{:<44} {:>12} {:>12} {:>14}",
         "", "baseline", "ours", "ours/baseline"
     );
-    for row in &rows {
+    for in_flight in [1usize, 64] {
+        let count = n(20_000.0);
+        rt.block_on(ours_load(&client, in_flight, n(2_000.0), None));
+        baseline_load(&base_path, dir, in_flight, n(2_000.0));
+        let (b0, o0, c0) = (
+            server_allocations(&to_base),
+            server_allocations(&client),
+            ALLOCATIONS.load(Ordering::Relaxed),
+        );
+        rt.block_on(ours_load(&client, in_flight, count, None));
+        let c1 = ALLOCATIONS.load(Ordering::Relaxed);
+        let o1 = server_allocations(&client);
+        baseline_load(&base_path, dir, in_flight, count);
+        let b1 = server_allocations(&to_base);
+        let per = |a: u64, b: u64| (b - a) as f64 / count as f64;
         println!(
             "{:<44} {:>12.1} {:>12.1} {:>13.2}x",
-            row.name,
-            row.baseline,
-            row.ours,
-            row.ours / row.baseline
+            format!("server, {in_flight} in flight"),
+            per(b0, b1),
+            per(o0, o1),
+            per(o0, o1) / per(b0, b1)
+        );
+        println!(
+            "{:<44} {:>12} {:>12.1}",
+            format!("our client, {in_flight} in flight"),
+            "-",
+            per(c0, c1)
         );
     }
+}
+
+/// System calls per request, counted by `strace -c -f` attached to each
+/// server (and to this process, for our client) while only the measured
+/// requests run. Tracing slows every call down, so more requests wait in
+/// the queues than untraced: the figures at 64 in flight favour batching.
+fn syscalls_per_request(
+    dir: &Path,
+    n: &dyn Fn(f64) -> usize,
+    placement: Placement,
+    rt: &tokio::runtime::Runtime,
+) {
+    if Command::new("strace").arg("-V").output().is_err() {
+        println!("system calls per request: strace is not installed; not measured");
+        return;
+    }
+    let base_path = dir.join("baseline-strace.sock");
+    let base = ServerProcess::start("baseline", &base_path, placement.server_cpu);
+    let ours_path = dir.join("ours-strace.sock");
+    let ours = ServerProcess::start("ours", &ours_path, placement.server_cpu);
+    let client = rt
+        .block_on(Client::builder().reply_dir(dir).connect(&ours_path))
+        .unwrap();
+    println!(
+        "system calls per request (strace -c -f attached while the requests run; server = server process, client = the calling process)"
+    );
+    println!(
+        "{:<44} {:>12} {:>12} {:>14}",
+        "", "baseline", "ours", "ours/baseline"
+    );
+    let me = std::process::id();
+    for in_flight in [1usize, 64] {
+        let count = n(5_000.0);
+        rt.block_on(ours_load(&client, in_flight, n(1_000.0), None));
+        baseline_load(&base_path, dir, in_flight, n(1_000.0));
+        let traced = [
+            Strace::attach(ours.child.id(), dir),
+            Strace::attach(me, dir),
+        ];
+        rt.block_on(ours_load(&client, in_flight, count, None));
+        let [o_server, o_client] = traced.map(Strace::calls);
+        let traced = [
+            Strace::attach(base.child.id(), dir),
+            Strace::attach(me, dir),
+        ];
+        baseline_load(&base_path, dir, in_flight, count);
+        let [b_server, b_client] = traced.map(Strace::calls);
+        for (side, b, o) in [
+            ("server", b_server, o_server),
+            ("client", b_client, o_client),
+        ] {
+            let (b, o) = (b as f64 / count as f64, o as f64 / count as f64);
+            println!(
+                "{:<44} {:>12.2} {:>12.2} {:>13.2}x",
+                format!("{side}, {in_flight} in flight"),
+                b,
+                o,
+                o / b
+            );
+        }
+    }
+}
+
+/// `strace -c -f` attached to a process, all its threads.
+struct Strace {
+    child: Child,
+    out: PathBuf,
+}
+
+impl Strace {
+    fn attach(pid: u32, dir: &Path) -> Strace {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let out = dir.join(format!(
+            "strace-{}.txt",
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let child = Command::new("strace")
+            .args(["-c", "-f", "-o"])
+            .arg(&out)
+            .args(["-p", &pid.to_string()])
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // Attached once every thread of the process has a tracer.
+        let started = Instant::now();
+        let traced = || {
+            std::fs::read_dir(format!("/proc/{pid}/task"))
+                .unwrap()
+                .flatten()
+                .all(|task| {
+                    std::fs::read_to_string(task.path().join("status"))
+                        .unwrap_or_default()
+                        .lines()
+                        .any(|l| l.starts_with("TracerPid:") && l.trim_end() != "TracerPid:\t0")
+                })
+        };
+        while !traced() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "strace did not attach"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Strace { child, out }
+    }
+
+    /// Detaches and returns the number of system calls seen.
+    fn calls(mut self) -> u64 {
+        let _ = rustix::process::kill_process(
+            rustix::process::Pid::from_child(&self.child),
+            rustix::process::Signal::INT,
+        );
+        let _ = self.child.wait();
+        let summary = std::fs::read_to_string(&self.out).unwrap_or_default();
+        summary
+            .lines()
+            .find(|l| l.trim_end().ends_with(" total"))
+            .and_then(|l| l.split_whitespace().nth(3))
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+/// Requests through a service (argument checks, routing), one side of
+/// ours against the other side of the baseline, and memory under load.
+fn service_rows(
+    dir: &Path,
+    n: &dyn Fn(f64) -> usize,
+    scale: f64,
+    placement: Placement,
+    rt: &tokio::runtime::Runtime,
+) {
+    let base_path = dir.join("baseline-svc.sock");
+    let base = ServerProcess::start("baseline", &base_path, placement.server_cpu);
+    let ours_path = dir.join("ours-svc.sock");
+    let ours = ServerProcess::start("ours", &ours_path, placement.server_cpu);
+    let client = rt
+        .block_on(Client::builder().reply_dir(dir).connect(&ours_path))
+        .unwrap();
+    let to_base = rt
+        .block_on(Client::builder().reply_dir(dir).connect(&base_path))
+        .unwrap();
+    baseline_sequential(&base_path, dir, n(2_000.0));
+    ours_sequential_task(rt, &client, n(2_000.0), None);
+    let rounds = 10;
+    let samples = n(30_000.0);
+    let add = Some(("demo", "add"));
+    let (mut base_lat, mut add_lat) = (Vec::new(), Vec::new());
+    let (mut base_tp, mut add_tp) = (Rate::default(), Rate::default());
+    let (mut client_to_base, mut base_to_ours) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        base_lat.extend(baseline_sequential(&base_path, dir, samples / rounds));
+        add_lat.extend(ours_sequential_task(rt, &client, samples / rounds, add));
+        base_tp.add(n(100_000.0) / rounds, || {
+            baseline_throughput(&base_path, dir, 8, n(100_000.0) / rounds)
+        });
+        add_tp.add(n(100_000.0) / rounds, || {
+            rt.block_on(ours_throughput(&client, 8, n(100_000.0) / rounds, add))
+        });
+        // Where the time goes: each side of ours against the other side of the baseline.
+        client_to_base.extend(ours_sequential_task(rt, &to_base, samples / rounds, None));
+        base_to_ours.extend(baseline_sequential(&ours_path, dir, samples / rounds));
+    }
+    drop(to_base);
+    let base_p50 = percentile(&base_lat, 0.50);
+    let rows = [
+        Row::latency(
+            "demo.add sequential p50 (µs)",
+            base_p50,
+            percentile(&add_lat, 0.50),
+        ),
+        Row::throughput(
+            "demo.add throughput, 8 in flight (req/s)",
+            base_tp.per_sec(),
+            add_tp.per_sec(),
+        ),
+        Row::latency(
+            "our client -> baseline server, p50 (µs)",
+            base_p50,
+            percentile(&client_to_base, 0.50),
+        ),
+        Row::latency(
+            "baseline client -> our server, p50 (µs)",
+            base_p50,
+            percentile(&base_to_ours, 0.50),
+        ),
+    ];
+    print_rows(&rows);
     println!("(demo.add rows compare our service path with the baseline's ping)");
     println!();
 
     // Memory of our server under sustained load.
-    let served_so_far = ours.requests_served(&client, &rt);
+    let served_so_far = ours.requests_served(&client, rt);
     let to_100k = 100_000u64.saturating_sub(served_so_far) as usize;
     rt.block_on(ours_throughput(&client, 64, to_100k.max(1), None));
     let rss_100k = ours.rss_kib();
-    let to_1m = 1_000_000 - ours.requests_served(&client, &rt).min(1_000_000);
+    let to_1m = 1_000_000 - ours.requests_served(&client, rt).min(1_000_000);
     let load = (to_1m as f64 * scale.min(1.0)) as usize;
     let start = Instant::now();
     rt.block_on(ours_throughput(&client, 64, load.max(1), None));
-    let total_served = ours.requests_served(&client, &rt);
+    let total_served = ours.requests_served(&client, rt);
     let rss_1m = ours.rss_kib();
     println!(
         "our server's resident memory: {:.1} MiB after 100k requests, {:.1} MiB after {}k requests ({:.2}x; {:.1} s of load at 64 in flight)",
@@ -271,8 +559,6 @@ fn datagram_bench(
         "baseline server's resident memory: {:.1} MiB",
         base.rss_kib() as f64 / 1024.0
     );
-    drop(client);
-    rt.shutdown_timeout(Duration::from_secs(1));
 }
 
 /// Requests and the time they took, summed over rounds.
@@ -389,8 +675,14 @@ fn baseline_server(path: &Path) {
         let Ok(request) = serde_json::from_slice::<Value>(&buf[..n]) else {
             continue;
         };
+        let result = if request["request"] == "demo_stats" {
+            // What the bench asks of every server.
+            json!({"allocations": ALLOCATIONS.load(Ordering::Relaxed)})
+        } else {
+            json!({"pong": true, "timestamp": janus_runtime::wire::timestamp_now()})
+        };
         let response = json!({
-            "result": {"pong": true, "timestamp": janus_runtime::wire::timestamp_now()},
+            "result": result,
             "error": null,
             "success": true,
             "request_id": request["id"],
@@ -440,6 +732,17 @@ fn baseline_sequential(server: &Path, dir: &Path, samples: usize) -> Vec<Duratio
 }
 
 fn baseline_throughput(server: &Path, dir: &Path, in_flight: usize, total: usize) -> f64 {
+    baseline_load(server, dir, in_flight, total).0
+}
+
+/// `total` requests from `in_flight` blocking clients: requests per
+/// second, and each request's round trip.
+fn baseline_load(
+    server: &Path,
+    dir: &Path,
+    in_flight: usize,
+    total: usize,
+) -> (f64, Vec<Duration>) {
     let left = Arc::new(AtomicU64::new(total as u64));
     let start = Instant::now();
     let threads: Vec<_> = (0..in_flight)
@@ -449,24 +752,29 @@ fn baseline_throughput(server: &Path, dir: &Path, in_flight: usize, total: usize
             let left = left.clone();
             std::thread::spawn(move || {
                 let mut buf = vec![0u8; 1 << 16];
+                let mut times = Vec::with_capacity(total / in_flight + 1);
                 while left
                     .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |l| l.checked_sub(1))
                     .is_ok()
                 {
+                    let sent = Instant::now();
                     socket
                         .send_to(&baseline_request(path.to_str().unwrap()), &server)
                         .unwrap();
                     let n = socket.recv(&mut buf).unwrap();
                     let _: Value = serde_json::from_slice(&buf[..n]).unwrap();
+                    times.push(sent.elapsed());
                 }
                 let _ = std::fs::remove_file(path);
+                times
             })
         })
         .collect();
+    let mut times = Vec::with_capacity(total);
     for t in threads {
-        t.join().unwrap();
+        times.extend(t.join().unwrap());
     }
-    total as f64 / start.elapsed().as_secs_f64()
+    (total as f64 / start.elapsed().as_secs_f64(), times)
 }
 
 // ---- ours ----
@@ -483,6 +791,22 @@ async fn call(client: &Client, target: Option<(&str, &str)>) {
                 .unwrap();
         }
     }
+}
+
+/// [`ours_sequential`] in a task of the runtime, as application code
+/// calls (the loads of many calls in flight run in tasks too).
+fn ours_sequential_task(
+    rt: &tokio::runtime::Runtime,
+    client: &Client,
+    samples: usize,
+    target: Option<(&'static str, &'static str)>,
+) -> Vec<Duration> {
+    let client = client.clone();
+    rt.block_on(async move {
+        tokio::spawn(async move { ours_sequential(&client, samples, target).await })
+            .await
+            .unwrap()
+    })
 }
 
 async fn ours_sequential(
@@ -505,6 +829,17 @@ async fn ours_throughput(
     total: usize,
     target: Option<(&'static str, &'static str)>,
 ) -> f64 {
+    ours_load(client, in_flight, total, target).await.0
+}
+
+/// `total` calls from `in_flight` tasks: calls per second, and each call's
+/// round trip.
+async fn ours_load(
+    client: &Client,
+    in_flight: usize,
+    total: usize,
+    target: Option<(&'static str, &'static str)>,
+) -> (f64, Vec<Duration>) {
     let left = Arc::new(AtomicU64::new(total as u64));
     let start = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
@@ -512,18 +847,23 @@ async fn ours_throughput(
         let client = client.clone();
         let left = left.clone();
         tasks.spawn(async move {
+            let mut times = Vec::with_capacity(total / in_flight + 1);
             while left
                 .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |l| l.checked_sub(1))
                 .is_ok()
             {
+                let sent = Instant::now();
                 call(&client, target).await;
+                times.push(sent.elapsed());
             }
+            times
         });
     }
+    let mut times = Vec::with_capacity(total);
     while let Some(r) = tasks.join_next().await {
-        r.unwrap();
+        times.extend(r.unwrap());
     }
-    total as f64 / start.elapsed().as_secs_f64()
+    (total as f64 / start.elapsed().as_secs_f64(), times)
 }
 
 /// The bench server's channel: `add`, and `demo_stats` (the server's own
@@ -565,7 +905,14 @@ impl Service for Demo {
                 let len = args["len"].as_u64().unwrap_or(0) as usize;
                 Ok(json!({"data": "b".repeat(len)}))
             }
-            _ => Ok(json!({"answered": self.handle.get().map_or(0, |h| h.stats().answered)})),
+            _ => {
+                let stats = self.handle.get().map(|h| h.stats());
+                Ok(json!({
+                    "answered": stats.as_ref().map_or(0, |s| s.answered),
+                    "send_wait_fallbacks": stats.as_ref().map_or(0, |s| s.send_wait_fallbacks),
+                    "allocations": ALLOCATIONS.load(Ordering::Relaxed),
+                }))
+            }
         };
         Box::pin(std::future::ready(out))
     }

@@ -22,6 +22,7 @@ use uuid::Uuid;
 use crate::config::{TimeoutProfile, clamp_timeout};
 use crate::error::CallError;
 use crate::security;
+use crate::transport::batch::RecvBatch;
 use crate::transport::datagram::{self as dgram, SendError};
 use crate::transport::stream_client::{self, Connection, HEADROOM, SendFailure};
 use crate::transport::stream_frame as frame;
@@ -265,10 +266,11 @@ impl ClientBuilder {
         let shared = Arc::new(Shared::new(wanted.max(dgram::OS_DATAGRAM_LIMIT)));
         // The reader is a task of its own, always polled: answers are drained
         // as they arrive whatever the callers do with their futures.
-        let reader = tokio::spawn(read_answers(shared.clone(), socket.clone()));
+        let queue = Arc::new(dgram::SendQueue::default());
+        let reader = tokio::spawn(read_answers(shared.clone(), socket.clone(), queue.clone()));
         let link = DgramLink {
             socket,
-            gate: tokio::sync::Mutex::new(()),
+            queue,
             reader,
             reply_file: file,
             reply_text,
@@ -379,8 +381,8 @@ struct Inner {
 /// A datagram client's socket and what goes with it.
 struct DgramLink {
     socket: Arc<dgram::Socket>,
-    /// One sender at a time waits for room in a full server queue.
-    gate: tokio::sync::Mutex<()>,
+    /// Senders waiting for room in a full server queue, in order.
+    queue: Arc<dgram::SendQueue>,
     reader: JoinHandle<()>,
     reply_file: ReplyFile,
     reply_text: String,
@@ -582,6 +584,7 @@ struct Counters {
     reconnect_attempts: AtomicU64,
     connections_lost: AtomicU64,
     failed_by_disconnect: AtomicU64,
+    send_wait_fallbacks: AtomicU64,
 }
 
 /// A snapshot of a client's counters.
@@ -608,6 +611,10 @@ pub struct ClientStats {
     pub connections_lost: u64,
     /// Calls failed because their connection closed while they waited.
     pub failed_by_disconnect: u64,
+    /// Datagram sends that waited for room in the server's queue and found
+    /// it on a timed retry rather than by the kernel's wake-up (the queue
+    /// was full of other clients' requests, or a wake-up went missing).
+    pub send_wait_fallbacks: u64,
 }
 
 impl Shared {
@@ -742,14 +749,31 @@ fn sniff_request_id(bytes: &[u8]) -> Option<u128> {
     Uuid::parse_str(&id).ok().map(|u| u.as_u128())
 }
 
+/// Answers received with one system call, at most (each in a buffer of the
+/// largest datagram, whose pages cost memory only once an answer that
+/// large has come).
+const ANSWER_BATCH: usize = 8;
+
 /// Reads answers and hands each to the call waiting for it, until the
 /// client is dropped (the task is aborted then).
-async fn read_answers(shared: Arc<Shared>, socket: Arc<dgram::Socket>) {
-    let mut buf = vec![0u8; shared.receive_limit];
+///
+/// An answer means the server has read a request from its queue: a send
+/// waiting for room in that queue (`queue`) is told so.
+async fn read_answers(
+    shared: Arc<Shared>,
+    socket: Arc<dgram::Socket>,
+    queue: Arc<dgram::SendQueue>,
+) {
+    let mut batch = RecvBatch::new(ANSWER_BATCH, shared.receive_limit);
     loop {
-        let received = socket.recv(&mut buf).await;
+        let received = socket.recv_batch(&mut batch).await;
         match received {
-            Ok(meta) => shared.deliver(&buf[..meta.len], meta.truncated_from),
+            Ok(_) => {
+                queue.room_freed();
+                for (bytes, meta) in batch.iter() {
+                    shared.deliver(bytes, meta.truncated_from);
+                }
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "receiving an answer failed");
                 tokio::time::sleep(Duration::from_millis(10)).await;
@@ -858,6 +882,7 @@ impl Client {
             reconnect_attempts: c.reconnect_attempts.load(Relaxed),
             connections_lost: c.connections_lost.load(Relaxed),
             failed_by_disconnect: c.failed_by_disconnect.load(Relaxed),
+            send_wait_fallbacks: c.send_wait_fallbacks.load(Relaxed),
         }
     }
 
@@ -1150,8 +1175,18 @@ impl Client {
         let mut backoff = inner.retry.initial_backoff;
         let mut attempt = 0;
         loop {
-            let sent =
-                dgram::send_to(&link.socket, &link.gate, bytes, &link.server_addr, deadline).await;
+            let counters = &inner.shared.counters;
+            let sent = dgram::send_to(
+                &link.socket,
+                &link.queue,
+                bytes,
+                &link.server_addr,
+                deadline,
+                || {
+                    counters.send_wait_fallbacks.fetch_add(1, Relaxed);
+                },
+            )
+            .await;
             match sent {
                 Ok(()) => {
                     inner.shared.counters.sent.fetch_add(1, Relaxed);

@@ -17,9 +17,10 @@
 //!   (the same file by device and inode, or a connected peer bound at the
 //!   server's own address) gets nothing, counted `own_socket`.
 //! * **A bounded cache.** Connections are kept in an LRU cache of
-//!   [`DeliveryLimits::reply_sockets`] entries, keyed by the destination and
-//!   the sender's credentials (pid, uid, gid), so that another process
-//!   answering at the same path later is verified afresh. A connection whose
+//!   [`DeliveryLimits::reply_sockets`] entries, keyed by the destination
+//!   path (looked up without copying it) and kept with the sender's
+//!   credentials (pid, uid, gid): an answer for another process at the same
+//!   path is verified afresh, on a connection that replaces the entry. A connection whose
 //!   receiver has gone is dropped from the cache and connected once more.
 //! * **Fairness.** Each connection has its own send buffer, so datagrams a
 //!   receiver leaves unread fill only its own; answers to other receivers
@@ -103,25 +104,12 @@ impl Reply {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct Key {
-    path: PathBuf,
-    credentials: Option<PeerCredentials>,
-}
-
-impl Key {
-    fn of(to: &Reply) -> Key {
-        Key {
-            path: to.addr.path.clone(),
-            credentials: to.credentials,
-        }
-    }
-}
-
 /// One verified destination.
 #[derive(Debug)]
 struct Receiver {
     conn: Connected,
+    /// Who asked when the connection was verified.
+    credentials: Option<PeerCredentials>,
     /// One answer at a time waits for room.
     gate: tokio::sync::Mutex<()>,
     answers: AtomicUsize,
@@ -164,7 +152,7 @@ pub(crate) struct Delivery {
     /// The address and file of the socket this endpoint serves.
     own_path: Vec<u8>,
     own_file: FileId,
-    cache: Mutex<LruCache<Key, Arc<Receiver>>>,
+    cache: Mutex<LruCache<PathBuf, Arc<Receiver>>>,
     control: Arc<Control>,
 }
 
@@ -187,13 +175,17 @@ impl Delivery {
         }
     }
 
-    fn cache(&self) -> std::sync::MutexGuard<'_, LruCache<Key, Arc<Receiver>>> {
+    fn cache(&self) -> std::sync::MutexGuard<'_, LruCache<PathBuf, Arc<Receiver>>> {
         self.cache.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The cached connection to `to`, if any.
+    /// The cached connection to `to`, if any (verified for the same
+    /// credentials).
     fn cached(&self, to: &Reply) -> Option<Arc<Receiver>> {
-        self.cache().get(&Key::of(to)).cloned()
+        self.cache()
+            .get(to.addr.path.as_path())
+            .filter(|r| r.credentials == to.credentials)
+            .cloned()
     }
 
     /// Connects to `to` and checks who answers there.
@@ -224,12 +216,13 @@ impl Delivery {
         }
         let receiver = Arc::new(Receiver {
             conn,
+            credentials: to.credentials,
             gate: tokio::sync::Mutex::new(()),
             answers: AtomicUsize::new(0),
             bytes: AtomicUsize::new(0),
         });
         let mut cache = self.cache();
-        cache.put(Key::of(to), receiver.clone());
+        cache.put(path.clone(), receiver.clone());
         self.control.stats.reply_sockets.store(cache.len(), Relaxed);
         Ok(receiver)
     }
@@ -237,9 +230,9 @@ impl Delivery {
     /// Drops `receiver` from the cache (if it is still the one cached).
     fn forget(&self, to: &Reply, receiver: &Arc<Receiver>) {
         let mut cache = self.cache();
-        let key = Key::of(to);
-        if cache.peek(&key).is_some_and(|r| Arc::ptr_eq(r, receiver)) {
-            cache.pop(&key);
+        let key = to.addr.path.as_path();
+        if cache.peek(key).is_some_and(|r| Arc::ptr_eq(r, receiver)) {
+            cache.pop(key);
         }
         self.control.stats.reply_sockets.store(cache.len(), Relaxed);
     }

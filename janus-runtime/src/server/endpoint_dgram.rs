@@ -19,12 +19,19 @@ use super::stats::{DropReason, Stats};
 use super::{Control, ServerConfig};
 use crate::context::PeerCredentials;
 use crate::error::{ErrorCode, ErrorObject, error_type};
+use crate::transport::batch::RecvBatch;
 use crate::transport::datagram::{self as dgram, FileId, Received};
 use crate::wire;
 
 /// How long, once shutdown stops waiting for handlers, an answer may still
 /// wait for room in its receiver's queue.
 const SHUTDOWN_SEND_WAIT: Duration = Duration::from_millis(500);
+
+/// The receive buffers of one endpoint hold at most this many bytes (and
+/// cost memory only as far as datagrams that large have filled them): as
+/// many datagrams as fit are received with one system call, up to
+/// [`MAX_BATCH`](crate::transport::batch::MAX_BATCH).
+const RECEIVE_BUFFERS: usize = 32 << 20;
 
 /// A bound datagram socket and what sending on it needs.
 pub(super) struct DgramEndpoint {
@@ -68,15 +75,22 @@ pub(super) async fn run(
         config.observer.clone(),
     );
     // A datagram that does not fit is reported truncated, never parsed.
-    let mut buf = vec![0u8; max_message];
+    // After each wake-up, what is queued is received at once (a lone
+    // request is handled as soon as it comes; under load, one call brings
+    // many).
+    let mut batch = RecvBatch::new(RECEIVE_BUFFERS / max_message.max(1), max_message);
     loop {
         let received = tokio::select! {
             biased;
             _ = control.shutdown.cancelled() => break,
-            r = pipeline.endpoint().socket.recv(&mut buf) => r,
+            r = pipeline.endpoint().socket.recv_batch(&mut batch) => r,
         };
         match received {
-            Ok(meta) => handle(&pipeline, &buf[..meta.len], &meta, true),
+            Ok(_) => {
+                for (bytes, meta) in batch.iter() {
+                    handle(&pipeline, bytes, meta, true);
+                }
+            }
             Err(e) => {
                 // Receive errors on a datagram socket are per-datagram (e.g.
                 // ancillary data trouble); keep serving.
@@ -85,8 +99,10 @@ pub(super) async fn run(
         }
     }
     // Stop receiving; answer what is already queued with -32001.
-    while let Ok(meta) = pipeline.endpoint().socket.try_recv(&mut buf) {
-        handle(&pipeline, &buf[..meta.len], &meta, false);
+    while batch.recv(&pipeline.endpoint().socket).is_ok() {
+        for (bytes, meta) in batch.iter() {
+            handle(&pipeline, bytes, meta, false);
+        }
     }
     Ok(())
 }

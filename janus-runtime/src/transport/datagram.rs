@@ -1,21 +1,16 @@
 //! Unix domain datagram sockets: safe binding, receiving with credentials
 //! and truncation detection, and sending with back-pressure.
 
-use std::ffi::OsStr;
 use std::fs;
 use std::io;
-use std::mem::MaybeUninit;
 use std::os::fd::AsFd;
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::os::unix::net::UnixDatagram as StdUnixDatagram;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rustix::net::{
-    RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, ReturnFlags, SendFlags, SocketAddrUnix,
-};
-use std::sync::{Arc, Mutex};
+use rustix::net::{SendFlags, SocketAddrUnix};
+use std::sync::Mutex;
 
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
@@ -91,47 +86,6 @@ pub(crate) struct Received {
     pub credentials: Option<PeerCredentials>,
 }
 
-/// Receives one datagram without blocking (`WouldBlock` when none is queued).
-pub(crate) fn recv_datagram(socket: &impl AsFd, buf: &mut [u8]) -> io::Result<Received> {
-    let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmCredentials(1))];
-    let mut control = RecvAncillaryBuffer::new(&mut space);
-    let mut iov = [io::IoSliceMut::new(buf)];
-    let msg = rustix::net::recvmsg(
-        socket,
-        &mut iov,
-        &mut control,
-        RecvFlags::DONTWAIT | RecvFlags::TRUNC | RecvFlags::CMSG_CLOEXEC,
-    )?;
-    let capacity = iov[0].len();
-    let truncated_from =
-        (msg.flags.contains(ReturnFlags::TRUNC) || msg.bytes > capacity).then_some(msg.bytes);
-    let sender = msg
-        .address
-        .and_then(|addr| SocketAddrUnix::try_from(addr).ok())
-        .and_then(|unix| {
-            unix.path_bytes()
-                .filter(|p| !p.is_empty())
-                .map(|p| PathBuf::from(OsStr::from_bytes(p)))
-        })
-        .map_or(Sender::Anonymous, Sender::Path);
-    let mut credentials = None;
-    for message in control.drain() {
-        if let RecvAncillaryMessage::ScmCredentials(cred) = message {
-            credentials = Some(PeerCredentials {
-                pid: cred.pid.as_raw_nonzero().get(),
-                uid: cred.uid.as_raw(),
-                gid: cred.gid.as_raw(),
-            });
-        }
-    }
-    Ok(Received {
-        len: msg.bytes.min(capacity),
-        truncated_from,
-        sender,
-        credentials,
-    })
-}
-
 /// Why a datagram could not be sent.
 #[derive(Debug)]
 pub(crate) enum SendError {
@@ -151,17 +105,13 @@ pub(crate) enum SendError {
 /// A socket registered for writability too is woken every time a peer
 /// consumes one of its datagrams (the kernel reports the freed send-buffer
 /// space), which would cost a spurious wake-up per request on both sides.
-/// Writability is only watched while a sender is actually waiting for room,
-/// through a second registration shared by the waiters (see [`send_to`]).
+/// Nor would that wake-up help an unconnected sender waiting for room in a
+/// full receiver's queue: the kernel frees the datagram a failed send
+/// allocated, and reports *that* as writability at once, so a waiter
+/// would spin. Senders waiting for room are woken through their
+/// [`SendQueue`] instead.
 pub(crate) struct Socket {
     io: AsyncFd<StdUnixDatagram>,
-    write_interest: Mutex<WriteInterest>,
-}
-
-#[derive(Default)]
-struct WriteInterest {
-    waiters: usize,
-    registration: Option<Arc<AsyncFd<StdUnixDatagram>>>,
 }
 
 impl Socket {
@@ -169,53 +119,44 @@ impl Socket {
     pub(crate) fn new(socket: StdUnixDatagram) -> io::Result<Socket> {
         Ok(Socket {
             io: register(socket, Interest::READABLE)?,
-            write_interest: Mutex::new(WriteInterest::default()),
         })
     }
 
-    /// Receives one datagram, waiting for one to arrive.
-    pub(crate) async fn recv(&self, buf: &mut [u8]) -> io::Result<Received> {
+    /// Receives what is queued, up to one datagram per slot of `batch`,
+    /// waiting for one to arrive: as many as the kernel holds now, so a
+    /// lone datagram is never held back for others. Returns how many.
+    ///
+    /// A batch that did not fill every slot emptied the queue, so the
+    /// readiness is cleared then without another call to find the queue
+    /// empty. (A datagram that arrives meanwhile raises a new event, which
+    /// clearing does not lose: readiness observed after this wake-up is
+    /// kept. A receive error ends a batch early only together with the
+    /// error, which the kernel keeps for the next call; the next datagram
+    /// brings it out.)
+    pub(crate) async fn recv_batch(
+        &self,
+        batch: &mut super::batch::RecvBatch,
+    ) -> io::Result<usize> {
         loop {
             let mut ready = self.io.readable().await?;
-            match ready.try_io(|socket| recv_datagram(socket.get_ref(), buf)) {
-                Ok(result) => return result,
+            match ready.try_io(|socket| batch.recv(socket.get_ref())) {
+                Ok(Ok(n)) => {
+                    if n < batch.slots() {
+                        ready.clear_ready();
+                    }
+                    return Ok(n);
+                }
+                Ok(Err(e)) => return Err(e),
                 Err(_would_block) => continue,
             }
         }
-    }
-
-    /// Receives one datagram if one is queued (`WouldBlock` otherwise).
-    pub(crate) fn try_recv(&self, buf: &mut [u8]) -> io::Result<Received> {
-        recv_datagram(self.io.get_ref(), buf)
-    }
-
-    /// Watches writability until the returned guard is dropped; waiters
-    /// share one registration, removed with the last of them.
-    fn watch_writable(&self) -> io::Result<WritableWatch<'_>> {
-        let mut state = self
-            .write_interest
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        let registration = match &state.registration {
-            Some(r) => r.clone(),
-            None => {
-                let dup = self.io.get_ref().try_clone()?;
-                let r = Arc::new(register(dup, Interest::WRITABLE)?);
-                state.registration = Some(r.clone());
-                r
-            }
-        };
-        state.waiters += 1;
-        Ok(WritableWatch {
-            socket: self,
-            registration,
-        })
     }
 }
 
 /// Registers a socket with the reactor for `interest`.
 ///
-/// The crate's one `unsafe` block: the rest of the crate denies `unsafe_code`.
+/// One of the crate's two places with `unsafe` code (the other is
+/// [`super::batch`]); the rest of the crate denies `unsafe_code`.
 #[allow(unsafe_code)]
 pub(crate) fn register(
     socket: StdUnixDatagram,
@@ -230,25 +171,6 @@ pub(crate) fn register(
 impl AsFd for Socket {
     fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
         self.io.get_ref().as_fd()
-    }
-}
-
-struct WritableWatch<'a> {
-    socket: &'a Socket,
-    registration: Arc<AsyncFd<StdUnixDatagram>>,
-}
-
-impl Drop for WritableWatch<'_> {
-    fn drop(&mut self) {
-        let mut state = self
-            .socket
-            .write_interest
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        state.waiters -= 1;
-        if state.waiters == 0 {
-            state.registration = None;
-        }
     }
 }
 
@@ -293,60 +215,97 @@ pub(crate) fn try_send_to(
     }
 }
 
-/// Sends one datagram to `target`, waiting while the receiver's queue (or our
-/// own send buffer) is full, until `deadline`.
+/// The senders of one socket waiting for room at one receiver, served in
+/// the order they came.
 ///
-/// The kernel wakes a non-blocking sender when the receiver consumes one of
-/// *its* datagrams (its send buffer drains), but not when the queue is full of
-/// other senders' datagrams; so a waiting sender also retries after a short,
-/// growing backoff. `gate` keeps one waiter at a time per destination, so a
-/// full queue does not wake a herd.
+/// While anyone waits, a new send does not try its luck first: it queues
+/// behind the others. Otherwise the senders that just got their answer
+/// would take every slot the receiver frees, and one that found the queue
+/// full could wait for a long time (the tail at many requests in flight).
+///
+/// The kernel tells an unconnected sender nothing when a receiver's queue
+/// gets room, so whoever learns that the receiver consumed a datagram (a
+/// client, on an answer to one of its requests) calls
+/// [`room_freed`](Self::room_freed); a timed retry is the safety net for
+/// the rest (a queue full of other senders' datagrams).
+#[derive(Debug, Default)]
+pub(crate) struct SendQueue {
+    /// One sender at a time waits for room (the others wait for it).
+    turn: tokio::sync::Mutex<()>,
+    /// Senders waiting, or waiting for their turn.
+    waiting: std::sync::atomic::AtomicUsize,
+    /// Wakes the sender whose turn it is.
+    room: tokio::sync::Notify,
+}
+
+impl SendQueue {
+    /// Says the receiver has consumed a datagram: the sender whose turn it
+    /// is tries again now.
+    pub(crate) fn room_freed(&self) {
+        if self.waiting.load(std::sync::atomic::Ordering::Acquire) > 0 {
+            self.room.notify_waiters();
+        }
+    }
+}
+
+/// Counts a sender as waiting in a [`SendQueue`] until dropped.
+struct Waiting<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
+}
+
+/// Sends one datagram to `target`, waiting while the receiver's queue (or our
+/// own send buffer) is full, until `deadline`; `fallback` is called when a
+/// timed retry, not [`SendQueue::room_freed`], found the room.
+///
+/// `queue` keeps the waiters in order, one at a time trying, so a full
+/// queue does not wake a herd and nobody is overtaken. The one whose turn
+/// it is tries again on each [`SendQueue::room_freed`], and also after a
+/// short, growing backoff.
 pub(crate) async fn send_to(
     socket: &Socket,
-    gate: &tokio::sync::Mutex<()>,
+    queue: &SendQueue,
     bytes: &[u8],
     target: &SocketAddrUnix,
     deadline: Instant,
+    fallback: impl Fn(),
 ) -> Result<(), SendError> {
-    if try_send_to(socket, bytes, target)? {
+    use std::sync::atomic::Ordering::{AcqRel, Acquire};
+    if queue.waiting.load(Acquire) == 0 && try_send_to(socket, bytes, target)? {
         return Ok(());
     }
-    let _turn = match tokio::time::timeout_at(deadline, gate.lock()).await {
+    queue.waiting.fetch_add(1, AcqRel);
+    let _waiting = Waiting(&queue.waiting);
+    let _turn = match tokio::time::timeout_at(deadline, queue.turn.lock()).await {
         Ok(guard) => guard,
         Err(_) => return Err(SendError::QueueFull),
     };
-    let watch = socket.watch_writable().map_err(SendError::Io)?;
     let mut backoff = Duration::from_micros(200);
+    let mut timed_out = false;
     loop {
+        // Listening before trying, so that room freed in between is not missed.
+        let freed = queue.room.notified();
+        tokio::pin!(freed);
+        freed.as_mut().enable();
+        if try_send_to(socket, bytes, target)? {
+            if timed_out {
+                fallback();
+            }
+            return Ok(());
+        }
         if Instant::now() >= deadline {
             return Err(SendError::QueueFull);
         }
         let wake = (Instant::now() + backoff).min(deadline);
         tokio::select! {
-            ready = watch.registration.writable() => {
-                let mut ready = ready.map_err(SendError::Io)?;
-                let mut failure = None;
-                // Through the registration, so that "no room" clears its
-                // readiness without losing a wake-up that raced with it.
-                let attempt = ready.try_io(|_| match raw_send(socket, bytes, target) {
-                    Ok(_) => Ok(()),
-                    Err(errno) => {
-                        failure = classify(errno);
-                        Err(io::Error::from(rustix::io::Errno::AGAIN))
-                    }
-                });
-                if let Ok(Ok(())) = attempt {
-                    return Ok(());
-                }
-                if let Some(err) = failure {
-                    return Err(err);
-                }
-            }
-            _ = tokio::time::sleep_until(wake) => {
-                // No wake-up came: the queue may be full of others' datagrams.
-                if try_send_to(socket, bytes, target)? {
-                    return Ok(());
-                }
+            biased;
+            () = &mut freed => timed_out = false,
+            () = tokio::time::sleep_until(wake) => {
+                // No word came: the queue may be full of others' datagrams.
+                timed_out = true;
                 backoff = (backoff * 2).min(MAX_BACKOFF);
             }
         }
@@ -657,33 +616,76 @@ mod tests {
     }
 
     #[test]
-    fn receives_sender_path_credentials_and_truncation() {
+    fn receives_sender_path_credentials_and_truncation_in_batches() {
+        use crate::transport::batch::RecvBatch;
         let dir = tempfile::tempdir().unwrap();
         let (server, _) = bind_server_socket(&dir.path().join("s.sock"), 0o600).unwrap();
         enable_credentials(&server).unwrap();
         let client_path = dir.path().join("c.sock");
         let client = StdUnixDatagram::bind(&client_path).unwrap();
         client.send_to(b"hello", dir.path().join("s.sock")).unwrap();
-        let mut buf = [0u8; 4];
-        let got = recv_datagram(&server, &mut buf).unwrap();
-        assert_eq!(got.len, 4);
-        assert_eq!(got.truncated_from, Some(5));
-        assert_eq!(got.sender, Sender::Path(client_path));
-        let creds = got.credentials.unwrap();
-        assert_eq!(creds.pid as u32, std::process::id());
-        assert_eq!(creds.uid, rustix::process::getuid().as_raw());
-
         // An unbound sender is anonymous (the kernel auto-binds it to an abstract name).
         let anon = StdUnixDatagram::unbound().unwrap();
         anon.send_to(b"hi", dir.path().join("s.sock")).unwrap();
-        let mut buf = [0u8; 16];
-        let got = recv_datagram(&server, &mut buf).unwrap();
-        assert_eq!((got.len, got.truncated_from), (2, None));
-        assert_eq!(got.sender, Sender::Anonymous);
-        assert!(got.credentials.is_some());
+        client.send_to(b"third", dir.path().join("s.sock")).unwrap();
 
-        let err = recv_datagram(&server, &mut buf).unwrap_err();
+        // Two slots: two datagrams per call, in order; the third waits.
+        let mut batch = RecvBatch::new(2, 4);
+        assert_eq!(batch.recv(&server).unwrap(), 2);
+        let got: Vec<_> = batch.iter().collect();
+        let (bytes, first) = got[0];
+        assert_eq!(bytes, b"hell");
+        assert_eq!((first.len, first.truncated_from), (4, Some(5)));
+        assert_eq!(first.sender, Sender::Path(client_path.clone()));
+        let creds = first.credentials.unwrap();
+        assert_eq!(creds.pid as u32, std::process::id());
+        assert_eq!(creds.uid, rustix::process::getuid().as_raw());
+        let (bytes, second) = got[1];
+        assert_eq!(bytes, b"hi");
+        assert_eq!(second.truncated_from, None);
+        assert_eq!(second.sender, Sender::Anonymous);
+        assert!(second.credentials.is_some());
+
+        assert_eq!(batch.recv(&server).unwrap(), 1);
+        let (bytes, third) = batch.iter().next().unwrap();
+        assert_eq!((bytes, third.truncated_from), (&b"thir"[..], Some(5)));
+        let err = batch.recv(&server).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
+        assert_eq!(batch.iter().count(), 0);
+    }
+
+    #[test]
+    fn descriptors_a_sender_attaches_are_closed() {
+        use crate::transport::batch::RecvBatch;
+        use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage};
+        use std::io::Read;
+        use std::mem::MaybeUninit;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sock");
+        let (server, _) = bind_server_socket(&path, 0o600).unwrap();
+        enable_credentials(&server).unwrap();
+        let (mut reader, writer) = std::io::pipe().unwrap();
+        let client = StdUnixDatagram::unbound().unwrap();
+        let fds = [writer.as_fd()];
+        let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(1))];
+        let mut control = SendAncillaryBuffer::new(&mut space);
+        assert!(control.push(SendAncillaryMessage::ScmRights(&fds)));
+        rustix::net::sendmsg_addr(
+            &client,
+            &socket_addr(&path).unwrap(),
+            &[io::IoSlice::new(b"{}")],
+            &mut control,
+            SendFlags::empty(),
+        )
+        .unwrap();
+        drop(writer);
+        let mut batch = RecvBatch::new(4, 64);
+        assert_eq!(batch.recv(&server).unwrap(), 1);
+        // Our copy of the write end is closed: the pipe reads as ended
+        // (while a copy is open, the read fails with WouldBlock).
+        rustix::io::ioctl_fionbio(&reader, true).unwrap();
+        let mut buf = [0u8; 1];
+        assert_eq!(reader.read(&mut buf).unwrap(), 0);
     }
 
     #[test]
@@ -790,7 +792,7 @@ mod tests {
         let tx = StdUnixDatagram::unbound().unwrap();
         tx.set_nonblocking(true).unwrap();
         let tx = Socket::new(tx).unwrap();
-        let gate = tokio::sync::Mutex::new(());
+        let gate = SendQueue::default();
         let addr = socket_addr(&rx_path).unwrap();
         // Fill the receiver's queue (net.unix.max_dgram_qlen datagrams).
         let mut queued = 0;
@@ -801,7 +803,7 @@ mod tests {
         // With no reader, the send gives up at its deadline.
         let soon = Instant::now() + Duration::from_millis(30);
         assert!(matches!(
-            send_to(&tx, &gate, b"late", &addr, soon).await,
+            send_to(&tx, &gate, b"late", &addr, soon, || {}).await,
             Err(SendError::QueueFull)
         ));
         // With a reader draining the queue, the send gets through.
@@ -815,7 +817,9 @@ mod tests {
             got
         });
         let later = Instant::now() + Duration::from_secs(10);
-        send_to(&tx, &gate, b"last", &addr, later).await.unwrap();
+        send_to(&tx, &gate, b"last", &addr, later, || {})
+            .await
+            .unwrap();
         let got = reader.join().unwrap();
         assert_eq!(got.last().unwrap(), b"last");
     }
@@ -827,11 +831,11 @@ mod tests {
         tx.set_nonblocking(true).unwrap();
         let limit = size_send_buffer(&tx, 1 << 16).unwrap();
         let tx = Socket::new(tx).unwrap();
-        let gate = tokio::sync::Mutex::new(());
+        let gate = SendQueue::default();
         let deadline = Instant::now() + Duration::from_secs(1);
         let missing = socket_addr(&dir.path().join("none.sock")).unwrap();
         assert!(matches!(
-            send_to(&tx, &gate, b"x", &missing, deadline).await,
+            send_to(&tx, &gate, b"x", &missing, deadline, || {}).await,
             Err(SendError::NoReceiver(_))
         ));
         let rx_path = dir.path().join("rx.sock");
@@ -839,7 +843,7 @@ mod tests {
         let addr = socket_addr(&rx_path).unwrap();
         let big = vec![b'x'; limit + 1];
         assert!(matches!(
-            send_to(&tx, &gate, &big, &addr, deadline).await,
+            send_to(&tx, &gate, &big, &addr, deadline, || {}).await,
             Err(SendError::TooLarge)
         ));
     }

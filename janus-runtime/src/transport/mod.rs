@@ -7,6 +7,7 @@
 //! transport is the protocol's default; a stream transport (length-prefixed
 //! messages on a `SOCK_STREAM` socket) plugs into the same seams.
 
+pub(crate) mod batch;
 pub(crate) mod datagram;
 pub(crate) mod socket_file;
 pub(crate) mod stream_client;
