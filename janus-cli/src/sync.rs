@@ -11,8 +11,8 @@ use janus_sync::codec::CodecError;
 use janus_sync::mirror::{self, BatchLimits, Change, Diff, MirrorError, MirrorReport};
 use janus_sync::proto::{Entry, Kind};
 use janus_sync::{
-    ClientError, CommitLimits, ServerError, ServerLimits, SyncAddr, SyncClient, SyncServer,
-    Workspace, WorkspaceKey,
+    ClientError, ClientOptions, CommitLimits, ServerError, ServerLimits, SyncAddr, SyncClient,
+    SyncServer, Workspace, WorkspaceKey,
 };
 use serde_json::json;
 
@@ -107,6 +107,11 @@ pub struct RemoteArgs {
     /// The workspace's key file (written by `janus sync keygen`).
     #[arg(long, value_name = "KEYFILE")]
     pub key: PathBuf,
+
+    /// The largest message this client sends or accepts, in bytes: raise
+    /// it to fetch a tree or file from a server with a larger --max-body.
+    #[arg(long, value_name = "BYTES", default_value_t = 64 << 20, value_parser = clap::value_parser!(u64).range(1024..=1 << 30))]
+    pub max_body: u64,
 }
 
 /// `janus sync tree`.
@@ -355,7 +360,9 @@ fn client_failure(e: ClientError) -> Failure {
 
 async fn open(args: &RemoteArgs) -> Result<SyncClient, Failure> {
     let key = read_key(&args.key)?;
-    SyncClient::open(&args.addr, &args.workspace, &key)
+    ClientOptions::default()
+        .max_body(args.max_body)
+        .open(&args.addr, &args.workspace, &key)
         .await
         .map_err(client_failure)
 }
@@ -377,7 +384,8 @@ fn client_failure_exit(e: &ClientError) -> Exit {
         | ClientError::Codec(_)
         | ClientError::Closed
         | ClientError::Unexpected { .. }
-        | ClientError::Decode(_) => Exit::Transport,
+        | ClientError::Decode(_)
+        | ClientError::AnswerTooLarge { .. } => Exit::Transport,
         ClientError::NoCommonVersion(_)
         | ClientError::Denied(_)
         | ClientError::Server { .. }
