@@ -627,12 +627,74 @@ fn progress_bar(total: u64) -> ProgressBar {
     if !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
+    progress_bar_to(total, ProgressDrawTarget::stderr())
+}
+
+/// The byte progress bar of push and pull, drawn to `target` (stderr on a
+/// terminal; anything [`indicatif::TermLike`] in tests).
+fn progress_bar_to(total: u64, target: ProgressDrawTarget) -> ProgressBar {
     let bar = ProgressBar::new(total);
     if let Ok(style) = ProgressStyle::with_template(
         "{bar:40.cyan/blue} {bytes}/{total_bytes}  {binary_bytes_per_sec}  eta {eta}",
     ) {
         bar.set_style(style);
     }
-    bar.set_draw_target(ProgressDrawTarget::stderr());
+    bar.set_draw_target(target);
     bar
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    /// A terminal that records what is written to it.
+    #[derive(Debug, Default, Clone)]
+    struct Recorder(Arc<Mutex<String>>);
+
+    impl indicatif::TermLike for Recorder {
+        fn width(&self) -> u16 {
+            100
+        }
+        fn move_cursor_up(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_down(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_right(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_left(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn write_line(&self, s: &str) -> std::io::Result<()> {
+            self.write_str(&format!("{s}\n"))
+        }
+        fn write_str(&self, s: &str) -> std::io::Result<()> {
+            self.0.lock().unwrap().push_str(s);
+            Ok(())
+        }
+        fn clear_line(&self) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn flush(&self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_progress_bar_shows_bytes_done_of_the_total() {
+        let term = Recorder::default();
+        let bar = super::progress_bar_to(
+            3 << 20,
+            indicatif::ProgressDrawTarget::term_like(Box::new(term.clone())),
+        );
+        bar.inc(1 << 20);
+        bar.inc(2 << 20);
+        bar.finish();
+        let text = term.0.lock().unwrap().clone();
+        assert!(text.contains("3.00 MiB/3.00 MiB"), "{text:?}");
+        // A full bar of 40 cells.
+        assert!(text.contains(&"█".repeat(40)), "{text:?}");
+    }
 }
