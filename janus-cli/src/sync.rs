@@ -11,8 +11,8 @@ use janus_sync::codec::CodecError;
 use janus_sync::mirror::{self, BatchLimits, Change, Diff, MirrorError, MirrorReport};
 use janus_sync::proto::{Entry, Kind};
 use janus_sync::{
-    ClientError, CommitLimits, ServerError, ServerLimits, SyncAddr, SyncClient, SyncServer,
-    Workspace, WorkspaceKey,
+    ClientError, ClientOptions, CommitLimits, ServerError, ServerLimits, SyncAddr, SyncClient,
+    SyncServer, Workspace, WorkspaceKey,
 };
 use serde_json::json;
 
@@ -107,6 +107,11 @@ pub struct RemoteArgs {
     /// The workspace's key file (written by `janus sync keygen`).
     #[arg(long, value_name = "KEYFILE")]
     pub key: PathBuf,
+
+    /// The largest message this client sends or accepts, in bytes: raise
+    /// it to fetch a tree or file from a server with a larger --max-body.
+    #[arg(long, value_name = "BYTES", default_value_t = 64 << 20, value_parser = clap::value_parser!(u64).range(1024..=1 << 30))]
+    pub max_body: u64,
 }
 
 /// `janus sync tree`.
@@ -355,7 +360,9 @@ fn client_failure(e: ClientError) -> Failure {
 
 async fn open(args: &RemoteArgs) -> Result<SyncClient, Failure> {
     let key = read_key(&args.key)?;
-    SyncClient::open(&args.addr, &args.workspace, &key)
+    ClientOptions::default()
+        .max_body(args.max_body)
+        .open(&args.addr, &args.workspace, &key)
         .await
         .map_err(client_failure)
 }
@@ -377,7 +384,8 @@ fn client_failure_exit(e: &ClientError) -> Exit {
         | ClientError::Codec(_)
         | ClientError::Closed
         | ClientError::Unexpected { .. }
-        | ClientError::Decode(_) => Exit::Transport,
+        | ClientError::Decode(_)
+        | ClientError::AnswerTooLarge { .. } => Exit::Transport,
         ClientError::NoCommonVersion(_)
         | ClientError::Denied(_)
         | ClientError::Server { .. }
@@ -619,12 +627,74 @@ fn progress_bar(total: u64) -> ProgressBar {
     if !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
+    progress_bar_to(total, ProgressDrawTarget::stderr())
+}
+
+/// The byte progress bar of push and pull, drawn to `target` (stderr on a
+/// terminal; anything [`indicatif::TermLike`] in tests).
+fn progress_bar_to(total: u64, target: ProgressDrawTarget) -> ProgressBar {
     let bar = ProgressBar::new(total);
     if let Ok(style) = ProgressStyle::with_template(
         "{bar:40.cyan/blue} {bytes}/{total_bytes}  {binary_bytes_per_sec}  eta {eta}",
     ) {
         bar.set_style(style);
     }
-    bar.set_draw_target(ProgressDrawTarget::stderr());
+    bar.set_draw_target(target);
     bar
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    /// A terminal that records what is written to it.
+    #[derive(Debug, Default, Clone)]
+    struct Recorder(Arc<Mutex<String>>);
+
+    impl indicatif::TermLike for Recorder {
+        fn width(&self) -> u16 {
+            100
+        }
+        fn move_cursor_up(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_down(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_right(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_left(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn write_line(&self, s: &str) -> std::io::Result<()> {
+            self.write_str(&format!("{s}\n"))
+        }
+        fn write_str(&self, s: &str) -> std::io::Result<()> {
+            self.0.lock().unwrap().push_str(s);
+            Ok(())
+        }
+        fn clear_line(&self) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn flush(&self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_progress_bar_shows_bytes_done_of_the_total() {
+        let term = Recorder::default();
+        let bar = super::progress_bar_to(
+            3 << 20,
+            indicatif::ProgressDrawTarget::term_like(Box::new(term.clone())),
+        );
+        bar.inc(1 << 20);
+        bar.inc(2 << 20);
+        bar.finish();
+        let text = term.0.lock().unwrap().clone();
+        assert!(text.contains("3.00 MiB/3.00 MiB"), "{text:?}");
+        // A full bar of 40 cells.
+        assert!(text.contains(&"█".repeat(40)), "{text:?}");
+    }
 }

@@ -504,6 +504,44 @@ fn batch_bytes_sizes_the_commits_of_push_and_pull() {
 }
 
 #[test]
+fn max_body_sets_the_client_message_limit() {
+    let tmp = temp_dir();
+    let t = tmp.path();
+    let (ws, dst) = (t.join("ws"), t.join("dst"));
+    std::fs::create_dir(&ws).unwrap();
+    std::fs::write(ws.join("big"), vec![3u8; 5000]).unwrap();
+    keygen(t);
+    let serve = SyncServe::start(t);
+    let out = janus_run(&client(
+        "pull",
+        &serve.tcp,
+        t,
+        &[dst.to_str().unwrap(), "--max-body", "4096"],
+    ))
+    .expect_code(4);
+    assert!(
+        out.stderr
+            .contains("more than this client's message limit of 4096")
+            && out.stderr.contains("--max-body"),
+        "{}",
+        out.stderr
+    );
+    assert!(!dst.join("big").exists());
+    janus_run(&client(
+        "pull",
+        &serve.unix,
+        t,
+        &[dst.to_str().unwrap(), "--max-body", "8192"],
+    ))
+    .expect_code(0);
+    assert_eq!(snapshot(&dst), snapshot(&ws));
+    for bad in ["0", "1023", "many", "1073741825"] {
+        let out = janus_run(&client("tree", &serve.tcp, t, &["--max-body", bad])).expect_code(2);
+        assert!(out.stderr.contains("--max-body"), "{bad}: {}", out.stderr);
+    }
+}
+
+#[test]
 fn serve_applies_its_commit_limits() {
     let tmp = temp_dir();
     let t = tmp.path();

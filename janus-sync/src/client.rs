@@ -56,6 +56,68 @@ pub enum ClientError {
     /// The key cannot be used.
     #[error("{0}")]
     Key(#[from] KeyError),
+    /// An answer of the server is larger than this client accepts.
+    #[error(
+        "the server's answer has {len} bytes, more than this client's message limit of {max} \
+         (raise it with ClientOptions::max_body, `janus sync … --max-body`)"
+    )]
+    AnswerTooLarge {
+        /// The announced length.
+        len: u64,
+        /// The client's limit.
+        max: u64,
+    },
+}
+
+/// How a [`SyncClient`] connects: `ClientOptions::default().max_body(n).open(…)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientOptions {
+    max_body: u64,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            max_body: DEFAULT_MAX_BODY,
+        }
+    }
+}
+
+impl ClientOptions {
+    /// The largest message body sent or accepted, in bytes: 64 MiB unless
+    /// told, clamped to 1 GiB. An answer above it (a file tree or a file
+    /// from a server with a larger `--max-body`) fails with
+    /// [`ClientError::AnswerTooLarge`].
+    pub fn max_body(mut self, bytes: u64) -> Self {
+        self.max_body = bytes.min(crate::codec::MAX_BODY_CEILING);
+        self
+    }
+
+    /// Connects to `addr` (no message is sent yet).
+    pub async fn connect(&self, addr: &SyncAddr) -> Result<SyncClient, ClientError> {
+        let stream = SyncStream::connect(addr)
+            .await
+            .map_err(|source| ClientError::Connect {
+                addr: addr.clone(),
+                source,
+            })?;
+        Ok(SyncClient {
+            conn: Framed::new(stream, SyncCodec::new(self.max_body)),
+        })
+    }
+
+    /// Connects, negotiates version 1 and authenticates to `workspace`.
+    pub async fn open(
+        &self,
+        addr: &SyncAddr,
+        workspace: &str,
+        key: &WorkspaceKey,
+    ) -> Result<SyncClient, ClientError> {
+        let mut c = self.connect(addr).await?;
+        c.hello(PROTOCOL_VERSIONS).await?;
+        c.auth(workspace, key).await?;
+        Ok(c)
+    }
 }
 
 /// A connection to a jANu server.
@@ -65,29 +127,20 @@ pub struct SyncClient {
 }
 
 impl SyncClient {
-    /// Connects to `addr` (no message is sent yet).
+    /// Connects to `addr` with the default [`ClientOptions`] (no message
+    /// is sent yet).
     pub async fn connect(addr: &SyncAddr) -> Result<SyncClient, ClientError> {
-        let stream = SyncStream::connect(addr)
-            .await
-            .map_err(|source| ClientError::Connect {
-                addr: addr.clone(),
-                source,
-            })?;
-        Ok(SyncClient {
-            conn: Framed::new(stream, SyncCodec::new(DEFAULT_MAX_BODY)),
-        })
+        ClientOptions::default().connect(addr).await
     }
 
-    /// Connects, negotiates version 1 and authenticates to `workspace`.
+    /// Connects with the default [`ClientOptions`], negotiates version 1
+    /// and authenticates to `workspace`.
     pub async fn open(
         addr: &SyncAddr,
         workspace: &str,
         key: &WorkspaceKey,
     ) -> Result<SyncClient, ClientError> {
-        let mut c = SyncClient::connect(addr).await?;
-        c.hello(PROTOCOL_VERSIONS).await?;
-        c.auth(workspace, key).await?;
-        Ok(c)
+        ClientOptions::default().open(addr, workspace, key).await
     }
 
     /// Sends one raw message (for tools and tests of the protocol itself).
@@ -98,6 +151,9 @@ impl SyncClient {
     /// Receives one raw message.
     pub async fn recv(&mut self) -> Result<Message, ClientError> {
         match self.conn.next().await {
+            Some(Err(CodecError::TooLong { len, max })) => {
+                Err(ClientError::AnswerTooLarge { len, max })
+            }
             Some(r) => Ok(r?),
             None => Err(ClientError::Closed),
         }

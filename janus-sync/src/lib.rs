@@ -23,7 +23,7 @@ mod transport;
 pub mod workspace;
 
 pub use auth::WorkspaceKey;
-pub use client::{ClientError, SyncClient};
+pub use client::{ClientError, ClientOptions, SyncClient};
 pub use codec::{Message, SyncCodec};
 pub use server::{Counters, ServerError, ServerLimits, SyncServer, SyncServerBuilder, lies_within};
 pub use transport::{AddrError, SyncAddr, SyncStream};

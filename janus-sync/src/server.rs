@@ -577,6 +577,7 @@ async fn commit(ws: &Arc<Workspace>, raw: Vec<Bytes>, peer: &str, shared: &Share
             let code = match e {
                 CommitError::Conflict { .. } => codes::CONFLICT,
                 CommitError::Partial { .. } => codes::PARTIAL,
+                CommitError::NotDurable { .. } => codes::SERVER_ERROR,
                 _ => codes::REFUSED,
             };
             warn!(%peer, error = %e, "commit not applied");

@@ -12,7 +12,10 @@
 //! fail when applied (a missing parent directory, deleting a directory that
 //! is not empty or nothing at all, renaming onto an existing path) refuses
 //! the whole commit instead of failing half-way.
-//! Files are written atomically; commits to one workspace are serialised.
+//! Files are written atomically (a temporary file, fsynced, renamed into
+//! place) and every directory a commit changed is fsynced once when it ends,
+//! so an applied commit survives a crash; commits to one workspace are
+//! serialised.
 
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
@@ -114,6 +117,20 @@ pub enum CommitError {
         /// The error.
         source: io::Error,
     },
+    /// Every operation was applied, but a directory they changed could not
+    /// be fsynced: the changes may not survive a crash.
+    #[error(
+        "commit applied ({operations} operation(s)) but not made durable: fsync of the \
+         directory '{dir}' failed: {source}"
+    )]
+    NotDurable {
+        /// The operations applied.
+        operations: usize,
+        /// The directory ("" is the root).
+        dir: String,
+        /// The error.
+        source: io::Error,
+    },
 }
 
 /// Why a file cannot be read from a workspace.
@@ -171,6 +188,9 @@ pub struct Workspace {
     /// Tests only: the operation of a commit (counted from 0) that fails.
     #[cfg(test)]
     fail_at: std::sync::atomic::AtomicUsize,
+    /// Tests only: the directories the last commit fsynced.
+    #[cfg(test)]
+    synced: Mutex<Vec<String>>,
 }
 
 fn sha256_of(mut r: impl Read) -> io::Result<[u8; 32]> {
@@ -216,6 +236,8 @@ impl Workspace {
             commit_lock: Mutex::new(()),
             #[cfg(test)]
             fail_at: std::sync::atomic::AtomicUsize::new(usize::MAX),
+            #[cfg(test)]
+            synced: Mutex::new(Vec::new()),
         })
     }
 
@@ -475,6 +497,7 @@ impl Workspace {
 
     fn apply(&self, plans: &[SyncPlan]) -> Result<CommitReport, CommitError> {
         let mut report = CommitReport::default();
+        let mut touched = Touched::default();
         for (p, plan) in plans.iter().enumerate() {
             for (o, operation) in plan.operations.iter().enumerate() {
                 let Some(op) = &operation.op else { continue };
@@ -484,9 +507,14 @@ impl Workspace {
                     Op::Delete(d) => &d.path,
                     Op::Rename(r) => &r.from,
                 };
-                self.injected_failure(report.operations)
-                    .and_then(|()| self.apply_one(op, &mut report))
-                    .map_err(|source| CommitError::Partial {
+                let applied = self
+                    .injected_failure(report.operations)
+                    .and_then(|()| self.apply_one(op, &mut report, &mut touched));
+                if let Err(source) = applied {
+                    // What was applied is made durable as far as it goes;
+                    // the error reported is the operation's.
+                    let _ = touched.sync();
+                    return Err(CommitError::Partial {
                         applied: report.operations,
                         at: OpRef {
                             plan: p,
@@ -495,10 +523,22 @@ impl Workspace {
                         op: op.name(),
                         path: path.clone(),
                         source,
-                    })?;
+                    });
+                }
                 report.operations += 1;
             }
         }
+        #[cfg(test)]
+        {
+            *self.synced.lock().unwrap() = touched.dirs.iter().map(|d| d.0.clone()).collect();
+        }
+        touched
+            .sync()
+            .map_err(|(dir, source)| CommitError::NotDurable {
+                operations: report.operations,
+                dir,
+                source,
+            })?;
         Ok(report)
     }
 
@@ -518,7 +558,12 @@ impl Workspace {
         Ok(())
     }
 
-    fn apply_one(&self, op: &Op, report: &mut CommitReport) -> io::Result<()> {
+    fn apply_one(
+        &self,
+        op: &Op,
+        report: &mut CommitReport,
+        touched: &mut Touched,
+    ) -> io::Result<()> {
         // Re-check at apply time: an earlier operation of the same commit
         // (a rename) may have moved a symlink onto this path.
         let recheck = |path: &str| {
@@ -528,23 +573,52 @@ impl Workspace {
         match op {
             Op::MakeDir(m) => {
                 recheck(&m.path)?;
-                self.dir.create_dir_all(&m.path)
+                // The directories that hold a new entry: the parent of the
+                // first missing component and each directory made but the last.
+                let ends = m.path.match_indices('/').map(|(i, _)| i);
+                let mut first_missing = None;
+                for end in ends.chain([m.path.len()]) {
+                    match self.dir.symlink_metadata(&m.path[..end]) {
+                        Ok(_) => {}
+                        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                            first_missing = Some(end);
+                            break;
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+                self.dir.create_dir_all(&m.path)?;
+                if let Some(first) = first_missing {
+                    touched.parent_of(self, &m.path[..first])?;
+                    let ends = m.path.match_indices('/').map(|(i, _)| i);
+                    for end in ends.filter(|&e| e >= first) {
+                        touched.dir(self, &m.path[..end])?;
+                    }
+                }
+                Ok(())
             }
             Op::WriteFile(w) => {
                 recheck(&w.path)?;
-                self.write_atomically(
-                    &w.path,
+                let dir = touched.parent_of(self, &w.path)?;
+                write_atomically(
+                    dir,
+                    paths::split_parent(&w.path).1,
                     &w.content,
                     if w.mode == 0 { 0o644 } else { w.mode },
                 )?;
                 report.bytes_written += w.content.len() as u64;
                 Ok(())
             }
-            Op::Delete(d) => match recheck(&d.path)? {
-                None => Err(io::Error::new(io::ErrorKind::NotFound, "nothing to delete")),
-                Some(m) if m.is_dir() => self.dir.remove_dir(&d.path),
-                Some(_) => self.dir.remove_file(&d.path),
-            },
+            Op::Delete(d) => {
+                let removed = match recheck(&d.path)? {
+                    None => Err(io::Error::new(io::ErrorKind::NotFound, "nothing to delete")),
+                    Some(m) if m.is_dir() => self.dir.remove_dir(&d.path),
+                    Some(_) => self.dir.remove_file(&d.path),
+                };
+                removed?;
+                touched.forget(&d.path);
+                touched.parent_of(self, &d.path).map(drop)
+            }
             Op::Rename(r) => {
                 if recheck(&r.from)?.is_none() {
                     return Err(io::Error::new(io::ErrorKind::NotFound, "nothing to rename"));
@@ -555,35 +629,85 @@ impl Workspace {
                         "the target exists",
                     ));
                 }
-                self.dir.rename(&r.from, &self.dir, &r.to)
+                self.dir.rename(&r.from, &self.dir, &r.to)?;
+                touched.forget(&r.from);
+                touched.parent_of(self, &r.from)?;
+                touched.parent_of(self, &r.to).map(drop)
             }
         }
     }
+}
 
-    /// Writes `content` to a temporary file in the target's directory,
-    /// fsyncs it and renames it over the target.
-    fn write_atomically(&self, path: &str, content: &[u8], mode: u32) -> io::Result<()> {
-        let (parent, name) = paths::split_parent(path);
-        let owned;
-        let dir = if parent.is_empty() {
-            &self.dir
-        } else {
-            owned = self.dir.open_dir(parent)?;
-            &owned
+/// Writes `content` to a temporary file in `dir`, fsyncs it and renames it
+/// over `name`. The caller fsyncs `dir` afterwards (see [`Touched`]).
+fn write_atomically(dir: &Dir, name: &str, content: &[u8], mode: u32) -> io::Result<()> {
+    let mut rnd = [0u8; 8];
+    crate::auth::random_bytes(&mut rnd).map_err(io::Error::other)?;
+    let tmp = format!(".janus-sync-{}.tmp", hex(&rnd));
+    let mut f = dir.open_with(&tmp, OpenOptions::new().write(true).create_new(true))?;
+    let written = f
+        .write_all(content)
+        .and_then(|_| f.set_permissions(cap_std::fs::Permissions::from_mode(mode)))
+        .and_then(|_| f.sync_all())
+        .and_then(|_| dir.rename(&tmp, dir, name));
+    if written.is_err() {
+        let _ = dir.remove_file(&tmp);
+    }
+    written
+}
+
+/// The directories whose entries a commit changed, each opened once and
+/// fsynced once when the commit ends, so that what a commit renamed into
+/// place, made or deleted survives a crash. Handles are kept, not paths: a
+/// directory renamed later in the commit is still the one synced.
+#[derive(Default)]
+struct Touched {
+    dirs: Vec<(String, Dir, cap_std::fs::File)>,
+    /// Index into `dirs` by the path the directory has now.
+    by_path: std::collections::HashMap<String, usize>,
+}
+
+impl Touched {
+    /// The directory at `path` ("" is the root), opened once per commit.
+    fn dir(&mut self, ws: &Workspace, path: &str) -> io::Result<&Dir> {
+        let i = match self.by_path.get(path) {
+            Some(&i) => i,
+            None => {
+                let name = if path.is_empty() { "." } else { path };
+                let dir = ws.dir.open_dir(name)?;
+                // The handle of a `Dir` may not allow fsync (O_PATH); a
+                // read-only descriptor of the same directory does.
+                let file = dir.open_with(".", OpenOptions::new().read(true))?;
+                self.dirs.push((path.to_string(), dir, file));
+                self.by_path.insert(path.to_string(), self.dirs.len() - 1);
+                self.dirs.len() - 1
+            }
         };
-        let mut rnd = [0u8; 8];
-        crate::auth::random_bytes(&mut rnd).map_err(io::Error::other)?;
-        let tmp = format!(".janus-sync-{}.tmp", hex(&rnd));
-        let mut f = dir.open_with(&tmp, OpenOptions::new().write(true).create_new(true))?;
-        let written = f
-            .write_all(content)
-            .and_then(|_| f.set_permissions(cap_std::fs::Permissions::from_mode(mode)))
-            .and_then(|_| f.sync_all())
-            .and_then(|_| dir.rename(&tmp, dir, name));
-        if written.is_err() {
-            let _ = dir.remove_file(&tmp);
+        Ok(&self.dirs[i].1)
+    }
+
+    /// The directory holding `path`.
+    fn parent_of(&mut self, ws: &Workspace, path: &str) -> io::Result<&Dir> {
+        self.dir(ws, paths::split_parent(path).0)
+    }
+
+    /// `path` was renamed away or deleted: its name (and those beneath it)
+    /// no longer lead to the handles opened through them.
+    fn forget(&mut self, path: &str) {
+        self.by_path.retain(|p, _| !within(p, path));
+    }
+
+    /// Fsyncs every directory, once; the first failure names its directory.
+    fn sync(self) -> Result<(), (String, io::Error)> {
+        let mut first = Ok(());
+        for (path, _, file) in self.dirs {
+            if let Err(e) = file.sync_all()
+                && first.is_ok()
+            {
+                first = Err((path, e));
+            }
         }
-        written
+        first
     }
 }
 
@@ -910,5 +1034,57 @@ mod tests {
         assert_eq!(names.len(), 1);
         let report = ws.commit(&plans[1..], &CommitLimits::default()).unwrap();
         assert_eq!(report.operations, 2);
+    }
+
+    #[test]
+    fn each_directory_a_commit_changes_is_synced_once() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(tmp.path().join("a/keep")).unwrap();
+        std::fs::create_dir_all(tmp.path().join("q/r")).unwrap();
+        std::fs::create_dir_all(tmp.path().join("untouched/deep")).unwrap();
+        std::fs::write(tmp.path().join("untouched/deep/f"), b"f").unwrap();
+        let ws = Workspace::open(tmp.path()).unwrap();
+        let plans = [
+            plan(vec![
+                Op::MakeDir(MakeDir {
+                    path: "a/b/c/d".into(),
+                }),
+                Op::MakeDir(MakeDir {
+                    path: "untouched/deep".into(),
+                }),
+                write("a/x"),
+                write("a/b/c/d/y"),
+                write("a/b/c/d/z"),
+            ]),
+            plan(vec![
+                Op::Rename(crate::proto::Rename {
+                    from: "a".into(),
+                    to: "m".into(),
+                }),
+                // A new "a", distinct from the renamed one.
+                Op::MakeDir(MakeDir { path: "a".into() }),
+                write("a/w"),
+                write("m/v"),
+                Op::Delete(crate::proto::Delete {
+                    path: "q/r".into(),
+                    expected_sha256: None,
+                }),
+            ]),
+        ];
+        ws.commit(&plans, &CommitLimits::default()).unwrap();
+        let synced = ws.synced.lock().unwrap().clone();
+        // Paths as they were when first touched: "a" is the renamed one
+        // (now "m"), the second "a" the new one; "m" is the renamed "a"
+        // reopened by its new name after the rename.
+        assert_eq!(
+            synced,
+            ["a", "a/b", "a/b/c", "a/b/c/d", "", "a", "m", "q"],
+            "{synced:?}"
+        );
+        assert_eq!(
+            std::fs::read(tmp.path().join("m/b/c/d/y")).unwrap(),
+            b"a/b/c/d/y"
+        );
+        assert_eq!(std::fs::read(tmp.path().join("a/w")).unwrap(), b"a/w");
     }
 }

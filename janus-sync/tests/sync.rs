@@ -1001,3 +1001,42 @@ async fn auth_and_idle_timeouts_close_connections() {
     assert_eq!(Counters::get(&server.counters().protocol_errors), 1);
     assert_eq!(Counters::get(&server.counters().auth_accepted), 1);
 }
+
+/// An answer above the client's message limit is a clear error naming the
+/// option; raising the limit fetches it.
+#[tokio::test]
+async fn the_client_message_limit_is_configurable() {
+    use janus_sync::ClientOptions;
+    let (tmp, key, server) = limited(janus_sync::ServerLimits::default()).await;
+    let addr = server.local_addrs()[0].clone();
+    std::fs::write(tmp.path().join("ws/big"), vec![7u8; 5000]).unwrap();
+    let small = ClientOptions::default().max_body(4096);
+    let mut c = small.open(&addr, "main", &key).await.unwrap();
+    match c.fetch_file("big").await {
+        Err(e @ ClientError::AnswerTooLarge { .. }) => {
+            let ClientError::AnswerTooLarge { len, max } = e else {
+                unreachable!()
+            };
+            // The body is the code and message length (8 bytes), then the file.
+            assert_eq!((len, max), (5008, 4096));
+            let text = e.to_string();
+            assert!(
+                text.contains("more than this client's message limit of 4096")
+                    && text.contains("--max-body"),
+                "{text}"
+            );
+        }
+        other => panic!("not refused: {other:?}"),
+    }
+    let mut c = ClientOptions::default()
+        .max_body(8192)
+        .open(&addr, "main", &key)
+        .await
+        .unwrap();
+    assert_eq!(c.fetch_file("big").await.unwrap().len(), 5000);
+    // The default is 64 MiB.
+    assert_eq!(
+        ClientOptions::default(),
+        ClientOptions::default().max_body(64 << 20)
+    );
+}
