@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use janus_codegen::{ManifestSource, Options, generate};
+use janus_codegen::{ManifestSource, Options, parse};
 
 use crate::cli::{Color, GenerateArgs};
 use crate::manifest_file::ManifestFile;
@@ -18,32 +18,27 @@ pub fn run(args: &GenerateArgs, color: Color) -> Result<(), Failure> {
     };
     // As `janus_codegen::configure().compile(path)` does: the path as given
     // names the manifest, and the manifest's text is embedded.
-    let generated = generate(
-        &file.name,
-        &file.text,
-        &options,
-        &ManifestSource::Literal(file.text.clone()),
-    )
-    .map_err(|errors| {
+    let source = ManifestSource::Literal(file.text.clone());
+    let checked = parse(&file.name, &file.text).map_err(|errors| {
         file.print_errors(&errors, color);
         Failure::new(
             Exit::Failure,
             format!("{}: {}", file.name, diagnostics::error_counts(&errors)),
         )
     })?;
-    file.print(&generated.warnings, color);
-    // Written item by item as it is formatted: the formatted whole is never
-    // held in memory.
+    file.print(&checked.warnings, color);
+    // Written piece by piece as it is generated and formatted: neither the
+    // generated tokens nor the formatted text are ever held whole.
     match &args.output {
         None => {
-            out_with(|w| generated.write_formatted(&file.name, w));
+            out_with(|w| checked.write_formatted(&options, &source, w));
             Ok(())
         }
         Some(out) => std::fs::File::create(out)
             .and_then(|f| {
                 let mut w = std::io::BufWriter::new(f);
-                generated
-                    .write_formatted(&file.name, &mut w)
+                checked
+                    .write_formatted(&options, &source, &mut w)
                     .and_then(|()| w.flush())
             })
             .map_err(|e| {

@@ -1,19 +1,28 @@
-//! Formatting generated code item by item, straight to a writer.
+//! Formatting generated code piece by piece, straight to a writer.
 //!
 //! Formatting the whole output as one `syn::File` holds a syntax tree of
 //! every item and a parse buffer of every token besides the tokens
-//! themselves. Here the tokens are cut into items (at a `;` or a `{…}`
-//! after which the tokens so far parse as an item), each item is parsed
-//! alone, formatted by prettyplease inside as many wrapping modules as it is
-//! deep (so indentation and line breaks are exactly those of formatting the
-//! whole file), and its text is written out before the next item is cut.
-//! Modules are entered, not parsed whole.
+//! themselves. Here each piece the emitter hands over (an item, a trait or
+//! impl item, a `match` arm: see [`Sink`]) is parsed alone and formatted by
+//! prettyplease inside minimal wrappers that put it at its depth (so
+//! indentation and line breaks are exactly those of formatting the whole
+//! file), and its text is written out before the next piece comes. A
+//! container (module, trait, impl, `match`) is formatted once with a
+//! one-line placeholder for its contents: the lines before the placeholder
+//! are written when its first piece comes, the lines after when it closes.
+//!
+//! [`write_items`] does the same for a token stream already built: it is
+//! cut into items (at a `;` or a `{…}` after which the tokens so far parse
+//! as an item), and modules are entered, not parsed whole.
 
 use std::io::{self, Write};
 
-use proc_macro2::{Delimiter, TokenStream, TokenTree};
+use proc_macro2::{Delimiter, Group, TokenStream, TokenTree};
+use quote::quote;
 use syn::parse::{ParseStream, Parser};
 use syn::{Attribute, Ident, Item, Visibility};
+
+use crate::emit::{Sink, Slot, Template};
 
 /// Why formatting stopped.
 pub(crate) enum FormatError {
@@ -29,141 +38,277 @@ impl From<io::Error> for FormatError {
     }
 }
 
+impl From<syn::Error> for FormatError {
+    fn from(e: syn::Error) -> Self {
+        FormatError::Syntax(e)
+    }
+}
+
 /// Writes `tokens`, a sequence of items, formatted as prettyplease formats
 /// a file holding them.
 pub(crate) fn write_items(tokens: TokenStream, out: &mut dyn Write) -> Result<(), FormatError> {
-    ItemWriter {
-        out,
-        path: Vec::new(),
-    }
-    .items(tokens, false)
+    let mut sink = FormatSink::new(out);
+    feed(tokens, false, &mut sink)?;
+    sink.finish()
 }
 
-struct ItemWriter<'w> {
+/// Hands the items of `tokens` to `sink`, entering modules; with `inner`,
+/// after the inner attributes that start it (a module's content), which
+/// the module's template carries.
+fn feed(tokens: TokenStream, inner: bool, sink: &mut FormatSink<'_>) -> Result<(), FormatError> {
+    let mut trees = tokens.into_iter().peekable();
+    if inner {
+        take_inner_attrs(&mut trees);
+    }
+    let mut pending: Vec<TokenTree> = Vec::new();
+    for tree in trees {
+        let ends = match &tree {
+            TokenTree::Punct(p) => p.as_char() == ';',
+            TokenTree::Group(g) => g.delimiter() == Delimiter::Brace,
+            _ => false,
+        };
+        pending.push(tree);
+        if !ends {
+            continue;
+        }
+        if let Some((head, content)) = inline_mod(&pending) {
+            let mut trees = content.clone().into_iter().peekable();
+            let inner_attrs = take_inner_attrs(&mut trees);
+            sink.open(
+                Slot::Items,
+                Box::new(move |body| {
+                    let body = Group::new(Delimiter::Brace, quote!(#inner_attrs #body));
+                    quote!(#head #body)
+                }),
+            );
+            feed(content, true, sink)?;
+            sink.close();
+            pending.clear();
+        } else if syn::parse2::<Item>(pending.iter().cloned().collect()).is_ok() {
+            sink.items(pending.drain(..).collect());
+        }
+        sink.take_error()?;
+    }
+    if pending.is_empty() {
+        Ok(())
+    } else {
+        // Not an item: the parser's own message.
+        syn::parse2::<Item>(pending.into_iter().collect())
+            .map(drop)
+            .map_err(FormatError::Syntax)
+    }
+}
+
+/// A sink that formats what it receives and writes it out.
+pub(crate) struct FormatSink<'w> {
     out: &'w mut dyn Write,
-    /// The modules the items being written are in.
-    path: Vec<Ident>,
+    /// The file, then the open containers, innermost last.
+    frames: Vec<Frame>,
+    /// The first failure; everything after it is ignored.
+    error: Option<FormatError>,
+    /// Pieces of the innermost container not formatted yet: formatted
+    /// [`BATCH`] at a time, which gives the same text (siblings are
+    /// formatted independently) for a fraction of the wrappers' cost.
+    pending: TokenStream,
+    pending_count: usize,
+}
+
+/// How many pieces are formatted together.
+const BATCH: usize = 32;
+
+struct Frame {
+    slot: Slot,
+    /// Until the container's first lines are written: its template.
+    template: Option<Template>,
+    /// How deep its contents are indented, in levels.
+    depth: usize,
+    /// The lines that close it.
+    suffix: String,
 }
 
 /// Indentation prettyplease gives each nesting level.
 const INDENT: usize = 4;
 
-/// The parts of a module's header: outer attributes, visibility, `mod`, name.
-type ModHeader = (Vec<Attribute>, Visibility, syn::Token![mod], Ident);
+/// The name in placeholders and wrappers.
+const SLOT_NAME: &str = "__janus_slot";
 
-impl ItemWriter<'_> {
-    /// Writes the items of `tokens`; with `inner`, after the inner
-    /// attributes that start it (a module's content), which are skipped.
-    fn items(&mut self, tokens: TokenStream, inner: bool) -> Result<(), FormatError> {
-        let mut trees = tokens.into_iter().peekable();
-        if inner {
-            // The module's header carries them.
-            take_inner_attrs(&mut trees);
-        }
-        let mut pending: Vec<TokenTree> = Vec::new();
-        for tree in trees {
-            let ends = match &tree {
-                TokenTree::Punct(p) => p.as_char() == ';',
-                TokenTree::Group(g) => g.delimiter() == Delimiter::Brace,
-                _ => false,
-            };
-            pending.push(tree);
-            if !ends {
-                continue;
-            }
-            if let Some((header, content)) = inline_mod(&pending) {
-                self.module(header, content)?;
-                pending.clear();
-            } else if let Ok(item) = syn::parse2::<Item>(pending.iter().cloned().collect()) {
-                let text = self.unparse_nested(item);
-                self.out.write_all(text.as_bytes())?;
-                pending.clear();
-            }
-        }
-        if pending.is_empty() {
-            Ok(())
-        } else {
-            // Not an item: the parser's own message.
-            syn::parse2::<Item>(pending.into_iter().collect())
-                .map(drop)
-                .map_err(FormatError::Syntax)
+impl<'w> FormatSink<'w> {
+    pub(crate) fn new(out: &'w mut dyn Write) -> Self {
+        FormatSink {
+            out,
+            frames: vec![Frame {
+                slot: Slot::Items,
+                template: None,
+                depth: 0,
+                suffix: String::new(),
+            }],
+            error: None,
+            pending: TokenStream::new(),
+            pending_count: 0,
         }
     }
 
-    /// A module with content: its header, then its items one by one.
-    fn module(&mut self, header: ModHeader, content: TokenStream) -> Result<(), FormatError> {
-        let (mut attrs, vis, mod_token, ident) = header;
-        let mut trees = content.clone().into_iter().peekable();
-        let inner_tokens = take_inner_attrs(&mut trees);
-        let empty = trees.peek().is_none();
-        let inner_attrs =
-            Parser::parse2(Attribute::parse_inner, inner_tokens).map_err(FormatError::Syntax)?;
-        attrs.extend(inner_attrs);
-        let header = Item::Mod(syn::ItemMod {
-            attrs,
-            vis,
-            unsafety: None,
-            mod_token,
-            ident: ident.clone(),
-            content: Some((Default::default(), Vec::new())),
-            semi: None,
+    /// Ends formatting: the first failure, if any.
+    pub(crate) fn finish(mut self) -> Result<(), FormatError> {
+        self.flush();
+        self.take_error()
+    }
+
+    /// Formats and writes the pending pieces.
+    fn flush(&mut self) {
+        if self.pending_count == 0 {
+            return;
+        }
+        let tokens = std::mem::take(&mut self.pending);
+        self.pending_count = 0;
+        self.attempt(|s| {
+            let frame = s
+                .frames
+                .last()
+                .unwrap_or_else(|| unreachable!("the file's frame stays"));
+            let text = contents_text(frame, tokens)?;
+            s.out.write_all(text.as_bytes())?;
+            Ok(())
         });
-        let mut text = self.unparse_nested(header);
-        if empty {
-            // Formatted whole: `pub mod m {}`.
-            self.out.write_all(text.as_bytes())?;
-            return Ok(());
+    }
+
+    fn take_error(&mut self) -> Result<(), FormatError> {
+        self.error.take().map_or(Ok(()), Err)
+    }
+
+    fn attempt(&mut self, f: impl FnOnce(&mut Self) -> Result<(), FormatError>) {
+        if self.error.is_none()
+            && let Err(e) = f(self)
+        {
+            self.error = Some(e);
         }
-        // `pub mod m {}`, or with inner attributes `pub mod m {\n #![…]\n}`:
-        // everything but the closing brace.
-        if let Some(open) = text.strip_suffix("{}\n") {
-            text = format!("{open}{{\n");
-        } else if let Some(end) = text.trim_end_matches('\n').rfind('\n') {
-            text.truncate(end + 1);
+    }
+
+    /// Writes the first lines of every container not yet started.
+    fn start_open(&mut self) -> Result<(), FormatError> {
+        for i in 1..self.frames.len() {
+            let Some(template) = self.frames[i].template.take() else {
+                continue;
+            };
+            let slot = self.frames[i].slot;
+            let tokens = template(placeholder(slot));
+            let text = contents_text(&self.frames[i - 1], tokens)?;
+            let marker = placeholder_line(slot);
+            let (at, line) = text
+                .lines()
+                .enumerate()
+                .find(|(_, l)| l.trim_start() == marker)
+                .ok_or_else(|| {
+                    FormatError::Syntax(syn::Error::new(
+                        proc_macro2::Span::call_site(),
+                        "a container's contents placeholder was lost in formatting",
+                    ))
+                })?;
+            let depth = (line.len() - line.trim_start().len()) / INDENT;
+            let mut prefix = String::new();
+            let mut suffix = String::new();
+            for (n, l) in text.lines().enumerate() {
+                if n == at {
+                    continue;
+                }
+                let part = if n < at { &mut prefix } else { &mut suffix };
+                part.push_str(l);
+                part.push('\n');
+            }
+            self.out.write_all(prefix.as_bytes())?;
+            let frame = &mut self.frames[i];
+            frame.depth = depth;
+            frame.suffix = suffix;
         }
-        self.out.write_all(text.as_bytes())?;
-        self.path.push(ident);
-        self.items(content, true)?;
-        self.path.pop();
-        let close = format!("{}}}\n", " ".repeat(INDENT * self.path.len()));
-        self.out.write_all(close.as_bytes())?;
         Ok(())
     }
+}
 
-    /// The item formatted at its depth: wrapped in one module per level,
-    /// formatted, and the wrappers' lines removed.
-    fn unparse_nested(&self, item: Item) -> String {
-        let mut wrapped = item;
-        for ident in self.path.iter().rev() {
-            wrapped = Item::Mod(syn::ItemMod {
-                attrs: Vec::new(),
-                vis: Visibility::Inherited,
-                unsafety: None,
-                mod_token: Default::default(),
-                ident: ident.clone(),
-                content: Some((Default::default(), vec![wrapped])),
-                semi: None,
-            });
+impl Sink for FormatSink<'_> {
+    fn items(&mut self, tokens: TokenStream) {
+        // The containers not started yet have no pending pieces.
+        self.attempt(Self::start_open);
+        self.pending.extend(tokens);
+        self.pending_count += 1;
+        if self.pending_count >= BATCH {
+            self.flush();
         }
-        let text = prettyplease::unparse(&syn::File {
-            shebang: None,
-            frontmatter: None,
-            attrs: Vec::new(),
-            items: vec![wrapped],
-        });
-        let depth = self.path.len();
-        if depth == 0 {
-            return text;
-        }
-        let lines: Vec<&str> = text.lines().collect();
-        let inner = &lines[depth.min(lines.len())..lines.len().saturating_sub(depth)];
-        let mut out = String::with_capacity(text.len());
-        for line in inner {
-            out.push_str(line);
-            out.push('\n');
-        }
-        out
     }
+
+    fn open(&mut self, slot: Slot, template: Template) {
+        self.flush();
+        self.frames.push(Frame {
+            slot,
+            template: Some(template),
+            depth: 0,
+            suffix: String::new(),
+        });
+    }
+
+    fn close(&mut self) {
+        self.flush();
+        if self.frames.len() < 2 {
+            return;
+        }
+        let frame = self
+            .frames
+            .pop()
+            .unwrap_or_else(|| unreachable!("checked above"));
+        match frame.template {
+            // Never started: empty, formatted whole.
+            Some(template) => self.items(template(TokenStream::new())),
+            None => self.attempt(|s| Ok(s.out.write_all(frame.suffix.as_bytes())?)),
+        }
+    }
+}
+
+/// The one-line stand-in for a container's contents.
+fn placeholder(slot: Slot) -> TokenStream {
+    let name = Ident::new(SLOT_NAME, proc_macro2::Span::call_site());
+    match slot {
+        Slot::Items | Slot::ImplItems => quote!(const #name: () = ();),
+        Slot::TraitItems => quote!(const #name: ();),
+        Slot::Arms => quote!(#name => {}),
+    }
+}
+
+/// The placeholder as prettyplease writes it.
+fn placeholder_line(slot: Slot) -> &'static str {
+    match slot {
+        Slot::Items | Slot::ImplItems => "const __janus_slot: () = ();",
+        Slot::TraitItems => "const __janus_slot: ();",
+        Slot::Arms => "__janus_slot => {}",
+    }
+}
+
+/// `tokens`, contents of `frame`, formatted at the frame's depth: wrapped
+/// in what holds such contents (a trait, an impl, a function's `match`) and
+/// in modules up to that depth, formatted, the wrappers' lines removed.
+fn contents_text(frame: &Frame, tokens: TokenStream) -> Result<String, FormatError> {
+    let name = Ident::new(SLOT_NAME, proc_macro2::Span::call_site());
+    let (mut wrapped, levels) = match frame.slot {
+        Slot::Items => (tokens, 0),
+        Slot::TraitItems => (quote!(trait #name { #tokens }), 1),
+        Slot::ImplItems => (quote!(impl #name { #tokens }), 1),
+        Slot::Arms => (quote!(fn #name() { match #name { #tokens } }), 2),
+    };
+    for _ in levels..frame.depth {
+        wrapped = quote!(mod #name { #wrapped });
+    }
+    let file: syn::File = syn::parse2(wrapped)?;
+    let text = prettyplease::unparse(&file);
+    let depth = frame.depth;
+    if depth == 0 {
+        return Ok(text);
+    }
+    let lines: Vec<&str> = text.lines().collect();
+    let inner = &lines[depth.min(lines.len())..lines.len().saturating_sub(depth)];
+    let mut out = String::with_capacity(text.len());
+    for line in inner {
+        out.push_str(line);
+        out.push('\n');
+    }
+    Ok(out)
 }
 
 /// Takes the `#![…]` attributes a module's content starts with.
@@ -184,8 +329,8 @@ fn take_inner_attrs(
     }
 }
 
-/// `attrs vis mod name {content}`: the header and the content.
-fn inline_mod(trees: &[TokenTree]) -> Option<(ModHeader, TokenStream)> {
+/// `attrs vis mod name {content}`: the header's tokens and the content.
+fn inline_mod(trees: &[TokenTree]) -> Option<(TokenStream, TokenStream)> {
     let [
         ..,
         TokenTree::Ident(m),
@@ -199,19 +344,18 @@ fn inline_mod(trees: &[TokenTree]) -> Option<(ModHeader, TokenStream)> {
         return None;
     }
     let head: TokenStream = trees[..trees.len() - 1].iter().cloned().collect();
-    let header = Parser::parse2(
+    Parser::parse2(
         |input: ParseStream<'_>| {
-            Ok((
-                Attribute::parse_outer(input)?,
-                input.parse::<Visibility>()?,
-                input.parse::<syn::Token![mod]>()?,
-                input.parse::<Ident>()?,
-            ))
+            Attribute::parse_outer(input)?;
+            input.parse::<Visibility>()?;
+            input.parse::<syn::Token![mod]>()?;
+            input.parse::<Ident>()?;
+            Ok(())
         },
-        head,
+        head.clone(),
     )
     .ok()?;
-    Some((header, g.stream()))
+    Some((head, g.stream()))
 }
 
 #[cfg(test)]

@@ -107,13 +107,18 @@ impl Generated {
     /// stays written.
     pub fn write_formatted(&self, manifest_file: &str, out: &mut dyn Write) -> io::Result<()> {
         out.write_all(header(manifest_file).as_bytes())?;
-        format::write_items(self.tokens.clone(), out).map_err(|e| match e {
-            format::FormatError::Io(e) => e,
-            format::FormatError::Syntax(e) => io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("generated code is not Rust items: {e}"),
-            ),
-        })
+        format::write_items(self.tokens.clone(), out).map_err(io_error)
+    }
+}
+
+/// A formatting failure as an I/O error.
+fn io_error(e: format::FormatError) -> io::Error {
+    match e {
+        format::FormatError::Io(e) => e,
+        format::FormatError::Syntax(e) => io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("generated code is not Rust items: {e}"),
+        ),
     }
 }
 
@@ -162,13 +167,39 @@ impl Checked {
 
     /// Generates the code: the second phase.
     pub fn emit(&self, options: &Options, source: &ManifestSource) -> Generated {
-        let schema = serde_json::to_string(&self.manifest.schema())
-            .unwrap_or_else(|_| unreachable!("a schema always serialises"));
+        let mut tokens = emit::Collect::default();
+        self.emit_into(options, source, &mut tokens);
         Generated {
-            tokens: emit::emit(&self.ir, options, &self.file, source, &schema),
+            tokens: tokens.finish(),
             warnings: self.warnings.clone(),
             manifest_name: self.manifest.name.clone(),
         }
+    }
+
+    /// Generates the code and writes it formatted to `out` as it is
+    /// generated: the text of [`emit`](Self::emit) then
+    /// [`Generated::write_formatted`], but memory stays that of the
+    /// manifest and of one generated item (a request's method, a type),
+    /// however large the output. The header names the manifest as given to
+    /// [`parse`].
+    ///
+    /// Fails when `out` fails; what was written before stays written.
+    pub fn write_formatted(
+        &self,
+        options: &Options,
+        source: &ManifestSource,
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
+        out.write_all(header(&self.file).as_bytes())?;
+        let mut sink = format::FormatSink::new(out);
+        self.emit_into(options, source, &mut sink);
+        sink.finish().map_err(io_error)
+    }
+
+    fn emit_into(&self, options: &Options, source: &ManifestSource, sink: &mut dyn emit::Sink) {
+        let schema = serde_json::to_string(&self.manifest.schema())
+            .unwrap_or_else(|_| unreachable!("a schema always serialises"));
+        emit::emit(&self.ir, options, &self.file, source, &schema, sink);
     }
 }
 
@@ -385,14 +416,8 @@ impl Builder {
             source,
         })?;
         let shown = path.display().to_string();
-        let generated = generate(
-            &shown,
-            &text,
-            &self.options,
-            &ManifestSource::Literal(text.clone()),
-        )
-        .map_err(Error::Manifest)?;
-        for w in &generated.warnings {
+        let checked = parse(&shown, &text).map_err(Error::Manifest)?;
+        for w in &checked.warnings {
             println!("cargo:warning={w}");
         }
         let out_dir = match &self.out_dir {
@@ -403,7 +428,7 @@ impl Builder {
         };
         let name = match &self.file_name {
             Some(n) => n.clone(),
-            None => default_file_name(path, generated.manifest_name.as_deref()),
+            None => default_file_name(path, checked.manifest.name.as_deref()),
         };
         let out = out_dir.join(format!("{name}.rs"));
         let io_error = |source| Error::Io {
@@ -412,8 +437,12 @@ impl Builder {
         };
         let file = std::fs::File::create(&out).map_err(io_error)?;
         let mut writer = io::BufWriter::new(file);
-        generated
-            .write_formatted(&shown, &mut writer)
+        checked
+            .write_formatted(
+                &self.options,
+                &ManifestSource::Literal(text.clone()),
+                &mut writer,
+            )
             .and_then(|()| writer.flush())
             .map_err(io_error)?;
         Ok(out)
@@ -508,6 +537,45 @@ mod tests {
                 generated.to_formatted_string("m.json"),
                 format!("{}{whole}", header("m.json"))
             );
+        }
+    }
+
+    #[test]
+    fn formatting_as_it_is_generated_gives_the_text_of_formatting_the_whole_file() {
+        let empty_channel = r#"{"version": "1.0.0", "channels": {"idle": {"requests": {}}}}"#;
+        let manifests = [
+            include_str!("../../testdata/manifests/user-management.json"),
+            include_str!("../../tests/manifests/all-types.json"),
+            include_str!("../../tests/manifests/inheritance.json"),
+            include_str!("../../tests/manifests/names.json"),
+            empty_channel,
+        ];
+        let all = Options::default();
+        let client_only = Options {
+            server: false,
+            derives: vec!["Eq".to_owned()],
+            ..Options::default()
+        };
+        let server_only = Options {
+            client: false,
+            ..Options::default()
+        };
+        for text in manifests {
+            let checked = parse("m.json", text).unwrap_or_else(|e| panic!("{e}"));
+            for options in [&all, &client_only, &server_only] {
+                let source = ManifestSource::Literal(text.to_owned());
+                let collected = checked.emit(options, &source);
+                let whole = prettyplease::unparse(&syn::parse2(collected.tokens).unwrap());
+                let mut streamed = Vec::new();
+                checked
+                    .write_formatted(options, &source, &mut streamed)
+                    .unwrap();
+                assert_eq!(
+                    String::from_utf8(streamed).unwrap(),
+                    format!("{}{whole}", header("m.json")),
+                    "{options:?}"
+                );
+            }
         }
     }
 

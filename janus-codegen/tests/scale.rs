@@ -261,3 +261,76 @@ fn a_hundred_requests_with_arguments_on_one_line_generate_valid_rust() {
         );
     }
 }
+
+/// The items of `module`'s trait `name`, or of the impl of `name`.
+fn trait_or_impl_len(file: &syn::File, module: &str, name: &str) -> (usize, usize) {
+    let Some(syn::Item::Mod(m)) = file
+        .items
+        .iter()
+        .find(|item| matches!(item, syn::Item::Mod(m) if m.ident == module))
+    else {
+        panic!("no module `{module}`");
+    };
+    let items = &m.content.as_ref().expect("inline module").1;
+    let trait_items = items
+        .iter()
+        .find_map(|item| match item {
+            syn::Item::Trait(t) if t.ident == name => Some(t.items.len()),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no trait `{name}`"));
+    let arms = items
+        .iter()
+        .find_map(|item| match item {
+            syn::Item::Impl(i) if i.trait_.is_some() => i.items.iter().find_map(|f| match f {
+                syn::ImplItem::Fn(f) if f.sig.ident == "call" => {
+                    f.block.stmts.iter().find_map(|s| match s {
+                        syn::Stmt::Expr(syn::Expr::Match(m), _) => Some(m.arms.len()),
+                        _ => None,
+                    })
+                }
+                _ => None,
+            }),
+            _ => None,
+        })
+        .expect("the dispatcher's match");
+    (trait_items, arms)
+}
+
+#[test]
+fn a_thousand_requests_written_as_generated_are_the_formatted_whole_and_valid_rust() {
+    const N: usize = 1_000;
+    let requests: serde_json::Map<String, Value> = (0..N)
+        .map(|i| {
+            let request = if i % 2 == 0 {
+                json!({})
+            } else {
+                json!({"args": {"n": {"type": "integer", "minimum": 0}}})
+            };
+            (format!("op-{i}"), request)
+        })
+        .collect();
+    let text = manifest(json!({"bench": {"requests": requests}}), json!({}));
+    let source = ManifestSource::Literal(text.clone());
+    let checked = parse("m.json", &text).unwrap_or_else(|e| panic!("{e}"));
+    let mut streamed = Vec::new();
+    checked
+        .write_formatted(&Options::default(), &source, &mut streamed)
+        .unwrap();
+    let streamed = String::from_utf8(streamed).unwrap();
+    assert_eq!(
+        streamed,
+        checked
+            .emit(&Options::default(), &source)
+            .to_formatted_string("m.json")
+    );
+    let file = syn::parse_file(&streamed)
+        .unwrap_or_else(|e| panic!("generated code is not valid Rust: {e}"));
+    // Every request in the handler trait and in the dispatcher (with the
+    // arm for unknown requests).
+    assert_eq!(
+        trait_or_impl_len(&file, "bench", "BenchHandler"),
+        (N, N + 1)
+    );
+    assert_eq!(trait_or_impl_len(&file, "bench", "BenchClient").0, N + 1);
+}

@@ -7,33 +7,44 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::{Ctx, doc_text, docs, ident, private, response_and_error, rt};
+use super::{Ctx, Sink, Slot, doc_text, docs, ident, private, response_and_error, rt};
 use crate::ir::{ChannelIr, RequestIr};
 
-pub(super) fn emit(ctx: &Ctx<'_>, c: &ChannelIr) -> TokenStream {
+pub(super) fn emit(ctx: &Ctx<'_>, c: &ChannelIr, sink: &mut dyn Sink) {
     let rt = rt();
     let name = ident(&c.client);
     let doc = doc_text(&format!(
         "Typed calls to the `{}` channel. Implemented for [`::janus_runtime::Client`], so any client connected to a server of this channel can call them.",
         c.id
     ));
-    let methods = c.requests.iter().map(|r| method(ctx, r));
-    quote! {
-        #doc
-        pub trait #name {
-            /// The runtime client that carries the calls.
-            #[doc(hidden)]
-            fn __janus_client(&self) -> &#rt::Client;
-
-            #(#methods)*
-        }
-
+    let trait_name = name.clone();
+    sink.open(
+        Slot::TraitItems,
+        Box::new(move |methods| {
+            quote! {
+                #doc
+                pub trait #trait_name {
+                    #methods
+                }
+            }
+        }),
+    );
+    sink.items(quote! {
+        /// The runtime client that carries the calls.
+        #[doc(hidden)]
+        fn __janus_client(&self) -> &#rt::Client;
+    });
+    for r in &c.requests {
+        sink.items(method(ctx, r));
+    }
+    sink.close();
+    sink.items(quote! {
         impl #name for #rt::Client {
             fn __janus_client(&self) -> &#rt::Client {
                 self
             }
         }
-    }
+    });
 }
 
 /// One request's method.

@@ -14,6 +14,7 @@ mod enums;
 mod errors;
 mod newtypes;
 mod server;
+mod sink;
 mod structs;
 
 use proc_macro2::{Ident, Span, TokenStream};
@@ -21,6 +22,7 @@ use quote::quote;
 
 use crate::Options;
 use crate::ir::{ChannelIr, Ir, ModKey, TypeDef, TypeRef};
+pub(crate) use sink::{Collect, Sink, Slot, Template};
 
 /// Where the generated `MANIFEST` constant gets its text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -211,74 +213,78 @@ impl Ctx<'_> {
     }
 }
 
-/// Emits the whole file.
-pub fn emit(
+/// Emits the whole file into `sink`, piece by piece.
+pub(crate) fn emit(
     ir: &Ir,
     options: &Options,
     manifest_file: &str,
     source: &ManifestSource,
     schema: &str,
-) -> TokenStream {
+    sink: &mut dyn Sink,
+) {
     let mut ctx = Ctx {
         options,
         models: ident(&ir.models_module),
         module: ModKey::Models,
         manifest_file,
     };
-    let models = models_module(&ctx, ir);
-    let mut channels = Vec::new();
+    models_module(&ctx, ir, sink);
     for (i, c) in ir.channels.iter().enumerate() {
         ctx.module = ModKey::Channel(i);
-        channels.push(channel_module(&ctx, c));
+        channel_module(&ctx, c, sink);
     }
-    let schema_static = schema_static(schema);
-    let manifest = manifest_const(ir, manifest_file, source);
-    quote! {
-        #models
-        #(#channels)*
-        #schema_static
-        #manifest
-    }
+    sink.items(schema_static(schema));
+    sink.items(manifest_const(ir, manifest_file, source));
 }
 
 /// `pub mod models`: the models' types.
-fn models_module(ctx: &Ctx<'_>, ir: &Ir) -> TokenStream {
-    let name = &ctx.models;
+fn models_module(ctx: &Ctx<'_>, ir: &Ir, sink: &mut dyn Sink) {
+    let name = ctx.models.clone();
     let doc = doc_text(&format!(
         "The models of the manifest: types shared by requests and responses.\n\nGenerated from `{}`.",
         ctx.manifest_file
     ));
-    let types = types(ctx, &ir.models);
-    quote! {
-        #doc
-        #[allow(clippy::all)]
-        pub mod #name {
-            #types
-        }
-    }
+    sink.open(
+        Slot::Items,
+        Box::new(move |types| {
+            quote! {
+                #doc
+                #[allow(clippy::all)]
+                pub mod #name {
+                    #types
+                }
+            }
+        }),
+    );
+    types(ctx, &ir.models, sink);
+    sink.close();
 }
 
 /// The types of one module, and the hidden module of their rules.
-fn types(ctx: &Ctx<'_>, defs: &[TypeDef]) -> TokenStream {
-    let items = defs.iter().map(|t| type_def(ctx, t));
-    let rules: Vec<TokenStream> = defs
-        .iter()
-        .filter_map(newtypes::Newtype::of)
-        .map(|n| newtypes::rule(ctx, &n))
-        .collect();
-    let rules = if rules.is_empty() {
-        quote!()
-    } else {
-        let module = rules_module();
-        quote! {
-            /// The rules of this module's constrained values.
-            #[doc(hidden)]
-            pub mod #module {
-                #(#rules)*
+fn types(ctx: &Ctx<'_>, defs: &[TypeDef], sink: &mut dyn Sink) {
+    for t in defs {
+        sink.items(type_def(ctx, t));
+    }
+    if !defs.iter().any(|t| newtypes::Newtype::of(t).is_some()) {
+        return;
+    }
+    let module = rules_module();
+    sink.open(
+        Slot::Items,
+        Box::new(move |rules| {
+            quote! {
+                /// The rules of this module's constrained values.
+                #[doc(hidden)]
+                pub mod #module {
+                    #rules
+                }
             }
-        }
-    };
-    quote!(#(#items)* #rules)
+        }),
+    );
+    for n in defs.iter().filter_map(newtypes::Newtype::of) {
+        sink.items(newtypes::rule(ctx, &n));
+    }
+    sink.close();
 }
 
 fn type_def(ctx: &Ctx<'_>, t: &TypeDef) -> TokenStream {
@@ -321,40 +327,41 @@ fn type_def(ctx: &Ctx<'_>, t: &TypeDef) -> TokenStream {
 }
 
 /// One channel's module: its id, request names, types, client and server.
-fn channel_module(ctx: &Ctx<'_>, c: &ChannelIr) -> TokenStream {
+fn channel_module(ctx: &Ctx<'_>, c: &ChannelIr, sink: &mut dyn Sink) {
     let module = ident(&c.module);
     let doc = docs(&c.doc);
     let id = &c.id;
-    let types = types(ctx, &c.types);
-    let consts = c.requests.iter().map(|r| {
+    sink.open(
+        Slot::Items,
+        Box::new(move |body| {
+            quote! {
+                #doc
+                #[allow(clippy::all)]
+                pub mod #module {
+                    #body
+                }
+            }
+        }),
+    );
+    let chan_doc = doc_text(&format!("The channel id: `{id}`."));
+    sink.items(quote! {
+        #chan_doc
+        pub const CHANNEL_ID: &str = #id;
+    });
+    for r in &c.requests {
         let name = ident(&r.const_name);
         let wire = &r.wire;
         let d = doc_text(&format!("The wire name of the `{wire}` request."));
-        quote!(#d pub const #name: &str = #wire;)
-    });
-    let client = if ctx.options.client {
-        client::emit(ctx, c)
-    } else {
-        quote!()
-    };
-    let server = if ctx.options.server {
-        server::emit(ctx, c)
-    } else {
-        quote!()
-    };
-    let chan_doc = doc_text(&format!("The channel id: `{id}`."));
-    quote! {
-        #doc
-        #[allow(clippy::all)]
-        pub mod #module {
-            #chan_doc
-            pub const CHANNEL_ID: &str = #id;
-            #(#consts)*
-            #types
-            #client
-            #server
-        }
+        sink.items(quote!(#d pub const #name: &str = #wire;));
     }
+    types(ctx, &c.types, sink);
+    if ctx.options.client {
+        client::emit(ctx, c, sink);
+    }
+    if ctx.options.server {
+        server::emit(ctx, c, sink);
+    }
+    sink.close();
 }
 
 /// The manifest's rules, embedded for the one checker.

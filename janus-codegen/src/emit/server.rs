@@ -5,47 +5,48 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::{Ctx, doc_text, docs, ident, json, private, response_and_error, rt};
+use super::{Ctx, Sink, Slot, doc_text, docs, ident, json, private, response_and_error, rt};
 use crate::ir::{ChannelIr, RequestIr};
 
-pub(super) fn emit(ctx: &Ctx<'_>, c: &ChannelIr) -> TokenStream {
-    let handler = handler_trait(ctx, c);
-    let server = server_struct(c);
-    let service = service_impl(c);
-    quote! {
-        #handler
-        #server
-        #service
-    }
+pub(super) fn emit(ctx: &Ctx<'_>, c: &ChannelIr, sink: &mut dyn Sink) {
+    handler_trait(ctx, c, sink);
+    sink.items(server_struct(c));
+    service_impl(c, sink);
 }
 
 /// The handler trait: one method per request.
-fn handler_trait(ctx: &Ctx<'_>, c: &ChannelIr) -> TokenStream {
+fn handler_trait(ctx: &Ctx<'_>, c: &ChannelIr, sink: &mut dyn Sink) {
     let rt = rt();
     let name = ident(&c.handler);
     let doc = doc_text(&format!(
         "What answers the `{}` channel: implement it (with `async fn`s) and serve it with [`{}`].",
         c.id, c.server
     ));
-    let methods = c.requests.iter().map(|r| {
+    sink.open(
+        Slot::TraitItems,
+        Box::new(move |methods| {
+            quote! {
+                #doc
+                pub trait #name: ::std::marker::Send + ::std::marker::Sync + 'static {
+                    #methods
+                }
+            }
+        }),
+    );
+    for r in &c.requests {
         let method = ident(&r.method);
         let d = docs(&r.doc);
         let (resp, err) = response_and_error(ctx, r);
         let ret = quote!(impl ::std::future::Future<Output = ::std::result::Result<#resp, #rt::HandlerError<#err>>> + ::std::marker::Send);
-        match &r.args {
+        sink.items(match &r.args {
             Some(args) => {
                 let args = ident(args);
                 quote!(#d fn #method(&self, ctx: &#rt::RequestContext, args: #args) -> #ret;)
             }
             None => quote!(#d fn #method(&self, ctx: &#rt::RequestContext) -> #ret;),
-        }
-    });
-    quote! {
-        #doc
-        pub trait #name: ::std::marker::Send + ::std::marker::Sync + 'static {
-            #(#methods)*
-        }
+        });
     }
+    sink.close();
 }
 
 /// The dispatcher struct and its constructors.
@@ -94,58 +95,77 @@ fn server_struct(c: &ChannelIr) -> TokenStream {
 }
 
 /// `impl Service`: the routing of each request to its handler method.
-fn service_impl(c: &ChannelIr) -> TokenStream {
+fn service_impl(c: &ChannelIr, sink: &mut dyn Sink) {
     let rt = rt();
     let j = json();
     let p = private();
     let handler = ident(&c.handler);
     let server = ident(&c.server);
+    let impl_rt = rt.clone();
+    sink.open(
+        Slot::ImplItems,
+        Box::new(move |items| {
+            quote! {
+                impl<H: #handler> #impl_rt::Service for #server<H> {
+                    #items
+                }
+            }
+        }),
+    );
     let names = c.requests.iter().map(|r| {
         let konst = ident(&r.const_name);
         quote!(::std::convert::From::from(#konst))
     });
-    let arms = c.requests.iter().map(call_arm);
+    sink.items(quote! {
+        fn channel_id(&self) -> &str {
+            CHANNEL_ID
+        }
+
+        fn requests(&self) -> ::std::vec::Vec<::std::string::String> {
+            ::std::vec![#(#names),*]
+        }
+
+        fn manifest(&self) -> ::std::option::Option<&str> {
+            ::std::option::Option::Some(super::MANIFEST)
+        }
+
+        fn validate(&self, request: &str, args: &#j::Value) -> ::std::result::Result<(), #rt::ErrorObject> {
+            super::__JANUS_SCHEMA.validate(CHANNEL_ID, request, args)
+        }
+    });
     let unused = if c.requests.is_empty() {
         quote!(let _ = (handler, ctx, args);)
     } else {
         quote!()
     };
-    quote! {
-        impl<H: #handler> #rt::Service for #server<H> {
-            fn channel_id(&self) -> &str {
-                CHANNEL_ID
-            }
-
-            fn requests(&self) -> ::std::vec::Vec<::std::string::String> {
-                ::std::vec![#(#names),*]
-            }
-
-            fn manifest(&self) -> ::std::option::Option<&str> {
-                ::std::option::Option::Some(super::MANIFEST)
-            }
-
-            fn validate(&self, request: &str, args: &#j::Value) -> ::std::result::Result<(), #rt::ErrorObject> {
-                super::__JANUS_SCHEMA.validate(CHANNEL_ID, request, args)
-            }
-
-            fn call(
-                &self,
-                ctx: #rt::RequestContext,
-                request: &str,
-                args: #j::Value,
-            ) -> #rt::BoxFuture<'static, ::std::result::Result<#j::Value, #rt::ErrorObject>> {
-                let handler = ::std::clone::Clone::clone(&self.handler);
-                #unused
-                match request {
-                    #(#arms)*
-                    other => {
-                        let error = #p::unknown_request(CHANNEL_ID, other);
-                        ::std::boxed::Box::pin(async move { ::std::result::Result::Err(error) })
+    sink.open(
+        Slot::Arms,
+        Box::new(move |arms| {
+            quote! {
+                fn call(
+                    &self,
+                    ctx: #rt::RequestContext,
+                    request: &str,
+                    args: #j::Value,
+                ) -> #rt::BoxFuture<'static, ::std::result::Result<#j::Value, #rt::ErrorObject>> {
+                    let handler = ::std::clone::Clone::clone(&self.handler);
+                    #unused
+                    match request {
+                        #arms
+                        other => {
+                            let error = #p::unknown_request(CHANNEL_ID, other);
+                            ::std::boxed::Box::pin(async move { ::std::result::Result::Err(error) })
+                        }
                     }
                 }
             }
-        }
+        }),
+    );
+    for r in &c.requests {
+        sink.items(call_arm(r));
     }
+    sink.close();
+    sink.close();
 }
 
 /// One request's arm of `Service::call`.

@@ -1,0 +1,76 @@
+//! Where the emitter puts what it generates: a [`Sink`] receives the output
+//! in order, item by item, so that nothing needs the whole output at once.
+//!
+//! Items that hold many others (modules, traits, impls, the `match` of a
+//! dispatcher) are not handed over whole: the sink is given the container
+//! as a [`Template`] ([`Sink::open`]), then its contents piece by piece,
+//! then [`Sink::close`]. [`Collect`] rebuilds the whole token stream (the
+//! macro and [`Generated`](crate::Generated) use it); the formatter writes
+//! each piece as it arrives (`crate::format::FormatSink`).
+
+use proc_macro2::TokenStream;
+
+/// What a container holds: what the pieces handed between its
+/// [`open`](Sink::open) and [`close`](Sink::close) are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Slot {
+    /// Items of a module (or of the file).
+    Items,
+    /// Items of a trait.
+    TraitItems,
+    /// Items of an impl block.
+    ImplItems,
+    /// Arms of a `match`.
+    Arms,
+}
+
+/// A container with its contents left out: given the contents, the tokens
+/// of the whole container (an item, or a trait or impl item).
+pub(crate) type Template = Box<dyn FnOnce(TokenStream) -> TokenStream>;
+
+/// Receives generated code in order.
+pub(crate) trait Sink {
+    /// One or more pieces of the innermost open container (items at the
+    /// top).
+    fn items(&mut self, tokens: TokenStream);
+    /// Starts a container holding `slot`s: what follows until the matching
+    /// [`close`](Self::close) is its contents.
+    fn open(&mut self, slot: Slot, template: Template);
+    /// Ends the innermost open container.
+    fn close(&mut self);
+}
+
+/// A sink that rebuilds the whole token stream.
+#[derive(Default)]
+pub(crate) struct Collect {
+    /// The open containers and the contents they have so far.
+    open: Vec<(Template, TokenStream)>,
+    done: TokenStream,
+}
+
+impl Collect {
+    /// Everything received (containers still open are left out).
+    pub(crate) fn finish(self) -> TokenStream {
+        self.done
+    }
+}
+
+impl Sink for Collect {
+    fn items(&mut self, tokens: TokenStream) {
+        match self.open.last_mut() {
+            Some((_, contents)) => contents.extend(tokens),
+            None => self.done.extend(tokens),
+        }
+    }
+
+    fn open(&mut self, _slot: Slot, template: Template) {
+        self.open.push((template, TokenStream::new()));
+    }
+
+    fn close(&mut self) {
+        if let Some((template, contents)) = self.open.pop() {
+            let whole = template(contents);
+            self.items(whole);
+        }
+    }
+}
