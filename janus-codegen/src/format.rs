@@ -11,11 +11,17 @@
 //! one-line placeholder for its contents: the lines before the placeholder
 //! are written when its first piece comes, the lines after when it closes.
 //!
+//! Pieces are formatted in batches, on worker threads when there is more
+//! than one CPU ([`with_sink`]): the emitter goes on generating while they
+//! are formatted, and the text is written in the order the pieces came.
+//!
 //! [`write_items`] does the same for a token stream already built: it is
 //! cut into items (at a `;` or a `{…}` after which the tokens so far parse
 //! as an item), and modules are entered, not parsed whole.
 
+use std::collections::VecDeque;
 use std::io::{self, Write};
+use std::sync::{Mutex, mpsc};
 
 use proc_macro2::{Delimiter, Group, TokenStream, TokenTree};
 use quote::quote;
@@ -47,9 +53,84 @@ impl From<syn::Error> for FormatError {
 /// Writes `tokens`, a sequence of items, formatted as prettyplease formats
 /// a file holding them.
 pub(crate) fn write_items(tokens: TokenStream, out: &mut dyn Write) -> Result<(), FormatError> {
-    let mut sink = FormatSink::new(out);
-    feed(tokens, false, &mut sink)?;
-    sink.finish()
+    with_sink(out, |sink| feed(tokens, false, sink))
+}
+
+/// Runs `f` with a [`FormatSink`] writing to `out`, then finishes it: the
+/// first failure of `f` or of formatting.
+///
+/// With more than one CPU, the pieces are formatted on worker threads
+/// (as many as there are CPUs, at most [`MAX_WORKERS`]) while `f` goes on
+/// generating; the text is written in the order the pieces came, so the
+/// output is the same as formatting them one by one.
+pub(crate) fn with_sink<'w>(
+    out: &'w mut dyn Write,
+    f: impl FnOnce(&mut FormatSink<'w>) -> Result<(), FormatError>,
+) -> Result<(), FormatError> {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(MAX_WORKERS);
+    with_workers(out, workers, f)
+}
+
+/// [`with_sink`] with `workers` formatting threads (none below 2).
+fn with_workers<'w>(
+    out: &'w mut dyn Write,
+    workers: usize,
+    f: impl FnOnce(&mut FormatSink<'w>) -> Result<(), FormatError>,
+) -> Result<(), FormatError> {
+    if workers < 2 {
+        let mut sink = FormatSink::new(out, None);
+        let result = f(&mut sink);
+        return result.and(sink.finish());
+    }
+    let (jobs, queue) = mpsc::sync_channel::<Job>(workers);
+    let queue = Mutex::new(queue);
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| work(&queue));
+        }
+        let mut sink = FormatSink::new(out, Some(jobs));
+        let result = f(&mut sink);
+        // Finishing drops the jobs' sender: the workers end.
+        result.and(sink.finish())
+    })
+}
+
+/// At most this many formatting threads.
+const MAX_WORKERS: usize = 4;
+
+/// Pieces to format on a worker: their text (proc-macro2's token streams
+/// cannot cross threads), where they go, and where the result goes.
+struct Job {
+    text: String,
+    slot: Slot,
+    depth: usize,
+    done: mpsc::SyncSender<Result<String, String>>,
+}
+
+/// A worker: formats jobs until the sink is finished.
+fn work(queue: &Mutex<mpsc::Receiver<Job>>) {
+    loop {
+        // Held while waiting: the other workers wait for the lock instead.
+        let job = match queue.lock() {
+            Ok(queue) => queue.recv(),
+            Err(_) => return,
+        };
+        let Ok(job) = job else { return };
+        let result = job
+            .text
+            .parse::<TokenStream>()
+            .map_err(|e| e.to_string())
+            .and_then(|tokens| {
+                contents_text(job.slot, job.depth, tokens).map_err(|e| match e {
+                    FormatError::Syntax(e) => e.to_string(),
+                    FormatError::Io(e) => e.to_string(),
+                })
+            });
+        // The sink may have stopped waiting after a failure.
+        let _ = job.done.send(result);
+    }
 }
 
 /// Hands the items of `tokens` to `sink`, entering modules; with `inner`,
@@ -111,6 +192,10 @@ pub(crate) struct FormatSink<'w> {
     /// formatted independently) for a fraction of the wrappers' cost.
     pending: TokenStream,
     pending_count: usize,
+    /// Where pieces go to be formatted on worker threads; `None`: here.
+    jobs: Option<mpsc::SyncSender<Job>>,
+    /// The results of the jobs handed out and not written yet, oldest first.
+    in_flight: VecDeque<mpsc::Receiver<Result<String, String>>>,
 }
 
 /// How many pieces are formatted together.
@@ -133,7 +218,7 @@ const INDENT: usize = 4;
 const SLOT_NAME: &str = "__janus_slot";
 
 impl<'w> FormatSink<'w> {
-    pub(crate) fn new(out: &'w mut dyn Write) -> Self {
+    fn new(out: &'w mut dyn Write, jobs: Option<mpsc::SyncSender<Job>>) -> Self {
         FormatSink {
             out,
             frames: vec![Frame {
@@ -145,12 +230,15 @@ impl<'w> FormatSink<'w> {
             error: None,
             pending: TokenStream::new(),
             pending_count: 0,
+            jobs,
+            in_flight: VecDeque::new(),
         }
     }
 
     /// Ends formatting: the first failure, if any.
-    pub(crate) fn finish(mut self) -> Result<(), FormatError> {
+    fn finish(mut self) -> Result<(), FormatError> {
         self.flush();
+        self.attempt(Self::drain);
         self.take_error()
     }
 
@@ -166,10 +254,51 @@ impl<'w> FormatSink<'w> {
                 .frames
                 .last()
                 .unwrap_or_else(|| unreachable!("the file's frame stays"));
-            let text = contents_text(frame, tokens)?;
-            s.out.write_all(text.as_bytes())?;
+            let (slot, depth) = (frame.slot, frame.depth);
+            let Some(jobs) = &s.jobs else {
+                let text = contents_text(slot, depth, tokens)?;
+                s.out.write_all(text.as_bytes())?;
+                return Ok(());
+            };
+            let (done, result) = mpsc::sync_channel(1);
+            let job = Job {
+                text: tokens.to_string(),
+                slot,
+                depth,
+                done,
+            };
+            jobs.send(job).map_err(|_| worker_failed())?;
+            s.in_flight.push_back(result);
+            // Bounded: memory stays that of a few batches.
+            if s.in_flight.len() > 2 * MAX_WORKERS {
+                s.write_oldest()?;
+            }
             Ok(())
         });
+    }
+
+    /// Waits for the oldest job handed out and writes its text.
+    fn write_oldest(&mut self) -> Result<(), FormatError> {
+        let Some(result) = self.in_flight.pop_front() else {
+            return Ok(());
+        };
+        let text = result
+            .recv()
+            .map_err(|_| worker_failed())?
+            .map_err(|message| {
+                FormatError::Syntax(syn::Error::new(proc_macro2::Span::call_site(), message))
+            })?;
+        self.out.write_all(text.as_bytes())?;
+        Ok(())
+    }
+
+    /// Writes the text of every job handed out: before anything else is
+    /// written.
+    fn drain(&mut self) -> Result<(), FormatError> {
+        while !self.in_flight.is_empty() {
+            self.write_oldest()?;
+        }
+        Ok(())
     }
 
     fn take_error(&mut self) -> Result<(), FormatError> {
@@ -192,7 +321,8 @@ impl<'w> FormatSink<'w> {
             };
             let slot = self.frames[i].slot;
             let tokens = template(placeholder(slot));
-            let text = contents_text(&self.frames[i - 1], tokens)?;
+            let outer = &self.frames[i - 1];
+            let text = contents_text(outer.slot, outer.depth, tokens)?;
             let marker = placeholder_line(slot);
             let (at, line) = text
                 .lines()
@@ -215,6 +345,7 @@ impl<'w> FormatSink<'w> {
                 part.push_str(l);
                 part.push('\n');
             }
+            self.drain()?;
             self.out.write_all(prefix.as_bytes())?;
             let frame = &mut self.frames[i];
             frame.depth = depth;
@@ -257,7 +388,10 @@ impl Sink for FormatSink<'_> {
         match frame.template {
             // Never started: empty, formatted whole.
             Some(template) => self.items(template(TokenStream::new())),
-            None => self.attempt(|s| Ok(s.out.write_all(frame.suffix.as_bytes())?)),
+            None => self.attempt(|s| {
+                s.drain()?;
+                Ok(s.out.write_all(frame.suffix.as_bytes())?)
+            }),
         }
     }
 }
@@ -284,20 +418,19 @@ fn placeholder_line(slot: Slot) -> &'static str {
 /// `tokens`, contents of `frame`, formatted at the frame's depth: wrapped
 /// in what holds such contents (a trait, an impl, a function's `match`) and
 /// in modules up to that depth, formatted, the wrappers' lines removed.
-fn contents_text(frame: &Frame, tokens: TokenStream) -> Result<String, FormatError> {
+fn contents_text(slot: Slot, depth: usize, tokens: TokenStream) -> Result<String, FormatError> {
     let name = Ident::new(SLOT_NAME, proc_macro2::Span::call_site());
-    let (mut wrapped, levels) = match frame.slot {
+    let (mut wrapped, levels) = match slot {
         Slot::Items => (tokens, 0),
         Slot::TraitItems => (quote!(trait #name { #tokens }), 1),
         Slot::ImplItems => (quote!(impl #name { #tokens }), 1),
         Slot::Arms => (quote!(fn #name() { match #name { #tokens } }), 2),
     };
-    for _ in levels..frame.depth {
+    for _ in levels..depth {
         wrapped = quote!(mod #name { #wrapped });
     }
     let file: syn::File = syn::parse2(wrapped)?;
     let text = prettyplease::unparse(&file);
-    let depth = frame.depth;
     if depth == 0 {
         return Ok(text);
     }
@@ -309,6 +442,10 @@ fn contents_text(frame: &Frame, tokens: TokenStream) -> Result<String, FormatErr
         out.push('\n');
     }
     Ok(out)
+}
+
+fn worker_failed() -> FormatError {
+    FormatError::Io(io::Error::other("a code-formatting thread failed"))
 }
 
 /// Takes the `#![…]` attributes a module's content starts with.
@@ -395,6 +532,73 @@ mod tests {
             pub const MANIFEST: &str = "{}";
         };
         assert_eq!(streamed(tokens.clone()), whole(tokens));
+    }
+
+    #[test]
+    fn formatting_threads_write_what_one_thread_writes() {
+        // Many batches in nested containers, with modules, a trait and an
+        // impl: written in order whatever thread formatted them.
+        let fns: Vec<TokenStream> = (0..300_u32)
+            .map(|i| {
+                let f = quote::format_ident!("f_{}", i);
+                quote!(/// A method.
+                    fn #f(&self) -> ::std::result::Result<i64, ::std::string::String> { Ok(#i) })
+            })
+            .collect();
+        let structs: Vec<TokenStream> = (0..300_u32)
+            .map(|i| {
+                let s = quote::format_ident!("S{}", i);
+                quote!(pub struct #s { pub a: i64 })
+            })
+            .collect();
+        let tokens = quote! {
+            pub mod a {
+                #(#structs)*
+                pub mod b {
+                    pub trait T { #(#fns)* }
+                    pub struct Z;
+                    impl T for Z {}
+                }
+            }
+            pub const LAST: &str = "end";
+        };
+        let mut results = Vec::new();
+        for workers in [1, 2, 4] {
+            let mut out = Vec::new();
+            let done = with_workers(&mut out, workers, |sink| feed(tokens.clone(), false, sink));
+            assert!(done.is_ok(), "{workers} workers");
+            results.push(String::from_utf8(out).unwrap());
+        }
+        assert_eq!(results[0], whole(tokens));
+        assert_eq!(results[1], results[0]);
+        assert_eq!(results[2], results[0]);
+    }
+
+    #[test]
+    fn a_syntax_error_found_by_a_formatting_thread_is_reported() {
+        let items: Vec<TokenStream> = (0..100_u32)
+            .map(|i| {
+                let s = quote::format_ident!("S{}", i);
+                quote!(pub struct #s;)
+            })
+            .collect();
+        // As the emitter hands pieces over: unchecked until formatted.
+        let mut out = Vec::new();
+        let result = with_workers(&mut out, 2, |sink| {
+            for item in items {
+                sink.items(item);
+            }
+            sink.items(quote!(1 + 1));
+            sink.items(quote!(
+                pub struct After;
+            ));
+            Ok(())
+        });
+        assert!(matches!(result, Err(FormatError::Syntax(_))));
+        // What came before the bad piece is written; nothing after it.
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("pub struct S63;"), "{text}");
+        assert!(!text.contains("After"), "{text}");
     }
 
     #[test]

@@ -191,9 +191,11 @@ impl Checked {
         out: &mut dyn Write,
     ) -> io::Result<()> {
         out.write_all(header(&self.file).as_bytes())?;
-        let mut sink = format::FormatSink::new(out);
-        self.emit_into(options, source, &mut sink);
-        sink.finish().map_err(io_error)
+        format::with_sink(out, |sink| {
+            self.emit_into(options, source, sink);
+            Ok(())
+        })
+        .map_err(io_error)
     }
 
     fn emit_into(&self, options: &Options, source: &ManifestSource, sink: &mut dyn emit::Sink) {
