@@ -558,10 +558,11 @@ impl Server {
     /// Fails at once if the services are misconfigured (a channel added
     /// twice, an invalid or reserved name, a manifest that is not JSON).
     pub async fn serve(self) -> io::Result<()> {
-        // The receive loop runs as a task of the runtime, next to the reactor
-        // that wakes it: awaited directly from `block_on` (as in `main`), it
-        // would run on the calling thread, and every datagram would cost a
-        // wake-up of that thread.
+        // The endpoints run as a task of the runtime, next to the reactor
+        // that wakes them: awaited directly from `block_on` (as in `main`),
+        // they would run on the calling thread, and every wake-up would cost
+        // one of that thread. (Datagrams are received on a blocking thread
+        // of the runtime's pool; see `endpoint_dgram::run`.)
         let handle = self.handle();
         let mut stop_on_drop = StopOnDrop(Some(handle));
         let result = tokio::spawn(self.run_to_end()).await;
