@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::delivery::{Delivery, Reply, Undelivered};
 use super::dispatch::Dispatcher;
-use super::pipeline::{Endpoint, Pipeline, Sent, TrySend};
+use super::pipeline::{Answers, Endpoint, Pipeline, Sent, TrySend};
 use super::rate_limit::{RateLimiter, SenderKey};
 use super::reply_policy::{DgramPolicy, Refusal, Refused};
 use super::stats::{DropReason, Stats};
@@ -138,19 +138,25 @@ fn receive(
     stop: &Stop,
     mut batch: RecvBatch,
 ) {
+    let mut answers = Answers::default();
     loop {
         let received = batch.recv_wait(socket);
         let accepting = !stop.stopping();
         match received {
-            Ok(_) => {
+            Ok(n) => {
+                // A lone request is answered at once; the answers to several
+                // go out together once all are handled.
+                let together = n > 1;
                 for (bytes, meta) in batch.iter() {
                     // The shutdown's wake-up: no bytes, and no sender's
                     // credentials (which every datagram on this socket has).
                     if !accepting && bytes.is_empty() && meta.credentials.is_none() {
                         continue;
                     }
-                    handle(pipeline, bytes, meta, accepting);
+                    let answers = together.then_some(&mut answers);
+                    handle(pipeline, bytes, meta, accepting, answers);
                 }
+                pipeline.flush(&mut answers);
             }
             Err(e) if accepting => {
                 // Receive errors on a datagram socket are per-datagram (e.g.
@@ -166,16 +172,23 @@ fn receive(
     // Stop receiving; answer what is already queued with -32001.
     while batch.recv(socket).is_ok() {
         for (bytes, meta) in batch.iter() {
-            handle(pipeline, bytes, meta, false);
+            handle(pipeline, bytes, meta, false, None);
         }
     }
 }
 
 /// One datagram: a truncated one is answered `-32005` (to its sender only:
 /// its `reply_to` was not read); any other goes through the pipeline.
-fn handle(pipeline: &Arc<Pipeline<DgramEndpoint>>, bytes: &[u8], meta: &Received, accepting: bool) {
+/// An answer ready at once goes into `answers`, when given.
+fn handle(
+    pipeline: &Arc<Pipeline<DgramEndpoint>>,
+    bytes: &[u8],
+    meta: &Received,
+    accepting: bool,
+    answers: Option<&mut Answers<Reply>>,
+) {
     let Some(real_len) = meta.truncated_from else {
-        pipeline.handle(bytes, meta, accepting);
+        pipeline.handle_into(bytes, meta, accepting, answers);
         return;
     };
     pipeline.stats().received();
@@ -199,6 +212,19 @@ fn handle(pipeline: &Arc<Pipeline<DgramEndpoint>>, bytes: &[u8], meta: &Received
 impl DgramEndpoint {
     fn stats(&self) -> &Stats {
         &self.control.stats
+    }
+
+    /// What became of one attempt to send `bytes` without waiting.
+    fn tried(&self, sent: Result<bool, Undelivered>, bytes: Vec<u8>) -> TrySend {
+        match sent {
+            Ok(true) => TrySend::Sent,
+            // No room now: wait on a task (or give up if the size is the trouble).
+            Ok(false) | Err(Undelivered::TooLarge) => TrySend::Busy(bytes),
+            Err(why) => {
+                self.undelivered(why);
+                TrySend::Failed
+            }
+        }
     }
 
     fn undelivered(&self, why: Undelivered) -> Sent {
@@ -271,15 +297,20 @@ impl Endpoint for DgramEndpoint {
     }
 
     fn try_send(&self, to: &Reply, bytes: Vec<u8>) -> TrySend {
-        match self.delivery.try_send(to, &bytes) {
-            Ok(true) => TrySend::Sent,
-            // No room now: wait on a task (or give up if the size is the trouble).
-            Ok(false) | Err(Undelivered::TooLarge) => TrySend::Busy(bytes),
-            Err(why) => {
-                self.undelivered(why);
-                TrySend::Failed
-            }
-        }
+        let sent = self.delivery.try_send(to, &bytes);
+        self.tried(sent, bytes)
+    }
+
+    /// The answers to one destination go out with one `sendmmsg`.
+    fn try_send_many(&self, answers: Vec<(&Reply, Vec<u8>)>) -> Vec<TrySend> {
+        let views: Vec<(&Reply, &[u8])> = answers.iter().map(|(to, b)| (*to, &b[..])).collect();
+        let results = self.delivery.try_send_many(&views);
+        drop(views);
+        results
+            .into_iter()
+            .zip(answers)
+            .map(|(sent, (_, bytes))| self.tried(sent, bytes))
+            .collect()
     }
 
     /// Sends an answer, waiting (until `deadline`, or at least a moment) for
