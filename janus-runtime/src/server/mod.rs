@@ -555,6 +555,10 @@ impl Server {
     /// running handlers finish (up to the shutdown grace period), answers
     /// what is still queued with `-32001`, and removes the socket file.
     ///
+    /// A datagram socket is read on a thread of the runtime's blocking pool
+    /// (see `spawn_blocking`), kept for as long as the server runs: a
+    /// runtime built with `max_blocking_threads` needs one more per server.
+    ///
     /// Fails at once if the services are misconfigured (a channel added
     /// twice, an invalid or reserved name, a manifest that is not JSON).
     pub async fn serve(self) -> io::Result<()> {
