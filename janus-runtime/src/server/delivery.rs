@@ -291,6 +291,47 @@ impl Delivery {
         Ok(sent)
     }
 
+    /// [`try_send`](Self::try_send) for several answers at once, in order:
+    /// the answers of a run for one cached destination go out with one
+    /// `sendmmsg` on its connection; any that did not (no room, an error,
+    /// no connection yet) take [`try_send`](Self::try_send)'s path one by
+    /// one, with its checks, caps and counting.
+    pub fn try_send_many(&self, answers: &[(&Reply, &[u8])]) -> Vec<Result<bool, Undelivered>> {
+        let mut out = Vec::with_capacity(answers.len());
+        let mut start = 0;
+        while start < answers.len() {
+            let (first, _) = answers[start];
+            let same = |(to, _): &(&Reply, &[u8])| {
+                to.addr.path == first.addr.path && to.credentials == first.credentials
+            };
+            let end = start + 1 + answers[start + 1..].iter().take_while(|a| same(a)).count();
+            let receiver = if end - start > 1 {
+                self.cached(first)
+            } else {
+                None
+            };
+            let sent = match &receiver {
+                Some(receiver) => {
+                    let run: Vec<&[u8]> = answers[start..end].iter().map(|(_, b)| *b).collect();
+                    receiver
+                        .conn
+                        .try_send_many(&run, self.max_message)
+                        .unwrap_or(0)
+                }
+                None => 0,
+            };
+            for (i, (to, bytes)) in answers[start..end].iter().enumerate() {
+                out.push(if i < sent {
+                    Ok(true)
+                } else {
+                    self.try_send(to, bytes)
+                });
+            }
+            start = end;
+        }
+        out
+    }
+
     /// Sends, waiting for room until `deadline` within the caps.
     pub async fn send(
         &self,
@@ -448,5 +489,60 @@ mod tests {
             delivery.send(&reply(&gone), b"x", deadline).await,
             Err(Undelivered::Dropped(DropReason::ReceiverGone))
         ));
+    }
+    #[tokio::test]
+    async fn answers_sent_together_arrive_in_order_and_those_without_room_are_held() {
+        let dir = tempfile::tempdir().unwrap();
+        let own = dir.path().join("server.sock");
+        let (_server, own_id) = bind_server_socket(&own, 0o600).unwrap();
+        let control = control();
+        let delivery = Delivery::new(
+            DeliveryLimits::default(),
+            1 << 16,
+            &own,
+            own_id,
+            control.clone(),
+        );
+        let a = dir.path().join("a.sock");
+        let b = dir.path().join("b.sock");
+        let (rx_a, rx_b) = (
+            UnixDatagram::bind(&a).unwrap(),
+            UnixDatagram::bind(&b).unwrap(),
+        );
+        rx_a.set_nonblocking(true).unwrap();
+        let (to_a, to_b) = (reply(&a), reply(&b));
+        // The first answer to a destination connects; later runs are sent together.
+        assert!(delivery.try_send(&to_a, b"0").unwrap());
+        let answers: Vec<(&Reply, &[u8])> =
+            vec![(&to_a, b"1"), (&to_a, b"2"), (&to_b, b"b"), (&to_a, b"3")];
+        let results = delivery.try_send_many(&answers);
+        assert!(results.iter().all(|r| matches!(r, Ok(true))), "{results:?}");
+        let mut buf = [0u8; 16];
+        let mut got = Vec::new();
+        while let Ok(n) = rx_a.recv(&mut buf) {
+            got.push(buf[..n].to_vec());
+        }
+        assert_eq!(got, [b"0", b"1", b"2", b"3"]);
+        assert_eq!(rx_b.recv(&mut buf).unwrap(), 1);
+
+        // A queue that fills part-way: the rest is held within the caps
+        // (each answer is for a request of its own, with its own reply).
+        let many: Vec<Vec<u8>> = (0..200).map(|i| format!("{i}").into_bytes()).collect();
+        let replies: Vec<Reply> = many.iter().map(|_| reply(&a)).collect();
+        let answers: Vec<(&Reply, &[u8])> = replies
+            .iter()
+            .zip(&many)
+            .map(|(to, m)| (to, &m[..]))
+            .collect();
+        let results = delivery.try_send_many(&answers);
+        let sent = results.iter().take_while(|r| matches!(r, Ok(true))).count();
+        assert!(sent > 0 && sent < answers.len(), "{sent} sent");
+        assert!(results[sent..].iter().all(|r| matches!(r, Ok(false))));
+        let mut got = Vec::new();
+        while let Ok(n) = rx_a.recv(&mut buf) {
+            got.push(buf[..n].to_vec());
+        }
+        assert_eq!(got, many[..sent]);
+        assert_eq!(control.stats.snapshot().held_answers, answers.len() - sent);
     }
 }

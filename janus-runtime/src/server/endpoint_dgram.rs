@@ -6,13 +6,14 @@ use std::io;
 use std::os::unix::net::UnixDatagram as StdUnixDatagram;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
 use super::delivery::{Delivery, Reply, Undelivered};
 use super::dispatch::Dispatcher;
-use super::pipeline::{Endpoint, Pipeline, Sent, TrySend};
+use super::pipeline::{Answers, Endpoint, Pipeline, Sent, TrySend};
 use super::rate_limit::{RateLimiter, SenderKey};
 use super::reply_policy::{DgramPolicy, Refusal, Refused};
 use super::stats::{DropReason, Stats};
@@ -20,7 +21,7 @@ use super::{Control, ServerConfig};
 use crate::context::PeerCredentials;
 use crate::error::{ErrorCode, ErrorObject, error_type};
 use crate::transport::batch::RecvBatch;
-use crate::transport::datagram::{self as dgram, FileId, Received};
+use crate::transport::datagram::{FileId, Received};
 use crate::wire;
 
 /// How long, once shutdown stops waiting for handlers, an answer may still
@@ -33,9 +34,8 @@ const SHUTDOWN_SEND_WAIT: Duration = Duration::from_millis(500);
 /// [`MAX_BATCH`](crate::transport::batch::MAX_BATCH).
 const RECEIVE_BUFFERS: usize = 32 << 20;
 
-/// A bound datagram socket and what sending on it needs.
+/// What sending answers for one datagram endpoint needs.
 pub(super) struct DgramEndpoint {
-    socket: dgram::Socket,
     /// Answers go out on connected sockets, one per destination.
     delivery: Delivery,
     /// Error answers to malformed input, per sender.
@@ -48,9 +48,47 @@ pub(super) struct DgramEndpoint {
     control: Arc<Control>,
 }
 
+/// Tells the receiving thread to stop: the flag, then `shutdown(SHUT_RD)`
+/// on the socket, which ends a wait in `recvmmsg` at once (datagrams
+/// already queued can still be read; new ones are refused with `EPIPE`).
+struct Stop {
+    stopping: AtomicBool,
+    socket: StdUnixDatagram,
+}
+
+impl Stop {
+    fn now(&self) {
+        self.stopping.store(true, Ordering::Release);
+        let _ = rustix::net::shutdown(&self.socket, rustix::net::Shutdown::Read);
+    }
+
+    fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::Acquire)
+    }
+}
+
+/// Stops the receiving thread when the endpoint's future ends, however it
+/// ends (the runtime waits for blocking threads when it shuts down).
+struct StopOnDrop(Arc<Stop>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.now();
+    }
+}
+
 /// Receives until shutdown, then answers what is already queued with
 /// `-32001`. Draining running requests is the server's job (they may
 /// belong to several endpoints).
+///
+/// Datagrams are received on a thread of the runtime's blocking pool, in
+/// one `recvmmsg` that waits for the first datagram and takes the others
+/// already queued (up to [`MAX_BATCH`](crate::transport::batch::MAX_BATCH)):
+/// a lone request costs one system call to receive and one to answer, as
+/// in a blocking server, with no readiness event or reactor wake-up in
+/// between. Each request goes through the pipeline on that thread; a
+/// handler that does not finish at once continues on a task of the
+/// runtime.
 pub(super) async fn run(
     socket: StdUnixDatagram,
     own: (&Path, FileId),
@@ -59,8 +97,13 @@ pub(super) async fn run(
     config: &ServerConfig,
     control: &Arc<Control>,
 ) -> io::Result<()> {
+    socket.set_nonblocking(false)?;
+    let stop = Arc::new(Stop {
+        stopping: AtomicBool::new(false),
+        socket: socket.try_clone()?,
+    });
+    let _stop_on_drop = StopOnDrop(stop.clone());
     let endpoint = Arc::new(DgramEndpoint {
-        socket: dgram::Socket::new(socket)?,
         delivery: Delivery::new(config.delivery, max_message, own.0, own.1, control.clone()),
         rate_limit: RateLimiter::new(),
         policy: DgramPolicy::new(&config.allowed_dirs),
@@ -75,43 +118,77 @@ pub(super) async fn run(
         config.observer.clone(),
     );
     // A datagram that does not fit is reported truncated, never parsed.
-    // After each wake-up, what is queued is received at once (a lone
-    // request is handled as soon as it comes; under load, one call brings
-    // many).
-    let mut batch = RecvBatch::new(RECEIVE_BUFFERS / max_message.max(1), max_message);
+    let batch = RecvBatch::new(RECEIVE_BUFFERS / max_message.max(1), max_message);
+    let receiving = {
+        let stop = stop.clone();
+        tokio::task::spawn_blocking(move || receive(&socket, &pipeline, &stop, batch))
+    };
+    control.shutdown.cancelled().await;
+    stop.now();
+    receiving
+        .await
+        .map_err(|e| io::Error::other(format!("the datagram receiving thread failed: {e}")))
+}
+
+/// The receiving thread: what arrives goes through the pipeline until
+/// [`Stop::now`]; then what is already queued is answered `-32001`.
+fn receive(
+    socket: &StdUnixDatagram,
+    pipeline: &Arc<Pipeline<DgramEndpoint>>,
+    stop: &Stop,
+    mut batch: RecvBatch,
+) {
+    let mut answers = Answers::default();
     loop {
-        let received = tokio::select! {
-            biased;
-            _ = control.shutdown.cancelled() => break,
-            r = pipeline.endpoint().socket.recv_batch(&mut batch) => r,
-        };
+        let received = batch.recv_wait(socket);
+        let accepting = !stop.stopping();
         match received {
-            Ok(_) => {
+            Ok(n) => {
+                // A lone request is answered at once; the answers to several
+                // go out together once all are handled.
+                let together = n > 1;
                 for (bytes, meta) in batch.iter() {
-                    handle(&pipeline, bytes, meta, true);
+                    // The shutdown's wake-up: no bytes, and no sender's
+                    // credentials (which every datagram on this socket has).
+                    if !accepting && bytes.is_empty() && meta.credentials.is_none() {
+                        continue;
+                    }
+                    let answers = together.then_some(&mut answers);
+                    handle(pipeline, bytes, meta, accepting, answers);
                 }
+                pipeline.flush(&mut answers);
             }
-            Err(e) => {
+            Err(e) if accepting => {
                 // Receive errors on a datagram socket are per-datagram (e.g.
                 // ancillary data trouble); keep serving.
                 tracing::warn!(error = %e, "receive failed");
             }
+            Err(_) => {}
+        }
+        if !accepting {
+            break;
         }
     }
     // Stop receiving; answer what is already queued with -32001.
-    while batch.recv(&pipeline.endpoint().socket).is_ok() {
+    while batch.recv(socket).is_ok() {
         for (bytes, meta) in batch.iter() {
-            handle(&pipeline, bytes, meta, false);
+            handle(pipeline, bytes, meta, false, None);
         }
     }
-    Ok(())
 }
 
 /// One datagram: a truncated one is answered `-32005` (to its sender only:
 /// its `reply_to` was not read); any other goes through the pipeline.
-fn handle(pipeline: &Arc<Pipeline<DgramEndpoint>>, bytes: &[u8], meta: &Received, accepting: bool) {
+/// An answer ready at once goes into `answers`, when given.
+fn handle(
+    pipeline: &Arc<Pipeline<DgramEndpoint>>,
+    bytes: &[u8],
+    meta: &Received,
+    accepting: bool,
+    answers: Option<&mut Answers<Reply>>,
+) {
     let Some(real_len) = meta.truncated_from else {
-        pipeline.handle(bytes, meta, accepting);
+        pipeline.handle_into(bytes, meta, accepting, answers);
         return;
     };
     pipeline.stats().received();
@@ -135,6 +212,19 @@ fn handle(pipeline: &Arc<Pipeline<DgramEndpoint>>, bytes: &[u8], meta: &Received
 impl DgramEndpoint {
     fn stats(&self) -> &Stats {
         &self.control.stats
+    }
+
+    /// What became of one attempt to send `bytes` without waiting.
+    fn tried(&self, sent: Result<bool, Undelivered>, bytes: Vec<u8>) -> TrySend {
+        match sent {
+            Ok(true) => TrySend::Sent,
+            // No room now: wait on a task (or give up if the size is the trouble).
+            Ok(false) | Err(Undelivered::TooLarge) => TrySend::Busy(bytes),
+            Err(why) => {
+                self.undelivered(why);
+                TrySend::Failed
+            }
+        }
     }
 
     fn undelivered(&self, why: Undelivered) -> Sent {
@@ -207,15 +297,20 @@ impl Endpoint for DgramEndpoint {
     }
 
     fn try_send(&self, to: &Reply, bytes: Vec<u8>) -> TrySend {
-        match self.delivery.try_send(to, &bytes) {
-            Ok(true) => TrySend::Sent,
-            // No room now: wait on a task (or give up if the size is the trouble).
-            Ok(false) | Err(Undelivered::TooLarge) => TrySend::Busy(bytes),
-            Err(why) => {
-                self.undelivered(why);
-                TrySend::Failed
-            }
-        }
+        let sent = self.delivery.try_send(to, &bytes);
+        self.tried(sent, bytes)
+    }
+
+    /// The answers to one destination go out with one `sendmmsg`.
+    fn try_send_many(&self, answers: Vec<(&Reply, Vec<u8>)>) -> Vec<TrySend> {
+        let views: Vec<(&Reply, &[u8])> = answers.iter().map(|(to, b)| (*to, &b[..])).collect();
+        let results = self.delivery.try_send_many(&views);
+        drop(views);
+        results
+            .into_iter()
+            .zip(answers)
+            .map(|(sent, (_, bytes))| self.tried(sent, bytes))
+            .collect()
     }
 
     /// Sends an answer, waiting (until `deadline`, or at least a moment) for

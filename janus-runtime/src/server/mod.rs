@@ -555,13 +555,18 @@ impl Server {
     /// running handlers finish (up to the shutdown grace period), answers
     /// what is still queued with `-32001`, and removes the socket file.
     ///
+    /// A datagram socket is read on a thread of the runtime's blocking pool
+    /// (see `spawn_blocking`), kept for as long as the server runs: a
+    /// runtime built with `max_blocking_threads` needs one more per server.
+    ///
     /// Fails at once if the services are misconfigured (a channel added
     /// twice, an invalid or reserved name, a manifest that is not JSON).
     pub async fn serve(self) -> io::Result<()> {
-        // The receive loop runs as a task of the runtime, next to the reactor
-        // that wakes it: awaited directly from `block_on` (as in `main`), it
-        // would run on the calling thread, and every datagram would cost a
-        // wake-up of that thread.
+        // The endpoints run as a task of the runtime, next to the reactor
+        // that wakes them: awaited directly from `block_on` (as in `main`),
+        // they would run on the calling thread, and every wake-up would cost
+        // one of that thread. (Datagrams are received on a blocking thread
+        // of the runtime's pool; see `endpoint_dgram::run`.)
         let handle = self.handle();
         let mut stop_on_drop = StopOnDrop(Some(handle));
         let result = tokio::spawn(self.run_to_end()).await;

@@ -92,6 +92,15 @@ pub(crate) trait Endpoint: Send + Sync + Sized + 'static {
     /// Sends an answer if that is possible without waiting.
     fn try_send(&self, to: &Self::Dest, bytes: Vec<u8>) -> TrySend;
 
+    /// [`try_send`](Self::try_send) for several answers at once, in order:
+    /// one result per answer (a transport may need fewer system calls).
+    fn try_send_many(&self, answers: Vec<(&Self::Dest, Vec<u8>)>) -> Vec<TrySend> {
+        answers
+            .into_iter()
+            .map(|(to, bytes)| self.try_send(to, bytes))
+            .collect()
+    }
+
     /// Sends an answer, waiting for room until `deadline` (or at least a
     /// moment); failures are counted by the transport.
     fn send(
@@ -104,6 +113,26 @@ pub(crate) trait Endpoint: Send + Sync + Sized + 'static {
     /// Completes when nobody can receive answers at `to` any more (a closed
     /// connection): a handler still running for it is then cancelled.
     fn gone(to: &Self::Dest) -> impl Future<Output = ()> + Send;
+}
+
+/// An answer to a request that finished on the receiving task, kept to be
+/// sent with the other answers of its batch.
+struct Pending<D> {
+    to: D,
+    bytes: Vec<u8>,
+    is_error: bool,
+    corr: Correlation,
+    deadline: Instant,
+}
+
+/// The answers produced while a batch of received messages is handled, sent
+/// together by [`Pipeline::flush`].
+pub(crate) struct Answers<D>(Vec<Pending<D>>);
+
+impl<D> Default for Answers<D> {
+    fn default() -> Self {
+        Answers(Vec::new())
+    }
 }
 
 /// The pipeline for one transport endpoint; many endpoints share one
@@ -160,6 +189,19 @@ impl<E: Endpoint> Pipeline<E> {
     /// Handles one complete message; `accepting` is false while shutting
     /// down (the request is then answered `-32001`).
     pub fn handle(self: &Arc<Self>, bytes: &[u8], origin: &E::Origin, accepting: bool) {
+        self.handle_into(bytes, origin, accepting, None);
+    }
+
+    /// [`handle`](Self::handle), except that an answer ready at once is kept
+    /// in `batch` (when given) for [`flush`](Self::flush), which sends the
+    /// answers of a batch of messages together.
+    pub fn handle_into(
+        self: &Arc<Self>,
+        bytes: &[u8],
+        origin: &E::Origin,
+        accepting: bool,
+        batch: Option<&mut Answers<E::Dest>>,
+    ) {
         self.stats().received();
         let received_at = Instant::now();
         let peer = E::credentials(origin);
@@ -235,14 +277,14 @@ impl<E: Endpoint> Pipeline<E> {
             Ok(running) => running,
             Err(error) => {
                 self.report(seen, RequestOutcome::Error(error.clone()));
-                self.answer_now(to, &corr, Err(error), deadline);
+                self.answer_now(to, corr, Err(error), deadline, batch);
                 return;
             }
         };
         if let Some(outcome) = self.dispatcher.poll_now(&mut running) {
             drop(running);
             self.report(seen, outcome_of(&outcome));
-            self.answer_now(to, &corr, outcome, deadline);
+            self.answer_now(to, corr, outcome, deadline, batch);
             return;
         }
         let this = self.clone();
@@ -362,20 +404,66 @@ impl<E: Endpoint> Pipeline<E> {
     }
 
     /// Answers a request that finished on the receiving task: sent right
-    /// away when the receiver has room, otherwise by a task that waits.
+    /// away when the receiver has room, otherwise by a task that waits; or,
+    /// given a `batch`, kept there for [`flush`](Self::flush).
     fn answer_now(
         self: &Arc<Self>,
         to: Option<E::Dest>,
-        corr: &Correlation,
+        corr: Correlation,
         outcome: Result<Output, ErrorObject>,
         deadline: Instant,
+        batch: Option<&mut Answers<E::Dest>>,
     ) {
         let Some(to) = to else {
             self.notified(outcome);
             return;
         };
-        let (bytes, is_error) = self.encode(corr, &outcome);
-        let bytes = match self.endpoint.try_send(&to, bytes) {
+        let (bytes, is_error) = self.encode(&corr, &outcome);
+        if let Some(batch) = batch {
+            batch.0.push(Pending {
+                to,
+                bytes,
+                is_error,
+                corr,
+                deadline,
+            });
+            return;
+        }
+        let sent = self.endpoint.try_send(&to, bytes);
+        self.sent_now(sent, to, is_error, corr, deadline);
+    }
+
+    /// Sends the answers kept in `batch`, together, as
+    /// [`answer_now`](Self::answer_now) would have one by one.
+    pub fn flush(self: &Arc<Self>, batch: &mut Answers<E::Dest>) {
+        if batch.0.is_empty() {
+            return;
+        }
+        let mut rest = Vec::with_capacity(batch.0.len());
+        let mut answers = Vec::with_capacity(batch.0.len());
+        for p in batch.0.drain(..) {
+            answers.push(p.bytes);
+            rest.push((p.to, p.is_error, p.corr, p.deadline));
+        }
+        let results = self
+            .endpoint
+            .try_send_many(rest.iter().map(|(to, ..)| to).zip(answers).collect());
+        for (sent, (to, is_error, corr, deadline)) in results.into_iter().zip(rest) {
+            self.sent_now(sent, to, is_error, corr, deadline);
+        }
+    }
+
+    /// Accounts for an answer's attempt to go out at once; one that found no
+    /// room is handed to a task that waits.
+    fn sent_now(
+        self: &Arc<Self>,
+        sent: TrySend,
+        to: E::Dest,
+        is_error: bool,
+        corr: Correlation,
+        deadline: Instant,
+    ) {
+        let bytes = match sent {
             TrySend::Sent => {
                 self.stats().answered(is_error);
                 return;
@@ -384,7 +472,6 @@ impl<E: Endpoint> Pipeline<E> {
             TrySend::Busy(bytes) => bytes,
         };
         let this = self.clone();
-        let corr = corr.clone();
         self.dispatcher.spawn(async move {
             this.deliver(&to, bytes, is_error, &corr, deadline).await;
         });

@@ -69,8 +69,29 @@ impl RecvBatch {
     /// Receives what is queued, up to one datagram per slot, without
     /// blocking (`WouldBlock` when nothing is): how many arrived.
     pub(crate) fn recv(&mut self, socket: &impl AsFd) -> io::Result<usize> {
+        self.receive(socket, libc::MSG_DONTWAIT)
+    }
+
+    /// Receives what is queued, up to one datagram per slot, blocking the
+    /// calling thread until the first one arrives (`MSG_WAITFORONE`: the
+    /// rest are only those already queued, so a lone datagram is never
+    /// held back for others). The socket must be in blocking mode; a
+    /// signal's interruption is retried. Returns how many arrived.
+    ///
+    /// A receiving socket shut down for reading (`shutdown(SHUT_RD)`) ends
+    /// the wait with one entry of no bytes, no sender and no credentials.
+    pub(crate) fn recv_wait(&mut self, socket: &impl AsFd) -> io::Result<usize> {
+        loop {
+            match self.receive(socket, libc::MSG_WAITFORONE) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => return other,
+            }
+        }
+    }
+
+    fn receive(&mut self, socket: &impl AsFd, mode: libc::c_int) -> io::Result<usize> {
         self.filled = 0;
-        let n = recvmmsg(socket, &mut self.slots)?;
+        let n = recvmmsg(socket, &mut self.slots, mode)?;
         self.filled = n;
         Ok(n)
     }
@@ -91,9 +112,10 @@ struct Raw {
     credentials: Option<PeerCredentials>,
 }
 
-/// `recvmmsg(MSG_DONTWAIT | MSG_TRUNC | MSG_CMSG_CLOEXEC)` into `slots`.
+/// `recvmmsg(mode | MSG_TRUNC | MSG_CMSG_CLOEXEC)` into `slots`, `mode`
+/// being `MSG_DONTWAIT` or `MSG_WAITFORONE`.
 #[allow(unsafe_code)]
-fn recvmmsg(socket: &impl AsFd, slots: &mut [Slot]) -> io::Result<usize> {
+fn recvmmsg(socket: &impl AsFd, slots: &mut [Slot], mode: libc::c_int) -> io::Result<usize> {
     let count = slots.len().min(MAX_BATCH);
     // SAFETY: iovec and mmsghdr are plain C structs for which all zeroes
     // (null pointers, zero lengths) is a valid value.
@@ -114,7 +136,7 @@ fn recvmmsg(socket: &impl AsFd, slots: &mut [Slot]) -> io::Result<usize> {
         msg.msg_control = slot.control.as_mut_ptr().cast();
         msg.msg_controllen = size_of::<[u64; CONTROL_WORDS]>() as _;
     }
-    let flags = libc::MSG_DONTWAIT | libc::MSG_TRUNC | libc::MSG_CMSG_CLOEXEC;
+    let flags = mode | libc::MSG_TRUNC | libc::MSG_CMSG_CLOEXEC;
     // SAFETY: every header points at a name, an iovec and a control buffer
     // that live (borrowed mutably here) until the call returns, with their
     // true sizes; the kernel writes within them only.

@@ -391,6 +391,43 @@ impl Connected {
         }
     }
 
+    /// Sends several datagrams with one system call (`sendmmsg`), in order,
+    /// without waiting: how many went out before the receiver's queue (or
+    /// our send buffer) was full, or the error of the first. `limit` is the
+    /// largest datagram the server sends.
+    pub(crate) fn try_send_many(
+        &self,
+        datagrams: &[&[u8]],
+        limit: usize,
+    ) -> Result<usize, SendError> {
+        use rustix::net::{MMsgHdr, SendAncillaryBuffer};
+        let Some(largest) = datagrams.iter().map(|d| d.len()).max() else {
+            return Ok(0);
+        };
+        self.make_room_for(largest, limit);
+        let iovs: Vec<io::IoSlice<'_>> = datagrams.iter().map(|d| io::IoSlice::new(d)).collect();
+        let mut controls: Vec<SendAncillaryBuffer<'_, '_, '_>> = datagrams
+            .iter()
+            .map(|_| SendAncillaryBuffer::default())
+            .collect();
+        let mut msgs: Vec<MMsgHdr<'_>> = iovs
+            .iter()
+            .zip(controls.iter_mut())
+            .map(|(iov, control)| MMsgHdr::new(std::slice::from_ref(iov), control))
+            .collect();
+        match rustix::net::sendmmsg(
+            &self.socket,
+            &mut msgs,
+            SendFlags::DONTWAIT | SendFlags::NOSIGNAL,
+        ) {
+            Ok(sent) => Ok(sent),
+            Err(errno) => match classify(errno) {
+                None => Ok(0),
+                Some(err) => Err(err),
+            },
+        }
+    }
+
     /// Sends, waiting until `deadline` while the receiver's queue is full.
     /// The kernel wakes a connected sender when its receiver reads; the
     /// timer behind it is a safety net, and `fallback` is called when the
