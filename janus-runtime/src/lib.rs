@@ -35,7 +35,7 @@ pub use server::{
     DropCounts, RESERVED_REQUESTS, RequestOutcome, RequestRecord, Server, ServerBuilder,
     ServerHandle, ServerStats, StreamCounts,
 };
-pub use service::{BoxFuture, Service};
+pub use service::{BoxFuture, CallFuture, Service};
 pub use signal::{ShutdownSignal, shutdown_signal};
 pub use transport::stream_frame as frame;
 pub use typed::Constrained;

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use crate::error::{ErrorCode, ErrorObject};
 use crate::typed::{Base, Constrained, Rule};
-use crate::{ApplicationError, CallError, Client, HandlerError};
+use crate::{ApplicationError, CallError, CallFuture, Client, HandlerError};
 
 /// The manifest's rules embedded in generated code (the schema's JSON
 /// text), turned into a [`Checker`] on first use.
@@ -120,24 +120,30 @@ impl Serialize for NoArgs {
 /// What a generated client method does: sends the arguments, checks the
 /// result against the manifest (a [`CallError::InvalidResponse`] names the
 /// member that broke which rule), then decodes it without checking it again.
-pub async fn call<A, R, E>(
-    client: &Client,
-    schema: &EmbeddedSchema,
-    channel: &str,
-    request: &str,
+///
+/// The future is boxed here, once per request type, so that a generated
+/// client trait names one concrete type instead of an opaque future per
+/// method (which the compiler checks and lowers separately for each).
+pub fn call<'a, A, R, E>(
+    client: &'a Client,
+    schema: &'static EmbeddedSchema,
+    channel: &'static str,
+    request: &'static str,
     args: A,
-) -> Result<R, CallError<E>>
+) -> CallFuture<'a, R, E>
 where
-    A: Serialize + Sync,
-    R: DeserializeOwned,
+    A: Serialize + Send + Sync + 'a,
+    R: DeserializeOwned + Send + 'a,
     E: ApplicationError,
 {
-    let result = async {
-        let value: Value = client.call_typed(channel, request, &args).await?;
-        let value = schema.checked_response(channel, request, value)?;
-        crate::typed::decode_checked(value).map_err(CallError::Decode)
-    };
-    result.await.map_err(CallError::into_application)
+    Box::pin(async move {
+        let result = async {
+            let value: Value = client.call_typed(channel, request, &args).await?;
+            let value = schema.checked_response(channel, request, value)?;
+            crate::typed::decode_checked(value).map_err(CallError::Decode)
+        };
+        result.await.map_err(CallError::into_application)
+    })
 }
 
 /// Checks a request's arguments once (every violation in one `-32602`) and

@@ -11,6 +11,12 @@ use crate::error::ErrorObject;
 /// A boxed, sendable future.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
+/// What a generated client method returns: the boxed call, answering the
+/// request's response or a [`CallError`](crate::CallError) with the
+/// request's declared errors `E`. Await it like any future.
+pub type CallFuture<'a, R, E = std::convert::Infallible> =
+    BoxFuture<'a, Result<R, crate::error::CallError<E>>>;
+
 /// One channel's requests: what a [`Server`](crate::Server) routes to.
 ///
 /// Generated code implements this for each channel of a manifest (the

@@ -554,21 +554,37 @@ pub trait WireEnum: Copy + 'static {
 
 /// The variant whose wire value is `text`; the error lists the allowed
 /// values (and the closest one).
+///
+/// The generic part is only the final indexing: the search and the error
+/// are [`wire_position`], compiled once here rather than once per enum.
 pub fn parse_enum<E: WireEnum>(text: &str) -> Result<E, InvalidValue> {
-    let found = E::WIRE.iter().position(|w| *w == text);
-    match found.and_then(|i| E::VARIANTS.get(i)) {
-        Some(variant) => Ok(*variant),
-        None => {
-            let violation = janus_constraints::check_enum_str(text, E::WIRE)
+    let i = wire_position(text, E::WIRE, E::VARIANTS.len(), E::NAME)?;
+    Ok(E::VARIANTS[i])
+}
+
+/// The position of `text` among the wire values `wire` of the enum `name`,
+/// if it is below `variants` (the number of variants); otherwise the
+/// `enum` violation naming the allowed values.
+#[inline(never)]
+fn wire_position(
+    text: &str,
+    wire: &'static [&'static str],
+    variants: usize,
+    name: &'static str,
+) -> Result<usize, InvalidValue> {
+    match wire.iter().position(|w| *w == text) {
+        Some(i) if i < variants => Ok(i),
+        _ => {
+            let violation = janus_constraints::check_enum_str(text, wire)
                 .err()
                 .unwrap_or_else(|| {
                     Violation::new(
                         janus_constraints::keyword::ENUM,
-                        Value::from(E::WIRE),
+                        Value::from(wire),
                         format!("{} is not a variant", janus_constraints::show_str(text)),
                     )
                 });
-            Err(InvalidValue::new(E::NAME, violation))
+            Err(InvalidValue::new(name, violation))
         }
     }
 }

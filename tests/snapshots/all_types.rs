@@ -1031,15 +1031,14 @@ pub mod catalog {
         /// The `any-object` request.
         fn any_object(
             &self,
-        ) -> impl ::std::future::Future<
-            Output = ::std::result::Result<
-                ::janus_runtime::__private::serde_json::Map<
-                    ::std::string::String,
-                    ::janus_runtime::__private::serde_json::Value,
-                >,
-                ::janus_runtime::CallError<::std::convert::Infallible>,
+        ) -> ::janus_runtime::CallFuture<
+            '_,
+            ::janus_runtime::__private::serde_json::Map<
+                ::std::string::String,
+                ::janus_runtime::__private::serde_json::Value,
             >,
-        > + ::std::marker::Send {
+            ::std::convert::Infallible,
+        > {
             ::janus_runtime::__private::call(
                 self.__janus_client(),
                 &super::__JANUS_SCHEMA,
@@ -1051,12 +1050,11 @@ pub mod catalog {
         /// A scalar response.
         fn count_items(
             &self,
-        ) -> impl ::std::future::Future<
-            Output = ::std::result::Result<
-                CountItemsResponse,
-                ::janus_runtime::CallError<::std::convert::Infallible>,
-            >,
-        > + ::std::marker::Send {
+        ) -> ::janus_runtime::CallFuture<
+            '_,
+            CountItemsResponse,
+            ::std::convert::Infallible,
+        > {
             ::janus_runtime::__private::call(
                 self.__janus_client(),
                 &super::__JANUS_SCHEMA,
@@ -1068,12 +1066,7 @@ pub mod catalog {
         /// The `flag` request.
         fn flag(
             &self,
-        ) -> impl ::std::future::Future<
-            Output = ::std::result::Result<
-                bool,
-                ::janus_runtime::CallError<::std::convert::Infallible>,
-            >,
-        > + ::std::marker::Send {
+        ) -> ::janus_runtime::CallFuture<'_, bool, ::std::convert::Infallible> {
             ::janus_runtime::__private::call(
                 self.__janus_client(),
                 &super::__JANUS_SCHEMA,
@@ -1086,12 +1079,11 @@ pub mod catalog {
         fn item_state(
             &self,
             args: ItemStateArgs,
-        ) -> impl ::std::future::Future<
-            Output = ::std::result::Result<
-                ItemStateResponse,
-                ::janus_runtime::CallError<::std::convert::Infallible>,
-            >,
-        > + ::std::marker::Send {
+        ) -> ::janus_runtime::CallFuture<
+            '_,
+            ItemStateResponse,
+            ::std::convert::Infallible,
+        > {
             ::janus_runtime::__private::call(
                 self.__janus_client(),
                 &super::__JANUS_SCHEMA,
@@ -1103,12 +1095,11 @@ pub mod catalog {
         /// The `list-tags` request.
         fn list_tags(
             &self,
-        ) -> impl ::std::future::Future<
-            Output = ::std::result::Result<
-                ::std::vec::Vec<ListTagsResponseItem>,
-                ::janus_runtime::CallError<::std::convert::Infallible>,
-            >,
-        > + ::std::marker::Send {
+        ) -> ::janus_runtime::CallFuture<
+            '_,
+            ::std::vec::Vec<ListTagsResponseItem>,
+            ::std::convert::Infallible,
+        > {
             ::janus_runtime::__private::call(
                 self.__janus_client(),
                 &super::__JANUS_SCHEMA,
@@ -1121,12 +1112,7 @@ pub mod catalog {
         fn put_item(
             &self,
             args: PutItemArgs,
-        ) -> impl ::std::future::Future<
-            Output = ::std::result::Result<
-                PutItemResponse,
-                ::janus_runtime::CallError<PutItemError>,
-            >,
-        > + ::std::marker::Send {
+        ) -> ::janus_runtime::CallFuture<'_, PutItemResponse, PutItemError> {
             ::janus_runtime::__private::call(
                 self.__janus_client(),
                 &super::__JANUS_SCHEMA,
@@ -1138,12 +1124,7 @@ pub mod catalog {
         /// The `ratio` request.
         fn ratio(
             &self,
-        ) -> impl ::std::future::Future<
-            Output = ::std::result::Result<
-                f64,
-                ::janus_runtime::CallError<::std::convert::Infallible>,
-            >,
-        > + ::std::marker::Send {
+        ) -> ::janus_runtime::CallFuture<'_, f64, ::std::convert::Infallible> {
             ::janus_runtime::__private::call(
                 self.__janus_client(),
                 &super::__JANUS_SCHEMA,
@@ -1155,12 +1136,11 @@ pub mod catalog {
         /// No declared response: any JSON.
         fn raw(
             &self,
-        ) -> impl ::std::future::Future<
-            Output = ::std::result::Result<
-                ::janus_runtime::Value,
-                ::janus_runtime::CallError<::std::convert::Infallible>,
-            >,
-        > + ::std::marker::Send {
+        ) -> ::janus_runtime::CallFuture<
+            '_,
+            ::janus_runtime::Value,
+            ::std::convert::Infallible,
+        > {
             ::janus_runtime::__private::call(
                 self.__janus_client(),
                 &super::__JANUS_SCHEMA,

@@ -450,12 +450,7 @@ pub mod directory {
         fn add_team(
             &self,
             args: AddTeamArgs,
-        ) -> impl ::std::future::Future<
-            Output = ::std::result::Result<
-                AddTeamResponse,
-                ::janus_runtime::CallError<AddTeamError>,
-            >,
-        > + ::std::marker::Send {
+        ) -> ::janus_runtime::CallFuture<'_, AddTeamResponse, AddTeamError> {
             ::janus_runtime::__private::call(
                 self.__janus_client(),
                 &super::__JANUS_SCHEMA,
@@ -467,12 +462,11 @@ pub mod directory {
         /// Everyone: a request with no args and an array of models as response.
         fn list_people(
             &self,
-        ) -> impl ::std::future::Future<
-            Output = ::std::result::Result<
-                ::std::vec::Vec<super::models::Employee>,
-                ::janus_runtime::CallError<::std::convert::Infallible>,
-            >,
-        > + ::std::marker::Send {
+        ) -> ::janus_runtime::CallFuture<
+            '_,
+            ::std::vec::Vec<super::models::Employee>,
+            ::std::convert::Infallible,
+        > {
             ::janus_runtime::__private::call(
                 self.__janus_client(),
                 &super::__JANUS_SCHEMA,
@@ -484,12 +478,11 @@ pub mod directory {
         /// The whole tree.
         fn org_chart(
             &self,
-        ) -> impl ::std::future::Future<
-            Output = ::std::result::Result<
-                super::models::TeamNode,
-                ::janus_runtime::CallError<::std::convert::Infallible>,
-            >,
-        > + ::std::marker::Send {
+        ) -> ::janus_runtime::CallFuture<
+            '_,
+            super::models::TeamNode,
+            ::std::convert::Infallible,
+        > {
             ::janus_runtime::__private::call(
                 self.__janus_client(),
                 &super::__JANUS_SCHEMA,
@@ -665,12 +658,11 @@ pub mod health {
         /// The `status` request.
         fn status(
             &self,
-        ) -> impl ::std::future::Future<
-            Output = ::std::result::Result<
-                ::janus_runtime::Value,
-                ::janus_runtime::CallError<::std::convert::Infallible>,
-            >,
-        > + ::std::marker::Send {
+        ) -> ::janus_runtime::CallFuture<
+            '_,
+            ::janus_runtime::Value,
+            ::std::convert::Infallible,
+        > {
             ::janus_runtime::__private::call(
                 self.__janus_client(),
                 &super::__JANUS_SCHEMA,

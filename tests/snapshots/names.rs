@@ -267,12 +267,11 @@ pub mod r#async {
         fn r#await(
             &self,
             args: AwaitArgs,
-        ) -> impl ::std::future::Future<
-            Output = ::std::result::Result<
-                ::janus_runtime::Value,
-                ::janus_runtime::CallError<::std::convert::Infallible>,
-            >,
-        > + ::std::marker::Send {
+        ) -> ::janus_runtime::CallFuture<
+            '_,
+            ::janus_runtime::Value,
+            ::std::convert::Infallible,
+        > {
             ::janus_runtime::__private::call(
                 self.__janus_client(),
                 &super::__JANUS_SCHEMA,
@@ -696,12 +695,11 @@ pub mod models_channel {
         fn r#type(
             &self,
             args: TypeArgs,
-        ) -> impl ::std::future::Future<
-            Output = ::std::result::Result<
-                ::janus_runtime::Value,
-                ::janus_runtime::CallError<::std::convert::Infallible>,
-            >,
-        > + ::std::marker::Send {
+        ) -> ::janus_runtime::CallFuture<
+            '_,
+            ::janus_runtime::Value,
+            ::std::convert::Infallible,
+        > {
             ::janus_runtime::__private::call(
                 self.__janus_client(),
                 &super::__JANUS_SCHEMA,
@@ -1174,12 +1172,11 @@ pub mod user_service {
         /// Its constant would be CHANNEL_ID: renamed.
         fn channel_id(
             &self,
-        ) -> impl ::std::future::Future<
-            Output = ::std::result::Result<
-                ::janus_runtime::Value,
-                ::janus_runtime::CallError<::std::convert::Infallible>,
-            >,
-        > + ::std::marker::Send {
+        ) -> ::janus_runtime::CallFuture<
+            '_,
+            ::janus_runtime::Value,
+            ::std::convert::Infallible,
+        > {
             ::janus_runtime::__private::call(
                 self.__janus_client(),
                 &super::__JANUS_SCHEMA,
@@ -1192,12 +1189,11 @@ pub mod user_service {
         fn create_user(
             &self,
             args: CreateUserArgs,
-        ) -> impl ::std::future::Future<
-            Output = ::std::result::Result<
-                ::janus_runtime::Value,
-                ::janus_runtime::CallError<::std::convert::Infallible>,
-            >,
-        > + ::std::marker::Send {
+        ) -> ::janus_runtime::CallFuture<
+            '_,
+            ::janus_runtime::Value,
+            ::std::convert::Infallible,
+        > {
             ::janus_runtime::__private::call(
                 self.__janus_client(),
                 &super::__JANUS_SCHEMA,
@@ -1210,12 +1206,11 @@ pub mod user_service {
         fn update_user(
             &self,
             args: UpdateUserArgs,
-        ) -> impl ::std::future::Future<
-            Output = ::std::result::Result<
-                UpdateUserResponse,
-                ::janus_runtime::CallError<::std::convert::Infallible>,
-            >,
-        > + ::std::marker::Send {
+        ) -> ::janus_runtime::CallFuture<
+            '_,
+            UpdateUserResponse,
+            ::std::convert::Infallible,
+        > {
             ::janus_runtime::__private::call(
                 self.__janus_client(),
                 &super::__JANUS_SCHEMA,

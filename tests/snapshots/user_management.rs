@@ -594,12 +594,11 @@ pub mod user_service {
         fn create_user(
             &self,
             args: CreateUserArgs,
-        ) -> impl ::std::future::Future<
-            Output = ::std::result::Result<
-                super::models::CreateUserResponse,
-                ::janus_runtime::CallError<CreateUserError>,
-            >,
-        > + ::std::marker::Send {
+        ) -> ::janus_runtime::CallFuture<
+            '_,
+            super::models::CreateUserResponse,
+            CreateUserError,
+        > {
             ::janus_runtime::__private::call(
                 self.__janus_client(),
                 &super::__JANUS_SCHEMA,

@@ -353,12 +353,11 @@ pub mod tasks {
         fn add(
             &self,
             args: AddArgs,
-        ) -> impl ::std::future::Future<
-            Output = ::std::result::Result<
-                super::models::Task,
-                ::janus_runtime::CallError<::std::convert::Infallible>,
-            >,
-        > + ::std::marker::Send {
+        ) -> ::janus_runtime::CallFuture<
+            '_,
+            super::models::Task,
+            ::std::convert::Infallible,
+        > {
             ::janus_runtime::__private::call(
                 self.__janus_client(),
                 &super::__JANUS_SCHEMA,
@@ -371,12 +370,11 @@ pub mod tasks {
         fn set_priority(
             &self,
             args: SetPriorityArgs,
-        ) -> impl ::std::future::Future<
-            Output = ::std::result::Result<
-                super::models::Percent,
-                ::janus_runtime::CallError<::std::convert::Infallible>,
-            >,
-        > + ::std::marker::Send {
+        ) -> ::janus_runtime::CallFuture<
+            '_,
+            super::models::Percent,
+            ::std::convert::Infallible,
+        > {
             ::janus_runtime::__private::call(
                 self.__janus_client(),
                 &super::__JANUS_SCHEMA,
@@ -388,12 +386,11 @@ pub mod tasks {
         /// The `top-priority` request.
         fn top_priority(
             &self,
-        ) -> impl ::std::future::Future<
-            Output = ::std::result::Result<
-                super::models::Priority,
-                ::janus_runtime::CallError<::std::convert::Infallible>,
-            >,
-        > + ::std::marker::Send {
+        ) -> ::janus_runtime::CallFuture<
+            '_,
+            super::models::Priority,
+            ::std::convert::Infallible,
+        > {
             ::janus_runtime::__private::call(
                 self.__janus_client(),
                 &super::__JANUS_SCHEMA,

@@ -2,7 +2,9 @@
 //! call of the runtime's one client path (`call`: send, check the result
 //! against the manifest, decode). The trait is implemented for
 //! `::janus_runtime::Client`; its methods are instantiated only where they
-//! are called.
+//! are called. They return the runtime's boxed `CallFuture`, a named type:
+//! an opaque `impl Future` per method would be a hidden associated type of
+//! the trait each, which the compiler checks and lowers one by one.
 
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -55,7 +57,7 @@ fn method(ctx: &Ctx<'_>, r: &RequestIr) -> TokenStream {
     let doc = docs(&r.doc);
     let (resp, err) = response_and_error(ctx, r);
     let konst = ident(&r.const_name);
-    let ret = quote!(impl ::std::future::Future<Output = ::std::result::Result<#resp, #rt::CallError<#err>>> + ::std::marker::Send);
+    let ret = quote!(#rt::CallFuture<'_, #resp, #err>);
     let (params, args) = match &r.args {
         Some(args) => {
             let args_ty = ident(args);
