@@ -334,18 +334,27 @@ fn identifier_collisions_point_at_both_names() {
 fn an_undeclared_response_is_the_public_value_type() {
     let text = r#"{"version": "1.0.0", "channels": {"c": {"requests": {"poke": {}}}}}"#;
     let out = gen_text(text, &Options::default()).expect("generates");
-    let handler = out
-        .lines()
-        .skip_while(|l| !l.contains("fn poke("))
-        .take(8)
-        .collect::<Vec<_>>()
-        .join("\n");
-    assert!(
-        handler.contains("::janus_runtime::Value"),
-        "handler signature: {handler}"
-    );
-    assert!(
-        !handler.contains("__private"),
-        "handler signature: {handler}"
-    );
+    // The client's and the handler's signatures: from `fn poke(` to the
+    // line that opens the body or ends the declaration.
+    let lines: Vec<&str> = out.lines().collect();
+    let signatures: Vec<String> = lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.contains("fn poke("))
+        .map(|(at, _)| {
+            let end = lines[at..]
+                .iter()
+                .position(|l| l.ends_with('{') || l.ends_with(';'))
+                .map_or(lines.len(), |n| at + n + 1);
+            lines[at..end].join("\n")
+        })
+        .collect();
+    assert_eq!(signatures.len(), 2, "client and handler: {signatures:?}");
+    for signature in &signatures {
+        assert!(
+            signature.contains("::janus_runtime::Value"),
+            "signature: {signature}"
+        );
+        assert!(!signature.contains("__private"), "signature: {signature}");
+    }
 }
