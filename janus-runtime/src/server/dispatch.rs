@@ -68,6 +68,9 @@ pub(crate) struct Running {
     timeout: Duration,
     request: String,
     _permit: OwnedSemaphorePermit,
+    /// Counts the handler in `in_flight` from its start until its future
+    /// completes or is dropped (also when its peer goes away first).
+    _counted: super::stats::Running,
 }
 
 /// What a request produced.
@@ -354,6 +357,7 @@ impl Dispatcher {
             timeout,
             request,
             _permit,
+            _counted: self.stats().running(),
         })
     }
 
@@ -379,10 +383,8 @@ impl Dispatcher {
             timeout,
             request,
             _permit,
+            _counted,
         } = running;
-        // Counted as running until this future completes or is dropped
-        // (a handler cancelled because its peer went away).
-        let _running = self.stats().running();
         let outcome = tokio::select! {
             biased;
             _ = self.abort.cancelled() => Err(ErrorObject::new(

@@ -1,5 +1,6 @@
 //! The server's counters.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 
 /// Why a request got no answer (or an answer could not be delivered).
@@ -80,7 +81,7 @@ pub(crate) struct Stats {
     notifications: AtomicU64,
     cancelled_by_peer: AtomicU64,
     dropped: [AtomicU64; REASONS],
-    in_flight: AtomicUsize,
+    in_flight: Arc<AtomicUsize>,
     /// Answers (and their bytes) waiting for room at their receivers.
     pub(crate) held_answers: AtomicUsize,
     pub(crate) held_bytes: AtomicUsize,
@@ -121,9 +122,13 @@ impl StreamStats {
 }
 
 /// A handler counted in [`ServerStats::in_flight`] while this lives.
-pub(crate) struct Running<'a>(&'a AtomicUsize);
+///
+/// Owned, so that it travels with the handler's future from the receiving
+/// thread (where the handler is first polled) to its own task, and the
+/// count covers the handler's whole life.
+pub(crate) struct Running(Arc<AtomicUsize>);
 
-impl Drop for Running<'_> {
+impl Drop for Running {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Relaxed);
     }
@@ -164,9 +169,9 @@ impl Stats {
         self.send_wait_fallbacks.fetch_add(1, Relaxed);
     }
     /// Counts a handler as running until the guard is dropped.
-    pub fn running(&self) -> Running<'_> {
+    pub fn running(&self) -> Running {
         self.in_flight.fetch_add(1, Relaxed);
-        Running(&self.in_flight)
+        Running(self.in_flight.clone())
     }
 
     pub fn snapshot(&self) -> ServerStats {
