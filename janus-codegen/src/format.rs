@@ -359,6 +359,11 @@ impl Sink for FormatSink<'_> {
     fn items(&mut self, tokens: TokenStream) {
         // The containers not started yet have no pending pieces.
         self.attempt(Self::start_open);
+        if tokens.is_empty() {
+            // Nothing to format: a batch of only empty pieces would be a
+            // wrapper with no lines of its own to keep.
+            return;
+        }
         self.pending.extend(tokens);
         self.pending_count += 1;
         if self.pending_count >= BATCH {
@@ -435,7 +440,10 @@ fn contents_text(slot: Slot, depth: usize, tokens: TokenStream) -> Result<String
         return Ok(text);
     }
     let lines: Vec<&str> = text.lines().collect();
-    let inner = &lines[depth.min(lines.len())..lines.len().saturating_sub(depth)];
+    // Empty contents leave the wrappers on fewer lines: nothing inside.
+    let inner = lines
+        .get(depth..lines.len().saturating_sub(depth))
+        .unwrap_or_default();
     let mut out = String::with_capacity(text.len());
     for line in inner {
         out.push_str(line);
@@ -572,6 +580,46 @@ mod tests {
         assert_eq!(results[0], whole(tokens));
         assert_eq!(results[1], results[0]);
         assert_eq!(results[2], results[0]);
+    }
+
+    #[test]
+    fn empty_pieces_in_nested_containers_write_nothing() {
+        // As the emitter hands over a type with no extra items: an empty
+        // piece, alone in its batch, two modules deep.
+        for workers in [1, 2] {
+            let mut out = Vec::new();
+            let result = with_workers(&mut out, workers, |sink| {
+                for name in ["a", "b"] {
+                    let name = quote::format_ident!("{}", name);
+                    sink.open(
+                        Slot::Items,
+                        Box::new(move |body| quote!(pub mod #name { #body })),
+                    );
+                }
+                sink.items(quote!(
+                    pub struct S;
+                ));
+                sink.flush();
+                sink.items(TokenStream::new());
+                sink.close();
+                sink.items(TokenStream::new());
+                sink.close();
+                Ok(())
+            });
+            assert!(result.is_ok(), "{workers} workers");
+            let text = String::from_utf8(out).unwrap();
+            assert_eq!(
+                text,
+                whole(quote!(
+                    pub mod a {
+                        pub mod b {
+                            pub struct S;
+                        }
+                    }
+                )),
+                "{workers} workers"
+            );
+        }
     }
 
     #[test]

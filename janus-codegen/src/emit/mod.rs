@@ -263,7 +263,7 @@ fn models_module(ctx: &Ctx<'_>, ir: &Ir, sink: &mut dyn Sink) {
 /// The types of one module, and the hidden module of their rules.
 fn types(ctx: &Ctx<'_>, defs: &[TypeDef], sink: &mut dyn Sink) {
     for t in defs {
-        sink.items(type_def(ctx, t));
+        type_def(ctx, t, sink);
     }
     if !defs.iter().any(|t| newtypes::Newtype::of(t).is_some()) {
         return;
@@ -287,9 +287,12 @@ fn types(ctx: &Ctx<'_>, defs: &[TypeDef], sink: &mut dyn Sink) {
     sink.close();
 }
 
-fn type_def(ctx: &Ctx<'_>, t: &TypeDef) -> TokenStream {
-    match t {
-        TypeDef::Struct { name, doc, fields } => structs::emit(ctx, name, doc, fields),
+/// One type and its items.
+fn type_def(ctx: &Ctx<'_>, t: &TypeDef, sink: &mut dyn Sink) {
+    let tokens = match t {
+        TypeDef::Struct { name, doc, fields } => {
+            return structs::emit(ctx, name, doc, fields, sink);
+        }
         TypeDef::Newtype { .. } => match newtypes::Newtype::of(t) {
             Some(n) => {
                 let alias = newtypes::alias(ctx, &n);
@@ -323,7 +326,8 @@ fn type_def(ctx: &Ctx<'_>, t: &TypeDef) -> TokenStream {
             request,
             variants,
         }),
-    }
+    };
+    sink.items(tokens);
 }
 
 /// One channel's module: its id, request names, types, client and server.

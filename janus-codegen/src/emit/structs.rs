@@ -12,16 +12,21 @@ use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote};
 use serde_json::Value;
 
-use super::{Ctx, docs, ident, serde};
+use super::{Ctx, Sink, Slot, docs, ident, serde};
 use crate::ir::{FieldIr, TypeRef};
 
 /// A struct with serde derives; `Default` when every field has one.
+///
+/// Its inherent impl (the constructor, a setter per optional field, the
+/// default functions) goes to `sink` as a container, a method at a time:
+/// a struct of many fields never becomes one huge piece to format.
 pub(super) fn emit(
     ctx: &Ctx<'_>,
     name: &str,
     doc_lines: &[String],
     fields: &[FieldIr],
-) -> TokenStream {
+    sink: &mut dyn Sink,
+) {
     let name_i = ident(name);
     let serde = serde();
     let serde_path = "::janus_runtime::__private::serde";
@@ -34,29 +39,34 @@ pub(super) fn emit(
         quote!(#serde::Deserialize),
     ]);
     let defs = fields.iter().map(|f| field(ctx, name, f));
-    let default_fns = fields.iter().filter_map(|f| default_fn(ctx, f));
-    let new_fn = new_fn(ctx, name, fields);
-    let setters = fields.iter().filter_map(|f| setter(ctx, f));
-    let impl_block = quote! {
-        impl #name_i {
-            #new_fn
-            #(#setters)*
-            #(#default_fns)*
-        }
-    };
-    let default_impl = default_impl(&name_i, fields);
-    quote! {
+    sink.items(quote! {
         #doc
         #derive
         #[serde(crate = #serde_path)]
         pub struct #name_i {
             #(#defs)*
         }
-
-        #impl_block
-
-        #default_impl
+    });
+    let impl_name = name_i.clone();
+    sink.open(
+        Slot::ImplItems,
+        Box::new(move |items| {
+            quote! {
+                impl #impl_name {
+                    #items
+                }
+            }
+        }),
+    );
+    sink.items(new_fn(ctx, name, fields));
+    for setter in fields.iter().filter_map(|f| setter(ctx, f)) {
+        sink.items(setter);
     }
+    for default_fn in fields.iter().filter_map(|f| default_fn(ctx, f)) {
+        sink.items(default_fn);
+    }
+    sink.close();
+    sink.items(default_impl(&name_i, fields));
 }
 
 /// A field with a default that is not its type's own `Default`: the
