@@ -105,6 +105,10 @@ fn expand(args: &JanusArgs) -> Result<proc_macro2::TokenStream, proc_macro2::Tok
             .local_file()
             .and_then(|src| src.parent().map(|d| d.join(&relative)))
             .filter(|alt| alt.exists())
+            // `local_file` may be relative to the compiler's working
+            // directory, which `include_str!` would read relative to the
+            // source file instead: make it absolute.
+            .and_then(|alt| std::fs::canonicalize(alt).ok())
     {
         // Fallback: beside the invoking source file (e.g. UI tests, whose
         // package directory is a generated one).

@@ -10,9 +10,10 @@
 //!
 //! The only edit made to the snippets is the socket paths: `/tmp/NAME.sock`
 //! becomes a path in a fresh temporary directory, so runs never collide.
-//! The build uses its own target directory under the workspace's `target/`
-//! (like trybuild), kept between runs, so only the first run compiles the
-//! dependencies.
+//! The crate's binaries go to a target directory of their own under the
+//! workspace's `target/`; its intermediate artifacts go to the workspace's
+//! build directory (`CARGO_BUILD_BUILD_DIR`), so every dependency it shares
+//! with the workspace at the same features is compiled once, not twice.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -205,15 +206,23 @@ fn a_new_crate_built_from_the_readme_alone_compiles_and_runs() {
         std::fs::write(krate.path().join("src/lib.rs"), "").unwrap();
     }
 
-    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+    let workspace_target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"))
-        .join("tests/fresh-crate");
+        .unwrap_or_else(|| root.join("target"));
+    let build_dir = std::env::var_os("CARGO_BUILD_BUILD_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_target.clone());
+    let target_dir = workspace_target.join("tests/fresh-crate");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let build = Command::new(&cargo)
         .args(["build", "--offline", "--quiet", "--bins"])
         .current_dir(krate.path())
         .env("CARGO_TARGET_DIR", &target_dir)
+        // Intermediate artifacts go to the workspace's build directory: the
+        // dependencies this crate shares with the workspace, at the same
+        // features, are not compiled again. Its binaries stay in its own
+        // target directory.
+        .env("CARGO_BUILD_BUILD_DIR", &build_dir)
         .env_remove("RUSTFLAGS")
         .output()
         .expect("cargo runs");

@@ -6,7 +6,11 @@ mod client_only {
 }
 
 mod server_only {
-    janus_runtime::janus!("../manifests/user-management.json", client = false, derive = [Eq, ::std::cmp::PartialEq]);
+    janus_runtime::janus!(
+        "../manifests/user-management.json",
+        client = false,
+        derive = [Eq, ::std::cmp::PartialEq]
+    );
 }
 
 fn main() {

@@ -46,9 +46,16 @@ fn main() {
     let age: models::Age = models::age!(13);
     assert_eq!(age.get(), 13);
     let _server = user_service::UserServiceServer::new(Users);
-    let _ = (user_service::CHANNEL_ID, user_service::CREATE_USER, api::MANIFEST);
+    let _ = (
+        user_service::CHANNEL_ID,
+        user_service::CREATE_USER,
+        api::MANIFEST,
+    );
+    // The client method's type: the request is typed, the future is named.
     let call = |c: &janus_runtime::Client| {
-        let _ = user_service::UserServiceClient::create_user(c, args.clone());
+        let future: janus_runtime::CallFuture<'_, _, _> =
+            user_service::UserServiceClient::create_user(c, args.clone());
+        ::std::mem::drop(future);
     };
     let _ = call;
 }
