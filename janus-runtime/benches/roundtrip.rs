@@ -969,26 +969,28 @@ fn profile_loop() {
         .unwrap();
     let path = dir.path().join("ours.sock");
     let _server = ServerProcess::start("ours", &path, 0);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let client = Client::builder()
-            .reply_dir(dir.path())
-            .connect(&path)
-            .await
-            .unwrap();
-        let start = Instant::now();
-        let mut n = 0u64;
-        while start.elapsed() < Duration::from_secs(10) {
-            call(&client, None).await;
-            n += 1;
-        }
-        println!(
-            "{:.1} µs per round trip",
-            start.elapsed().as_secs_f64() * 1e6 / n as f64
-        );
+    let rt = client_runtime();
+    let reply_dir = dir.path().to_owned();
+    rt.block_on(async move {
+        tokio::spawn(async move {
+            let client = Client::builder()
+                .reply_dir(&reply_dir)
+                .connect(&path)
+                .await
+                .unwrap();
+            let start = Instant::now();
+            let mut n = 0u64;
+            while start.elapsed() < Duration::from_secs(10) {
+                call(&client, None).await;
+                n += 1;
+            }
+            println!(
+                "{:.1} µs per round trip",
+                start.elapsed().as_secs_f64() * 1e6 / n as f64
+            );
+        })
+        .await
+        .unwrap()
     });
 }
 
