@@ -194,8 +194,17 @@ pub(crate) struct FormatSink<'w> {
     pending_count: usize,
     /// Where pieces go to be formatted on worker threads; `None`: here.
     jobs: Option<mpsc::SyncSender<Job>>,
-    /// The results of the jobs handed out and not written yet, oldest first.
-    in_flight: VecDeque<mpsc::Receiver<Result<String, String>>>,
+    /// What is to be written after the jobs handed out and not written
+    /// yet, oldest first: a job's result, or text ready to write (a
+    /// container's first or last lines), queued so that it need not wait
+    /// for the jobs before it.
+    in_flight: VecDeque<Queued>,
+}
+
+/// An entry of [`FormatSink::in_flight`].
+enum Queued {
+    Job(mpsc::Receiver<Result<String, String>>),
+    Text(String),
 }
 
 /// How many pieces are formatted together.
@@ -268,19 +277,38 @@ impl<'w> FormatSink<'w> {
                 done,
             };
             jobs.send(job).map_err(|_| worker_failed())?;
-            s.in_flight.push_back(result);
-            // Bounded: memory stays that of a few batches.
-            if s.in_flight.len() > 2 * MAX_WORKERS {
-                s.write_oldest()?;
-            }
-            Ok(())
+            s.in_flight.push_back(Queued::Job(result));
+            s.bound()
         });
+    }
+
+    /// Writes `text` after everything handed out before it.
+    fn write_text(&mut self, text: String) -> Result<(), FormatError> {
+        if self.in_flight.is_empty() {
+            self.out.write_all(text.as_bytes())?;
+            return Ok(());
+        }
+        self.in_flight.push_back(Queued::Text(text));
+        self.bound()
+    }
+
+    /// Keeps the queue bounded: memory stays that of a few batches.
+    fn bound(&mut self) -> Result<(), FormatError> {
+        while self.in_flight.len() > 4 * MAX_WORKERS {
+            self.write_oldest()?;
+        }
+        Ok(())
     }
 
     /// Waits for the oldest job handed out and writes its text.
     fn write_oldest(&mut self) -> Result<(), FormatError> {
-        let Some(result) = self.in_flight.pop_front() else {
-            return Ok(());
+        let result = match self.in_flight.pop_front() {
+            None => return Ok(()),
+            Some(Queued::Text(text)) => {
+                self.out.write_all(text.as_bytes())?;
+                return Ok(());
+            }
+            Some(Queued::Job(result)) => result,
         };
         let text = result
             .recv()
@@ -345,8 +373,7 @@ impl<'w> FormatSink<'w> {
                 part.push_str(l);
                 part.push('\n');
             }
-            self.drain()?;
-            self.out.write_all(prefix.as_bytes())?;
+            self.write_text(prefix)?;
             let frame = &mut self.frames[i];
             frame.depth = depth;
             frame.suffix = suffix;
@@ -393,10 +420,7 @@ impl Sink for FormatSink<'_> {
         match frame.template {
             // Never started: empty, formatted whole.
             Some(template) => self.items(template(TokenStream::new())),
-            None => self.attempt(|s| {
-                s.drain()?;
-                Ok(s.out.write_all(frame.suffix.as_bytes())?)
-            }),
+            None => self.attempt(|s| s.write_text(frame.suffix)),
         }
     }
 }

@@ -18,8 +18,9 @@ use crate::ir::{FieldIr, TypeRef};
 /// A struct with serde derives; `Default` when every field has one.
 ///
 /// Its inherent impl (the constructor, a setter per optional field, the
-/// default functions) goes to `sink` as a container, a method at a time:
-/// a struct of many fields never becomes one huge piece to format.
+/// default functions) is one item; above [`STREAMED_IMPL_FIELDS`] fields it
+/// goes to `sink` as a container, a method at a time, so that a struct of
+/// many fields never becomes one huge piece to format.
 pub(super) fn emit(
     ctx: &Ctx<'_>,
     name: &str,
@@ -47,27 +48,40 @@ pub(super) fn emit(
             #(#defs)*
         }
     });
-    let impl_name = name_i.clone();
-    sink.open(
-        Slot::ImplItems,
-        Box::new(move |items| {
-            quote! {
-                impl #impl_name {
-                    #items
-                }
+    let methods = std::iter::once(new_fn(ctx, name, fields))
+        .chain(fields.iter().filter_map(|f| setter(ctx, f)))
+        .chain(fields.iter().filter_map(|f| default_fn(ctx, f)));
+    if fields.len() <= STREAMED_IMPL_FIELDS {
+        let methods: TokenStream = methods.collect();
+        sink.items(quote! {
+            impl #name_i {
+                #methods
             }
-        }),
-    );
-    sink.items(new_fn(ctx, name, fields));
-    for setter in fields.iter().filter_map(|f| setter(ctx, f)) {
-        sink.items(setter);
+        });
+    } else {
+        let impl_name = name_i.clone();
+        sink.open(
+            Slot::ImplItems,
+            Box::new(move |items| {
+                quote! {
+                    impl #impl_name {
+                        #items
+                    }
+                }
+            }),
+        );
+        for method in methods {
+            sink.items(method);
+        }
+        sink.close();
     }
-    for default_fn in fields.iter().filter_map(|f| default_fn(ctx, f)) {
-        sink.items(default_fn);
-    }
-    sink.close();
     sink.items(default_impl(&name_i, fields));
 }
+
+/// Above this many fields, a struct's impl is handed over a method at a
+/// time (a container costs the formatter a template of its own, which
+/// outweighs the gain for a small impl).
+const STREAMED_IMPL_FIELDS: usize = 32;
 
 /// A field with a default that is not its type's own `Default`: the
 /// function serde calls for it.
