@@ -84,7 +84,7 @@ fn with_workers<'w>(
         let result = f(&mut sink);
         return result.and(sink.finish());
     }
-    let (jobs, queue) = mpsc::sync_channel::<Job>(workers);
+    let (jobs, queue) = mpsc::sync_channel::<Job>(QUEUED_PER_WORKER * workers);
     let queue = Mutex::new(queue);
     std::thread::scope(|scope| {
         for _ in 0..workers {
@@ -99,6 +99,13 @@ fn with_workers<'w>(
 
 /// At most this many formatting threads.
 const MAX_WORKERS: usize = 4;
+
+/// How many jobs may wait for each worker, and how many results (per
+/// worker, at most) may wait to be written: deep enough that the emitter
+/// seldom blocks handing out a job or waiting for the oldest result (each
+/// block is a sleep and a wake-up; with a queue of one job a worker, a
+/// 10,000-request `generate` took 6.4 s instead of 5.2 s on two CPUs).
+const QUEUED_PER_WORKER: usize = 16;
 
 /// Pieces to format on a worker: their text (proc-macro2's token streams
 /// cannot cross threads), where they go, and where the result goes.
@@ -294,7 +301,7 @@ impl<'w> FormatSink<'w> {
 
     /// Keeps the queue bounded: memory stays that of a few batches.
     fn bound(&mut self) -> Result<(), FormatError> {
-        while self.in_flight.len() > 4 * MAX_WORKERS {
+        while self.in_flight.len() > QUEUED_PER_WORKER * MAX_WORKERS {
             self.write_oldest()?;
         }
         Ok(())
