@@ -28,7 +28,7 @@ use quote::quote;
 use syn::parse::{ParseStream, Parser};
 use syn::{Attribute, Ident, Item, Visibility};
 
-use crate::emit::{Sink, Slot, Template};
+use crate::emit::{Deferred, Sink, Slot, Template};
 
 /// Why formatting stopped.
 pub(crate) enum FormatError {
@@ -107,13 +107,50 @@ const MAX_WORKERS: usize = 4;
 /// 10,000-request `generate` took 6.4 s instead of 5.2 s on two CPUs).
 const QUEUED_PER_WORKER: usize = 16;
 
-/// Pieces to format on a worker: their text (proc-macro2's token streams
-/// cannot cross threads), where they go, and where the result goes.
+/// Pieces to format on a worker: their parts, where they go, and where the
+/// result goes.
 struct Job {
-    text: String,
+    parts: Vec<JobPart>,
     slot: Slot,
     depth: usize,
     done: mpsc::SyncSender<Result<String, String>>,
+}
+
+/// Part of a [`Job`]: tokens built by the emitter, as text
+/// (proc-macro2's token streams cannot cross threads), or built by the
+/// worker.
+enum JobPart {
+    Text(String),
+    Deferred(Deferred),
+}
+
+/// A part of a batch not handed out yet.
+enum Part {
+    Tokens(TokenStream),
+    Deferred(Deferred),
+}
+
+impl Part {
+    fn into_job_part(self) -> JobPart {
+        match self {
+            Part::Tokens(tokens) => JobPart::Text(tokens.to_string()),
+            Part::Deferred(build) => JobPart::Deferred(build),
+        }
+    }
+}
+
+/// The tokens of a batch's parts, in order.
+fn job_tokens(parts: Vec<JobPart>) -> Result<TokenStream, String> {
+    let mut tokens = TokenStream::new();
+    for part in parts {
+        match part {
+            JobPart::Text(text) => {
+                tokens.extend(text.parse::<TokenStream>().map_err(|e| e.to_string())?)
+            }
+            JobPart::Deferred(build) => tokens.extend(build()),
+        }
+    }
+    Ok(tokens)
 }
 
 /// A worker: formats jobs until the sink is finished.
@@ -125,16 +162,12 @@ fn work(queue: &Mutex<mpsc::Receiver<Job>>) {
             Err(_) => return,
         };
         let Ok(job) = job else { return };
-        let result = job
-            .text
-            .parse::<TokenStream>()
-            .map_err(|e| e.to_string())
-            .and_then(|tokens| {
-                contents_text(job.slot, job.depth, tokens).map_err(|e| match e {
-                    FormatError::Syntax(e) => e.to_string(),
-                    FormatError::Io(e) => e.to_string(),
-                })
-            });
+        let result = job_tokens(job.parts).and_then(|tokens| {
+            contents_text(job.slot, job.depth, tokens).map_err(|e| match e {
+                FormatError::Syntax(e) => e.to_string(),
+                FormatError::Io(e) => e.to_string(),
+            })
+        });
         // The sink may have stopped waiting after a failure.
         let _ = job.done.send(result);
     }
@@ -197,7 +230,7 @@ pub(crate) struct FormatSink<'w> {
     /// Pieces of the innermost container not formatted yet: formatted
     /// [`BATCH`] at a time, which gives the same text (siblings are
     /// formatted independently) for a fraction of the wrappers' cost.
-    pending: TokenStream,
+    pending: Vec<Part>,
     pending_count: usize,
     /// Where pieces go to be formatted on worker threads; `None`: here.
     jobs: Option<mpsc::SyncSender<Job>>,
@@ -244,7 +277,7 @@ impl<'w> FormatSink<'w> {
                 suffix: String::new(),
             }],
             error: None,
-            pending: TokenStream::new(),
+            pending: Vec::new(),
             pending_count: 0,
             jobs,
             in_flight: VecDeque::new(),
@@ -263,7 +296,7 @@ impl<'w> FormatSink<'w> {
         if self.pending_count == 0 {
             return;
         }
-        let tokens = std::mem::take(&mut self.pending);
+        let parts = std::mem::take(&mut self.pending);
         self.pending_count = 0;
         self.attempt(|s| {
             let frame = s
@@ -272,13 +305,20 @@ impl<'w> FormatSink<'w> {
                 .unwrap_or_else(|| unreachable!("the file's frame stays"));
             let (slot, depth) = (frame.slot, frame.depth);
             let Some(jobs) = &s.jobs else {
+                let tokens = parts
+                    .into_iter()
+                    .flat_map(|part| match part {
+                        Part::Tokens(tokens) => tokens,
+                        Part::Deferred(build) => build(),
+                    })
+                    .collect();
                 let text = contents_text(slot, depth, tokens)?;
                 s.out.write_all(text.as_bytes())?;
                 return Ok(());
             };
             let (done, result) = mpsc::sync_channel(1);
             let job = Job {
-                text: tokens.to_string(),
+                parts: parts.into_iter().map(Part::into_job_part).collect(),
                 slot,
                 depth,
                 done,
@@ -398,7 +438,21 @@ impl Sink for FormatSink<'_> {
             // wrapper with no lines of its own to keep.
             return;
         }
-        self.pending.extend(tokens);
+        match self.pending.last_mut() {
+            Some(Part::Tokens(last)) => last.extend(tokens),
+            _ => self.pending.push(Part::Tokens(tokens)),
+        }
+        self.pending_count += 1;
+        if self.pending_count >= BATCH {
+            self.flush();
+        }
+    }
+
+    fn deferred(&mut self, build: Deferred) {
+        // As `items`: the piece may turn out empty, which formats to
+        // nothing (see `contents_text`).
+        self.attempt(Self::start_open);
+        self.pending.push(Part::Deferred(build));
         self.pending_count += 1;
         if self.pending_count >= BATCH {
             self.flush();
@@ -455,6 +509,10 @@ fn placeholder_line(slot: Slot) -> &'static str {
 /// in what holds such contents (a trait, an impl, a function's `match`) and
 /// in modules up to that depth, formatted, the wrappers' lines removed.
 fn contents_text(slot: Slot, depth: usize, tokens: TokenStream) -> Result<String, FormatError> {
+    if tokens.is_empty() {
+        // No lines of its own (the wrappers alone would lose their shape).
+        return Ok(String::new());
+    }
     let name = Ident::new(SLOT_NAME, proc_macro2::Span::call_site());
     let (mut wrapped, levels) = match slot {
         Slot::Items => (tokens, 0),
@@ -648,6 +706,64 @@ mod tests {
                         }
                     }
                 )),
+                "{workers} workers"
+            );
+        }
+    }
+
+    #[test]
+    fn deferred_pieces_format_in_order_among_the_others() {
+        // Built where they are formatted; some turn out empty, one alone in
+        // its batch two modules deep.
+        let whole_text = whole(quote!(
+            pub mod a {
+                pub struct First;
+                pub mod b {
+                    pub struct S0;
+                    pub struct S1;
+                    pub struct S2;
+                    pub struct S3;
+                    pub struct S4;
+                    pub struct S5;
+                }
+                pub struct Last;
+            }
+        ));
+        for workers in [1, 2, 4] {
+            let mut out = Vec::new();
+            let result = with_workers(&mut out, workers, |sink| {
+                sink.open(Slot::Items, Box::new(|body| quote!(pub mod a { #body })));
+                sink.deferred(Box::new(|| {
+                    quote!(
+                        pub struct First;
+                    )
+                }));
+                sink.open(Slot::Items, Box::new(|body| quote!(pub mod b { #body })));
+                for i in 0..6_u32 {
+                    if i % 2 == 0 {
+                        sink.deferred(Box::new(move || {
+                            let s = quote::format_ident!("S{}", i);
+                            quote!(pub struct #s;)
+                        }));
+                    } else {
+                        let s = quote::format_ident!("S{}", i);
+                        sink.items(quote!(pub struct #s;));
+                    }
+                    sink.deferred(Box::new(TokenStream::new));
+                }
+                sink.flush();
+                sink.deferred(Box::new(TokenStream::new));
+                sink.close();
+                sink.items(quote!(
+                    pub struct Last;
+                ));
+                sink.close();
+                Ok(())
+            });
+            assert!(result.is_ok(), "{workers} workers");
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                whole_text,
                 "{workers} workers"
             );
         }

@@ -12,7 +12,7 @@ use quote::quote;
 use super::{Ctx, Sink, Slot, doc_text, docs, ident, private, response_and_error, rt};
 use crate::ir::{ChannelIr, RequestIr};
 
-pub(super) fn emit(ctx: &Ctx<'_>, c: &ChannelIr, sink: &mut dyn Sink) {
+pub(super) fn emit(ctx: &Ctx, c: &ChannelIr, sink: &mut dyn Sink) {
     let rt = rt();
     let name = ident(&c.client);
     let doc = doc_text(&format!(
@@ -37,7 +37,8 @@ pub(super) fn emit(ctx: &Ctx<'_>, c: &ChannelIr, sink: &mut dyn Sink) {
         fn __janus_client(&self) -> &#rt::Client;
     });
     for r in &c.requests {
-        sink.items(method(ctx, r));
+        let (ctx, r) = (ctx.clone(), r.clone());
+        sink.deferred(Box::new(move || method(&ctx, &r)));
     }
     sink.close();
     sink.items(quote! {
@@ -50,7 +51,7 @@ pub(super) fn emit(ctx: &Ctx<'_>, c: &ChannelIr, sink: &mut dyn Sink) {
 }
 
 /// One request's method.
-fn method(ctx: &Ctx<'_>, r: &RequestIr) -> TokenStream {
+fn method(ctx: &Ctx, r: &RequestIr) -> TokenStream {
     let rt = rt();
     let p = private();
     let method = ident(&r.method);

@@ -17,7 +17,7 @@ pub(super) struct Enum<'a> {
     pub(super) default: Option<usize>,
 }
 
-pub(super) fn emit(ctx: &Ctx<'_>, e: &Enum<'_>) -> TokenStream {
+pub(super) fn emit(ctx: &Ctx, e: &Enum<'_>) -> TokenStream {
     let name = ident(e.name);
     let type_name = e.name;
     let serde = serde();

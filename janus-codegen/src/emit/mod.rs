@@ -17,12 +17,14 @@ mod server;
 mod sink;
 mod structs;
 
+use std::sync::Arc;
+
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::quote;
 
 use crate::Options;
 use crate::ir::{ChannelIr, Ir, ModKey, TypeDef, TypeRef};
-pub(crate) use sink::{Collect, Sink, Slot, Template};
+pub(crate) use sink::{Collect, Deferred, Sink, Slot, Template};
 
 /// Where the generated `MANIFEST` constant gets its text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,12 +133,19 @@ pub fn fnv64(text: &str) -> u64 {
 }
 
 /// What every item emitter needs: the options, the module being emitted,
-/// the manifest's file name (for messages).
-struct Ctx<'a> {
-    options: &'a Options,
-    models: Ident,
+/// the manifest's file name (for messages). Cheap to clone and `Send`: a
+/// piece deferred to a formatting thread ([`Sink::deferred`]) takes one.
+#[derive(Clone)]
+struct Ctx {
+    shared: Arc<Shared>,
     module: ModKey,
-    manifest_file: &'a str,
+}
+
+/// The part of [`Ctx`] that is the same for the whole file.
+struct Shared {
+    options: Options,
+    models: String,
+    manifest_file: String,
 }
 
 fn rt() -> TokenStream {
@@ -164,7 +173,21 @@ fn rules_module() -> Ident {
     ident("__rules")
 }
 
-impl Ctx<'_> {
+impl Ctx {
+    fn options(&self) -> &Options {
+        &self.shared.options
+    }
+
+    /// The models module's name.
+    fn models(&self) -> Ident {
+        ident(&self.shared.models)
+    }
+
+    /// The manifest's file name, as messages give it.
+    fn manifest_file(&self) -> &str {
+        &self.shared.manifest_file
+    }
+
     fn ty(&self, t: &TypeRef) -> TokenStream {
         match t {
             TypeRef::String => string_ty(),
@@ -191,7 +214,7 @@ impl Ctx<'_> {
                 if id.module == self.module {
                     quote!(#name)
                 } else {
-                    let models = &self.models;
+                    let models = self.models();
                     quote!(super::#models::#name)
                 }
             }
@@ -204,7 +227,7 @@ impl Ctx<'_> {
         let last = |t: &str| t.rsplit("::").next().unwrap_or_default().trim().to_owned();
         let have: Vec<String> = base.iter().map(|b| last(&b.to_string())).collect();
         let extra = self
-            .options
+            .options()
             .derives
             .iter()
             .filter(|d| !have.contains(&last(d)))
@@ -223,10 +246,12 @@ pub(crate) fn emit(
     sink: &mut dyn Sink,
 ) {
     let mut ctx = Ctx {
-        options,
-        models: ident(&ir.models_module),
+        shared: Arc::new(Shared {
+            options: options.clone(),
+            models: ir.models_module.clone(),
+            manifest_file: manifest_file.to_owned(),
+        }),
         module: ModKey::Models,
-        manifest_file,
     };
     models_module(&ctx, ir, sink);
     for (i, c) in ir.channels.iter().enumerate() {
@@ -238,11 +263,11 @@ pub(crate) fn emit(
 }
 
 /// `pub mod models`: the models' types.
-fn models_module(ctx: &Ctx<'_>, ir: &Ir, sink: &mut dyn Sink) {
-    let name = ctx.models.clone();
+fn models_module(ctx: &Ctx, ir: &Ir, sink: &mut dyn Sink) {
+    let name = ctx.models();
     let doc = doc_text(&format!(
         "The models of the manifest: types shared by requests and responses.\n\nGenerated from `{}`.",
-        ctx.manifest_file
+        ctx.manifest_file()
     ));
     sink.open(
         Slot::Items,
@@ -261,7 +286,7 @@ fn models_module(ctx: &Ctx<'_>, ir: &Ir, sink: &mut dyn Sink) {
 }
 
 /// The types of one module, and the hidden module of their rules.
-fn types(ctx: &Ctx<'_>, defs: &[TypeDef], sink: &mut dyn Sink) {
+fn types(ctx: &Ctx, defs: &[TypeDef], sink: &mut dyn Sink) {
     for t in defs {
         type_def(ctx, t, sink);
     }
@@ -281,14 +306,35 @@ fn types(ctx: &Ctx<'_>, defs: &[TypeDef], sink: &mut dyn Sink) {
             }
         }),
     );
-    for n in defs.iter().filter_map(newtypes::Newtype::of) {
-        sink.items(newtypes::rule(ctx, &n));
+    for t in defs.iter().filter(|t| newtypes::Newtype::of(t).is_some()) {
+        let (ctx, t) = (ctx.clone(), t.clone());
+        sink.deferred(Box::new(move || {
+            newtypes::Newtype::of(&t)
+                .map(|n| newtypes::rule(&ctx, &n))
+                .unwrap_or_default()
+        }));
     }
     sink.close();
 }
 
-/// One type and its items.
-fn type_def(ctx: &Ctx<'_>, t: &TypeDef, sink: &mut dyn Sink) {
+/// One type and its items: built where the sink formats them, except a
+/// struct too large to be one piece.
+fn type_def(ctx: &Ctx, t: &TypeDef, sink: &mut dyn Sink) {
+    if let TypeDef::Struct { name, doc, fields } = t
+        && !structs::is_one_piece(fields)
+    {
+        return structs::emit(ctx, name, doc, fields, sink);
+    }
+    let (ctx, t) = (ctx.clone(), t.clone());
+    sink.deferred(Box::new(move || {
+        let mut tokens = Collect::default();
+        type_items(&ctx, &t, &mut tokens);
+        tokens.finish()
+    }));
+}
+
+/// One type and its items, into `sink`.
+fn type_items(ctx: &Ctx, t: &TypeDef, sink: &mut dyn Sink) {
     let tokens = match t {
         TypeDef::Struct { name, doc, fields } => {
             return structs::emit(ctx, name, doc, fields, sink);
@@ -331,7 +377,7 @@ fn type_def(ctx: &Ctx<'_>, t: &TypeDef, sink: &mut dyn Sink) {
 }
 
 /// One channel's module: its id, request names, types, client and server.
-fn channel_module(ctx: &Ctx<'_>, c: &ChannelIr, sink: &mut dyn Sink) {
+fn channel_module(ctx: &Ctx, c: &ChannelIr, sink: &mut dyn Sink) {
     let module = ident(&c.module);
     let doc = docs(&c.doc);
     let id = &c.id;
@@ -353,16 +399,18 @@ fn channel_module(ctx: &Ctx<'_>, c: &ChannelIr, sink: &mut dyn Sink) {
         pub const CHANNEL_ID: &str = #id;
     });
     for r in &c.requests {
-        let name = ident(&r.const_name);
-        let wire = &r.wire;
-        let d = doc_text(&format!("The wire name of the `{wire}` request."));
-        sink.items(quote!(#d pub const #name: &str = #wire;));
+        let (konst, wire) = (r.const_name.clone(), r.wire.clone());
+        sink.deferred(Box::new(move || {
+            let name = ident(&konst);
+            let d = doc_text(&format!("The wire name of the `{wire}` request."));
+            quote!(#d pub const #name: &str = #wire;)
+        }));
     }
     types(ctx, &c.types, sink);
-    if ctx.options.client {
+    if ctx.options().client {
         client::emit(ctx, c, sink);
     }
-    if ctx.options.server {
+    if ctx.options().server {
         server::emit(ctx, c, sink);
     }
     sink.close();
@@ -398,7 +446,7 @@ fn manifest_const(ir: &Ir, manifest_file: &str, source: &ManifestSource) -> Toke
 }
 
 /// The Rust types of a request's result and error.
-fn response_and_error(ctx: &Ctx<'_>, r: &crate::ir::RequestIr) -> (TokenStream, TokenStream) {
+fn response_and_error(ctx: &Ctx, r: &crate::ir::RequestIr) -> (TokenStream, TokenStream) {
     let resp = ctx.ty(&r.response);
     let err = match &r.error {
         Some(e) => {

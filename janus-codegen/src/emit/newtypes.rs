@@ -48,11 +48,11 @@ impl<'a> Newtype<'a> {
         }
     }
 
-    fn location(&self, ctx: &Ctx<'_>) -> String {
-        format!("{}: {}", ctx.manifest_file, self.pointer)
+    fn location(&self, ctx: &Ctx) -> String {
+        format!("{}: {}", ctx.manifest_file(), self.pointer)
     }
 
-    fn literal_id(&self, ctx: &Ctx<'_>) -> Literal {
+    fn literal_id(&self, ctx: &Ctx) -> Literal {
         let spec = literal_spec(self.name, self.base, self.constraints, &self.location(ctx));
         Literal::u64_suffixed(fnv64(&spec))
     }
@@ -67,7 +67,7 @@ fn base_ty(base: Base) -> TokenStream {
 }
 
 /// `pub type Username = ::janus_runtime::Constrained<String, __rules::Username>;`
-pub(super) fn alias(_ctx: &Ctx<'_>, n: &Newtype<'_>) -> TokenStream {
+pub(super) fn alias(_ctx: &Ctx, n: &Newtype<'_>) -> TokenStream {
     let name = ident(n.name);
     let rules = rules_module();
     let rt = rt();
@@ -88,7 +88,7 @@ pub(super) fn alias(_ctx: &Ctx<'_>, n: &Newtype<'_>) -> TokenStream {
 
 /// The rule type: the name and limits as associated constants, the
 /// manifest's default, the id of its literal check.
-pub(super) fn rule(ctx: &Ctx<'_>, n: &Newtype<'_>) -> TokenStream {
+pub(super) fn rule(ctx: &Ctx, n: &Newtype<'_>) -> TokenStream {
     let name = ident(n.name);
     let type_name = n.name;
     let t = typed();
@@ -189,12 +189,12 @@ fn limits(base: Base, c: &Constraints) -> TokenStream {
 /// (`__janus_literal_username_1f2e…`), and re-exported under its own name in
 /// the type's module, so `my_crate::models::username!("ada")` works from other
 /// crates (the binary of a `build.rs` library) as well as inside the module.
-pub(super) fn literal_macro(ctx: &Ctx<'_>, n: &Newtype<'_>) -> TokenStream {
+pub(super) fn literal_macro(ctx: &Ctx, n: &Newtype<'_>) -> TokenStream {
     let p = private();
     let location = n.location(ctx);
     let spec = literal_spec(n.name, n.base, n.constraints, &location);
     let id = n.literal_id(ctx);
-    let unique = fnv64(&format!("{spec}\n{:?}\n{:?}", ctx.module, ctx.options));
+    let unique = fnv64(&format!("{spec}\n{:?}\n{:?}", ctx.module, ctx.options()));
     let hidden = format_ident!(
         "__janus_literal_{}_{:016x}",
         ident::unraw(n.macro_name),
@@ -285,7 +285,7 @@ pub fn literal_spec(name: &str, base: Base, c: &Constraints, location: &str) -> 
 /// The `default` of a field whose type is a value model, as an expression
 /// of that type: the enum's variant, or the model's literal macro given the
 /// default (checked while compiling, like any literal).
-pub(super) fn model_default(ctx: &Ctx<'_>, f: &FieldIr) -> Option<TokenStream> {
+pub(super) fn model_default(ctx: &Ctx, f: &FieldIr) -> Option<TokenStream> {
     let (Some(how), Some(value), TypeRef::Named(id)) = (&f.model_default, &f.default, &f.ty) else {
         return None;
     };
@@ -317,7 +317,7 @@ pub(super) fn model_default(ctx: &Ctx<'_>, f: &FieldIr) -> Option<TokenStream> {
             if id.module == ctx.module {
                 quote!(#name!(#literal))
             } else {
-                let models = &ctx.models;
+                let models = ctx.models();
                 quote!(super::#models::#name!(#literal))
             }
         }

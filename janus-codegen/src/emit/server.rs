@@ -8,15 +8,14 @@ use quote::quote;
 use super::{Ctx, Sink, Slot, doc_text, docs, ident, json, private, response_and_error, rt};
 use crate::ir::{ChannelIr, RequestIr};
 
-pub(super) fn emit(ctx: &Ctx<'_>, c: &ChannelIr, sink: &mut dyn Sink) {
+pub(super) fn emit(ctx: &Ctx, c: &ChannelIr, sink: &mut dyn Sink) {
     handler_trait(ctx, c, sink);
     sink.items(server_struct(c));
     service_impl(c, sink);
 }
 
 /// The handler trait: one method per request.
-fn handler_trait(ctx: &Ctx<'_>, c: &ChannelIr, sink: &mut dyn Sink) {
-    let rt = rt();
+fn handler_trait(ctx: &Ctx, c: &ChannelIr, sink: &mut dyn Sink) {
     let name = ident(&c.handler);
     let doc = doc_text(&format!(
         "What answers the `{}` channel: implement it (with `async fn`s) and serve it with [`{}`].",
@@ -34,19 +33,26 @@ fn handler_trait(ctx: &Ctx<'_>, c: &ChannelIr, sink: &mut dyn Sink) {
         }),
     );
     for r in &c.requests {
-        let method = ident(&r.method);
-        let d = docs(&r.doc);
-        let (resp, err) = response_and_error(ctx, r);
-        let ret = quote!(impl ::std::future::Future<Output = ::std::result::Result<#resp, #rt::HandlerError<#err>>> + ::std::marker::Send);
-        sink.items(match &r.args {
-            Some(args) => {
-                let args = ident(args);
-                quote!(#d fn #method(&self, ctx: &#rt::RequestContext, args: #args) -> #ret;)
-            }
-            None => quote!(#d fn #method(&self, ctx: &#rt::RequestContext) -> #ret;),
-        });
+        let (ctx, r) = (ctx.clone(), r.clone());
+        sink.deferred(Box::new(move || handler_method(&ctx, &r)));
     }
     sink.close();
+}
+
+/// One request's method of the handler trait.
+fn handler_method(ctx: &Ctx, r: &RequestIr) -> TokenStream {
+    let rt = rt();
+    let method = ident(&r.method);
+    let d = docs(&r.doc);
+    let (resp, err) = response_and_error(ctx, r);
+    let ret = quote!(impl ::std::future::Future<Output = ::std::result::Result<#resp, #rt::HandlerError<#err>>> + ::std::marker::Send);
+    match &r.args {
+        Some(args) => {
+            let args = ident(args);
+            quote!(#d fn #method(&self, ctx: &#rt::RequestContext, args: #args) -> #ret;)
+        }
+        None => quote!(#d fn #method(&self, ctx: &#rt::RequestContext) -> #ret;),
+    }
 }
 
 /// The dispatcher struct and its constructors.
@@ -162,7 +168,8 @@ fn service_impl(c: &ChannelIr, sink: &mut dyn Sink) {
         }),
     );
     for r in &c.requests {
-        sink.items(call_arm(r));
+        let r = r.clone();
+        sink.deferred(Box::new(move || call_arm(&r)));
     }
     sink.close();
     sink.close();

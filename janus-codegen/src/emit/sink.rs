@@ -28,11 +28,20 @@ pub(crate) enum Slot {
 /// of the whole container (an item, or a trait or impl item).
 pub(crate) type Template = Box<dyn FnOnce(TokenStream) -> TokenStream>;
 
+/// A piece whose tokens are built when they are needed, maybe on another
+/// thread: what [`Sink::deferred`] takes.
+pub(crate) type Deferred = Box<dyn FnOnce() -> TokenStream + Send>;
+
 /// Receives generated code in order.
 pub(crate) trait Sink {
     /// One or more pieces of the innermost open container (items at the
     /// top).
     fn items(&mut self, tokens: TokenStream);
+    /// What [`items`](Self::items) would receive from `build()`, built
+    /// where the sink chooses: the formatter builds it on the thread that
+    /// formats it, which saves writing the tokens out as text and reading
+    /// them back there.
+    fn deferred(&mut self, build: Deferred);
     /// Starts a container holding `slot`s: what follows until the matching
     /// [`close`](Self::close) is its contents.
     fn open(&mut self, slot: Slot, template: Template);
@@ -61,6 +70,10 @@ impl Sink for Collect {
             Some((_, contents)) => contents.extend(tokens),
             None => self.done.extend(tokens),
         }
+    }
+
+    fn deferred(&mut self, build: Deferred) {
+        self.items(build());
     }
 
     fn open(&mut self, _slot: Slot, template: Template) {

@@ -22,7 +22,7 @@ use crate::ir::{FieldIr, TypeRef};
 /// goes to `sink` as a container, a method at a time, so that a struct of
 /// many fields never becomes one huge piece to format.
 pub(super) fn emit(
-    ctx: &Ctx<'_>,
+    ctx: &Ctx,
     name: &str,
     doc_lines: &[String],
     fields: &[FieldIr],
@@ -51,7 +51,7 @@ pub(super) fn emit(
     let methods = std::iter::once(new_fn(ctx, name, fields))
         .chain(fields.iter().filter_map(|f| setter(ctx, f)))
         .chain(fields.iter().filter_map(|f| default_fn(ctx, f)));
-    if fields.len() <= STREAMED_IMPL_FIELDS {
+    if is_one_piece(fields) {
         let methods: TokenStream = methods.collect();
         sink.items(quote! {
             impl #name_i {
@@ -83,6 +83,12 @@ pub(super) fn emit(
 /// outweighs the gain for a small impl).
 const STREAMED_IMPL_FIELDS: usize = 32;
 
+/// Whether a struct of these fields has its impl as one item (so the
+/// struct and its items are a few pieces, not a container).
+pub(super) fn is_one_piece(fields: &[FieldIr]) -> bool {
+    fields.len() <= STREAMED_IMPL_FIELDS
+}
+
 /// A field with a default that is not its type's own `Default`: the
 /// function serde calls for it.
 fn default_fn_name(f: &FieldIr) -> Option<proc_macro2::Ident> {
@@ -96,7 +102,7 @@ fn default_fn_name(f: &FieldIr) -> Option<proc_macro2::Ident> {
     }
 }
 
-fn field(ctx: &Ctx<'_>, owner: &str, f: &FieldIr) -> TokenStream {
+fn field(ctx: &Ctx, owner: &str, f: &FieldIr) -> TokenStream {
     let fi = ident(&f.ident);
     let fdoc = docs(&f.doc);
     let ty = ctx.ty(&f.ty);
@@ -153,7 +159,7 @@ fn initial_value(f: &FieldIr) -> TokenStream {
 }
 
 /// `pub fn new(mandatory fields…) -> Self`.
-fn new_fn(ctx: &Ctx<'_>, name: &str, fields: &[FieldIr]) -> TokenStream {
+fn new_fn(ctx: &Ctx, name: &str, fields: &[FieldIr]) -> TokenStream {
     let params = fields.iter().filter(|f| is_mandatory(f)).map(|f| {
         let fi = ident(&f.ident);
         let ty = ctx.ty(&f.ty);
@@ -196,7 +202,7 @@ fn setter_name(f: &FieldIr) -> proc_macro2::Ident {
 }
 
 /// `pub fn with_x(mut self, x) -> Self` for a field `new` does not take.
-fn setter(ctx: &Ctx<'_>, f: &FieldIr) -> Option<TokenStream> {
+fn setter(ctx: &Ctx, f: &FieldIr) -> Option<TokenStream> {
     if is_mandatory(f) {
         return None;
     }
@@ -229,7 +235,7 @@ fn setter(ctx: &Ctx<'_>, f: &FieldIr) -> Option<TokenStream> {
     })
 }
 
-fn default_fn(ctx: &Ctx<'_>, f: &FieldIr) -> Option<TokenStream> {
+fn default_fn(ctx: &Ctx, f: &FieldIr) -> Option<TokenStream> {
     let fn_name = default_fn_name(f)?;
     let ty = ctx.ty(&f.ty);
     let body = match super::newtypes::model_default(ctx, f) {
