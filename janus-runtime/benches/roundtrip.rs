@@ -276,10 +276,14 @@ fn placement_rows(
     let stats = rt
         .block_on(client.request("demo_stats").channel("demo").send())
         .unwrap();
+    let ours = client.stats();
     println!(
         "sends that found room on the fallback timer, not by a wake-up: our server {}, our client {}",
-        stats["send_wait_fallbacks"],
-        client.stats().send_wait_fallbacks
+        stats["send_wait_fallbacks"], ours.send_wait_fallbacks
+    );
+    println!(
+        "answers our callers received right after sending (not woken for): {:.1}%",
+        100.0 * ours.received_by_callers as f64 / ours.answered.max(1) as f64
     );
     rows
 }

@@ -267,10 +267,20 @@ impl ClientBuilder {
         // The reader is a task of its own, always polled: answers are drained
         // as they arrive whatever the callers do with their futures.
         let queue = Arc::new(dgram::SendQueue::default());
-        let reader = tokio::spawn(read_answers(shared.clone(), socket.clone(), queue.clone()));
+        let batch = Arc::new(Mutex::new(RecvBatch::new(
+            ANSWER_BATCH,
+            shared.receive_limit,
+        )));
+        let reader = tokio::spawn(read_answers(
+            shared.clone(),
+            socket.clone(),
+            queue.clone(),
+            batch.clone(),
+        ));
         let link = DgramLink {
             socket,
             queue,
+            batch,
             reader,
             reply_file: file,
             reply_text,
@@ -383,6 +393,9 @@ struct DgramLink {
     socket: Arc<dgram::Socket>,
     /// Senders waiting for room in a full server queue, in order.
     queue: Arc<dgram::SendQueue>,
+    /// The answers' receive buffers: the reader's, borrowed by a caller
+    /// that finds answers queued right after sending.
+    batch: Arc<Mutex<RecvBatch>>,
     reader: JoinHandle<()>,
     reply_file: ReplyFile,
     reply_text: String,
@@ -585,6 +598,7 @@ struct Counters {
     connections_lost: AtomicU64,
     failed_by_disconnect: AtomicU64,
     send_wait_fallbacks: AtomicU64,
+    received_by_callers: AtomicU64,
 }
 
 /// A snapshot of a client's counters.
@@ -615,6 +629,11 @@ pub struct ClientStats {
     /// it on a timed retry rather than by the kernel's wake-up (the queue
     /// was full of other clients' requests, or a wake-up went missing).
     pub send_wait_fallbacks: u64,
+    /// Datagram answers received by a caller right after sending its own
+    /// request (they were queued already; a server on the same CPU often
+    /// answers before the caller goes on) instead of by the client's
+    /// reader task, which would have been woken for them.
+    pub received_by_callers: u64,
 }
 
 impl Shared {
@@ -763,22 +782,27 @@ async fn read_answers(
     shared: Arc<Shared>,
     socket: Arc<dgram::Socket>,
     queue: Arc<dgram::SendQueue>,
+    batch: Arc<Mutex<RecvBatch>>,
 ) {
-    let mut batch = RecvBatch::new(ANSWER_BATCH, shared.receive_limit);
     loop {
-        let received = socket.recv_batch(&mut batch).await;
+        let received = socket
+            .recv_shared(&batch, |batch| deliver_batch(&shared, &queue, batch))
+            .await;
         match received {
-            Ok(_) => {
-                queue.room_freed();
-                for (bytes, meta) in batch.iter() {
-                    shared.deliver(bytes, meta.truncated_from);
-                }
-            }
+            Ok(_) => {}
             Err(e) => {
                 tracing::warn!(error = %e, "receiving an answer failed");
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
         }
+    }
+}
+
+/// Hands the answers of `batch` to their calls.
+fn deliver_batch(shared: &Shared, queue: &dgram::SendQueue, batch: &RecvBatch) {
+    queue.room_freed();
+    for (bytes, meta) in batch.iter() {
+        shared.deliver(bytes, meta.truncated_from);
     }
 }
 
@@ -883,6 +907,7 @@ impl Client {
             connections_lost: c.connections_lost.load(Relaxed),
             failed_by_disconnect: c.failed_by_disconnect.load(Relaxed),
             send_wait_fallbacks: c.send_wait_fallbacks.load(Relaxed),
+            received_by_callers: c.received_by_callers.load(Relaxed),
         }
     }
 
@@ -1071,6 +1096,16 @@ impl Client {
                 let rx = shared.register(key, None, max_pending, path)?;
                 let entry = PendingEntry { shared, key };
                 self.send_datagram(d, &bytes, deadline, timeout).await?;
+                // A server on this CPU may have answered already, before
+                // this task went on: take what is queued now rather than
+                // wait for the reader to be woken for it.
+                let taken = d.socket.try_recv_shared(&d.batch, |batch| {
+                    deliver_batch(shared, &d.queue, batch);
+                });
+                shared
+                    .counters
+                    .received_by_callers
+                    .fetch_add(taken as u64, Relaxed);
                 (Some(rx), Some(entry))
             }
             Route::Stream(s) => {
@@ -1387,6 +1422,75 @@ mod tests {
         }
         assert_eq!(parked.await.unwrap(), serde_json::json!({"slept_ms": 200}));
         server.shutdown().await;
+    }
+
+    #[test]
+    fn a_caller_takes_answers_queued_when_it_sends() {
+        // A server under the test's control: it answers the first request
+        // only when told to, and the second at once.
+        let dir = tempfile::tempdir().unwrap();
+        let server_path = dir.path().join("server.sock");
+        let server = std::os::unix::net::UnixDatagram::bind(&server_path).unwrap();
+        let (got_first, first_received) = std::sync::mpsc::channel::<()>();
+        let (answer_first, release) = std::sync::mpsc::channel::<()>();
+        let (answered_first, first_answered) = std::sync::mpsc::channel::<()>();
+        let fake = std::thread::spawn(move || {
+            let mut buf = vec![0u8; 65536];
+            for n in 0..2 {
+                let len = server.recv(&mut buf).unwrap();
+                let request: Value = serde_json::from_slice(&buf[..len]).unwrap();
+                if n == 0 {
+                    got_first.send(()).unwrap();
+                    release.recv().unwrap();
+                }
+                let answer = serde_json::json!({
+                    "request_id": request["id"],
+                    "id": Uuid::new_v4().to_string(),
+                    "success": true,
+                    "result": {"n": n},
+                    "error": null,
+                    "timestamp": "2026-12-04T00:00:00.000Z",
+                });
+                let reply_to = request["reply_to"].as_str().unwrap();
+                server
+                    .send_to(answer.to_string().as_bytes(), reply_to)
+                    .unwrap();
+                if n == 0 {
+                    answered_first.send(()).unwrap();
+                }
+            }
+        });
+        // One thread: while the test's future runs, the reader task cannot.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let client = Client::builder()
+                .reply_dir(dir.path())
+                .timeout(Duration::from_secs(10))
+                .connect(&server_path)
+                .await
+                .unwrap();
+            let first = tokio::spawn({
+                let client = client.clone();
+                async move { client.request("first").send().await }
+            });
+            while first_received.try_recv().is_err() {
+                tokio::task::yield_now().await;
+            }
+            // The first answer is queued before the second request is sent,
+            // and the thread is held meanwhile: no task runs.
+            answer_first.send(()).unwrap();
+            first_answered.recv().unwrap();
+            let second = client.request("second").send().await.unwrap();
+            assert_eq!(second, serde_json::json!({"n": 1}));
+            assert_eq!(first.await.unwrap().unwrap(), serde_json::json!({"n": 0}));
+            let stats = client.stats();
+            assert_eq!(stats.answered, 2, "{stats:?}");
+            assert!(stats.received_by_callers >= 1, "{stats:?}");
+        });
+        fake.join().unwrap();
     }
 
     #[tokio::test]

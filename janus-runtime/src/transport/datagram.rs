@@ -124,7 +124,12 @@ impl Socket {
 
     /// Receives what is queued, up to one datagram per slot of `batch`,
     /// waiting for one to arrive: as many as the kernel holds now, so a
-    /// lone datagram is never held back for others. Returns how many.
+    /// lone datagram is never held back for others. `received` reads them;
+    /// returns how many.
+    ///
+    /// The batch is shared with [`try_recv_shared`](Self::try_recv_shared):
+    /// it is locked only while receiving and while `received` runs, never
+    /// across the wait.
     ///
     /// A batch that did not fill every slot emptied the queue, so the
     /// readiness is cleared then without another call to find the queue
@@ -133,21 +138,53 @@ impl Socket {
     /// kept. A receive error ends a batch early only together with the
     /// error, which the kernel keeps for the next call; the next datagram
     /// brings it out.)
-    pub(crate) async fn recv_batch(
+    pub(crate) async fn recv_shared(
         &self,
-        batch: &mut super::batch::RecvBatch,
+        batch: &Mutex<super::batch::RecvBatch>,
+        mut received: impl FnMut(&super::batch::RecvBatch),
     ) -> io::Result<usize> {
         loop {
             let mut ready = self.io.readable().await?;
+            let mut batch = batch.lock().unwrap_or_else(|p| p.into_inner());
             match ready.try_io(|socket| batch.recv(socket.get_ref())) {
                 Ok(Ok(n)) => {
                     if n < batch.slots() {
                         ready.clear_ready();
                     }
+                    received(&batch);
                     return Ok(n);
                 }
                 Ok(Err(e)) => return Err(e),
                 Err(_would_block) => continue,
+            }
+        }
+    }
+
+    /// Receives what is queued now, without waiting, unless someone else
+    /// is receiving into `batch` at this moment; `received` reads what
+    /// arrived. Returns how many arrived (0 also when nothing was queued,
+    /// the batch was busy, or receiving failed: an error stays for
+    /// [`recv_shared`](Self::recv_shared) to report, as the kernel keeps it).
+    ///
+    /// The reactor's readiness is left as it is: a waiter woken for a
+    /// datagram taken here finds the queue empty and waits again.
+    pub(crate) fn try_recv_shared(
+        &self,
+        batch: &Mutex<super::batch::RecvBatch>,
+        received: impl FnOnce(&super::batch::RecvBatch),
+    ) -> usize {
+        let Ok(mut batch) = batch.try_lock() else {
+            return 0;
+        };
+        match batch.recv(self.io.get_ref()) {
+            Ok(n) => {
+                received(&batch);
+                n
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
+            Err(e) => {
+                tracing::debug!(error = %e, "receiving without waiting failed");
+                0
             }
         }
     }
