@@ -964,8 +964,14 @@ fn serve_bench_channel(rt: &tokio::runtime::Runtime, path: &Path, stream: bool) 
 }
 
 /// `JANUS_BENCH_PROFILE=1`: ten seconds of sequential pings, client and
-/// server on CPU 0, for a profiler to watch.
+/// server on CPU 0, for a profiler to watch; `JANUS_BENCH_PROFILE=64`: of
+/// 64 pings in flight (any number: that many).
 fn profile_loop() {
+    let in_flight: usize = std::env::var("JANUS_BENCH_PROFILE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
+        .max(1);
     pin_to_cpu(0);
     let dir = tempfile::Builder::new()
         .prefix("janus-prof")
@@ -982,6 +988,12 @@ fn profile_loop() {
                 .connect(&path)
                 .await
                 .unwrap();
+            if in_flight > 1 {
+                // About ten seconds' worth at this machine's rate.
+                let (rate, _) = ours_load(&client, in_flight, 800_000, None).await;
+                println!("{rate:.0} requests/s at {in_flight} in flight");
+                return;
+            }
             let start = Instant::now();
             let mut n = 0u64;
             while start.elapsed() < Duration::from_secs(10) {
