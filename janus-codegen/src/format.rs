@@ -329,6 +329,15 @@ impl<'w> FormatSink<'w> {
         });
     }
 
+    /// Counts a piece just added to [`pending`](Self::pending): a full
+    /// batch is handed out.
+    fn counted(&mut self) {
+        self.pending_count += 1;
+        if self.pending_count >= BATCH {
+            self.flush();
+        }
+    }
+
     /// Writes `text` after everything handed out before it.
     fn write_text(&mut self, text: String) -> Result<(), FormatError> {
         if self.in_flight.is_empty() {
@@ -442,10 +451,7 @@ impl Sink for FormatSink<'_> {
             Some(Part::Tokens(last)) => last.extend(tokens),
             _ => self.pending.push(Part::Tokens(tokens)),
         }
-        self.pending_count += 1;
-        if self.pending_count >= BATCH {
-            self.flush();
-        }
+        self.counted();
     }
 
     fn deferred(&mut self, build: Deferred) {
@@ -453,10 +459,7 @@ impl Sink for FormatSink<'_> {
         // nothing (see `contents_text`).
         self.attempt(Self::start_open);
         self.pending.push(Part::Deferred(build));
-        self.pending_count += 1;
-        if self.pending_count >= BATCH {
-            self.flush();
-        }
+        self.counted();
     }
 
     fn open(&mut self, slot: Slot, template: Template) {

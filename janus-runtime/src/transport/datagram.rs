@@ -163,8 +163,9 @@ impl Socket {
     /// Receives what is queued now, without waiting, unless someone else
     /// is receiving into `batch` at this moment; `received` reads what
     /// arrived. Returns how many arrived (0 also when nothing was queued,
-    /// the batch was busy, or receiving failed: an error stays for
-    /// [`recv_shared`](Self::recv_shared) to report, as the kernel keeps it).
+    /// the batch was busy, or receiving failed: a failure is logged at
+    /// debug level, and one that lasts reaches
+    /// [`recv_shared`](Self::recv_shared) too).
     ///
     /// The reactor's readiness is left as it is: a waiter woken for a
     /// datagram taken here finds the queue empty and waits again.
