@@ -28,7 +28,7 @@ use quote::quote;
 use syn::parse::{ParseStream, Parser};
 use syn::{Attribute, Ident, Item, Visibility};
 
-use crate::emit::{Deferred, Sink, Slot, Template};
+use crate::emit::{Deferred, Sink, Slot, Template, WithLiteral};
 
 /// Why formatting stopped.
 pub(crate) enum FormatError {
@@ -462,6 +462,36 @@ impl Sink for FormatSink<'_> {
         self.counted();
     }
 
+    fn item_with_literal(&mut self, build: WithLiteral, text: &str) {
+        if text.len() < LONG_LITERAL {
+            // It may fit a line: laid out as it is.
+            return self.items(build(quote!(#text)));
+        }
+        // After what came before it, in order.
+        self.attempt(Self::start_open);
+        self.flush();
+        self.attempt(|s| {
+            let frame = s
+                .frames
+                .last()
+                .unwrap_or_else(|| unreachable!("the file's frame stays"));
+            let stand_in = literal_stand_in();
+            let formatted = contents_text(frame.slot, frame.depth, build(quote!(#stand_in)))?;
+            let stand_in = proc_macro2::Literal::string(&stand_in).to_string();
+            // The literal is the item's last: documentation before it may
+            // quote anything, the stand-in too.
+            let at = formatted
+                .rfind(&stand_in)
+                .ok_or_else(|| worker_failed_with("the literal's stand-in went missing"))?;
+            let literal = proc_macro2::Literal::string(text).to_string();
+            let mut out = String::with_capacity(formatted.len() - stand_in.len() + literal.len());
+            out.push_str(&formatted[..at]);
+            out.push_str(&literal);
+            out.push_str(&formatted[at + stand_in.len()..]);
+            s.write_text(out)
+        });
+    }
+
     fn open(&mut self, slot: Slot, template: Template) {
         self.flush();
         self.frames.push(Frame {
@@ -542,6 +572,23 @@ fn contents_text(slot: Slot, depth: usize, tokens: TokenStream) -> Result<String
         out.push('\n');
     }
     Ok(out)
+}
+
+/// From how many bytes a literal given to [`Sink::item_with_literal`] is
+/// written in after formatting (longer than [`literal_stand_in`], so never
+/// on a line of its own width).
+const LONG_LITERAL: usize = 1024;
+
+/// What stands for a long literal while its item is formatted: wider than a
+/// line, as the literal is, so that the item is laid out as it would be
+/// around the literal itself (a literal that does not fit a line breaks
+/// the same lines whatever its length).
+fn literal_stand_in() -> String {
+    format!("{SLOT_NAME}{}", "_".repeat(120))
+}
+
+fn worker_failed_with(message: &str) -> FormatError {
+    FormatError::Io(io::Error::other(message.to_owned()))
 }
 
 fn worker_failed() -> FormatError {
@@ -769,6 +816,56 @@ mod tests {
                 whole_text,
                 "{workers} workers"
             );
+        }
+    }
+
+    #[test]
+    fn a_long_literal_is_written_in_as_the_whole_would_format_it() {
+        // Short and long literals, escapes, a doc that quotes the stand-in,
+        // one module deep after other pieces.
+        let stand_in = literal_stand_in();
+        let cases = [
+            "short".to_owned(),
+            format!("{{\"a\": \"line\nbreak \u{1F600}\"}}{}", "x".repeat(5_000)),
+        ];
+        for text in &cases {
+            let doc = format!("Quotes `\"{stand_in}\"`.");
+            let item =
+                |value: TokenStream| quote!(#[doc = #doc] pub const MANIFEST: &str = #value;);
+            let call = |value: TokenStream| quote!(pub static S: Schema = Schema::new(#value););
+            let (i, c) = (item(quote!(#text)), call(quote!(#text)));
+            let whole_text =
+                whole(quote!(pub mod m { pub struct Before; #i #c pub struct After; }));
+            for workers in [1, 2] {
+                let mut out = Vec::new();
+                let result = with_workers(&mut out, workers, |sink| {
+                    sink.open(Slot::Items, Box::new(|body| quote!(pub mod m { #body })));
+                    sink.items(quote!(
+                        pub struct Before;
+                    ));
+                    let doc = doc.clone();
+                    sink.item_with_literal(
+                        Box::new(
+                            move |value| quote!(#[doc = #doc] pub const MANIFEST: &str = #value;),
+                        ),
+                        text,
+                    );
+                    sink.item_with_literal(Box::new(call), text);
+                    sink.deferred(Box::new(|| {
+                        quote!(
+                            pub struct After;
+                        )
+                    }));
+                    sink.close();
+                    Ok(())
+                });
+                assert!(result.is_ok(), "{workers} workers");
+                assert_eq!(
+                    String::from_utf8(out).unwrap(),
+                    whole_text,
+                    "{workers} workers"
+                );
+            }
         }
     }
 

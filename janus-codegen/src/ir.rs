@@ -286,6 +286,14 @@ enum PRef {
     Model(String),
 }
 
+/// What a value model's definition is, for a field whose `default` names
+/// one of its values.
+#[derive(Clone, Copy)]
+enum ValueModel {
+    Enum,
+    Newtype,
+}
+
 #[derive(Debug, Clone)]
 struct Pending {
     module: ModKey,
@@ -626,81 +634,89 @@ impl Builder<'_> {
         self.resolve(&model_pending);
         let recursive = self.recursive_fields(&model_pending);
 
-        // Materialise.
+        // Materialise. Each pending type's kind and doc move into its
+        // definition (only names, modules and locations are read after
+        // this), so the pending types and the definitions are not both held
+        // whole at once. What a field's `default` refers to is read first.
+        let value_models: HashMap<usize, ValueModel> = model_pending
+            .values()
+            .filter_map(|&id| match self.pending[id].kind {
+                PKind::Enum { .. } => Some((id, ValueModel::Enum)),
+                PKind::Newtype { .. } => Some((id, ValueModel::Newtype)),
+                _ => None,
+            })
+            .collect();
         let mut per_module: BTreeMap<ModKey, Vec<TypeDef>> = BTreeMap::new();
-        for (id, p) in self.pending.iter().enumerate() {
-            let Some(name) = p.name.clone() else { continue };
-            let def = match &p.kind {
+        for id in 0..self.pending.len() {
+            let Some(name) = self.pending[id].name.clone() else {
+                continue;
+            };
+            let kind = std::mem::replace(&mut self.pending[id].kind, PKind::Marker);
+            let doc = std::mem::take(&mut self.pending[id].doc);
+            let module = self.pending[id].module;
+            let def = match kind {
                 PKind::Marker => continue,
                 PKind::Struct(fields) => TypeDef::Struct {
-                    name: name.clone(),
-                    doc: p.doc.clone(),
                     fields: fields
-                        .iter()
+                        .into_iter()
                         .enumerate()
-                        .map(|(fi, f)| FieldIr {
-                            wire: f.wire.clone(),
-                            ident: ident::snake(&f.wire).unwrap_or_else(|| "field".to_owned()),
-                            doc: f.doc.clone(),
-                            ty: {
-                                let t = self.type_ref(&f.ty, &model_pending);
-                                if recursive.contains(&(id, fi)) {
-                                    TypeRef::Boxed(Box::new(t))
+                        .map(|(fi, f)| {
+                            let ty = self.type_ref(&f.ty, &model_pending);
+                            let model_default =
+                                self.model_default(&f, &model_pending, &value_models);
+                            FieldIr {
+                                ident: ident::snake(&f.wire).unwrap_or_else(|| "field".to_owned()),
+                                wire: f.wire,
+                                doc: f.doc,
+                                ty: if recursive.contains(&(id, fi)) {
+                                    TypeRef::Boxed(Box::new(ty))
                                 } else {
-                                    t
-                                }
-                            },
-                            required: f.required,
-                            default: f.default.clone(),
-                            model_default: self.model_default(f, &model_pending),
+                                    ty
+                                },
+                                required: f.required,
+                                default: f.default,
+                                model_default,
+                            }
                         })
                         .collect(),
+                    name,
+                    doc,
                 },
                 PKind::Newtype {
                     base,
                     constraints,
                     default,
                 } => TypeDef::Newtype {
-                    name: name.clone(),
-                    doc: p.doc.clone(),
-                    base: *base,
-                    constraints: constraints.clone(),
-                    default: default.clone(),
                     macro_name: ident::snake_plain(&name).unwrap_or_else(|| "value".to_owned()),
-                    pointer: p.loc.pointer.clone(),
+                    name,
+                    doc,
+                    base,
+                    constraints,
+                    default,
+                    pointer: self.pending[id].loc.pointer.clone(),
                 },
                 PKind::Enum { values, default } => TypeDef::Enum {
-                    name: name.clone(),
-                    doc: p.doc.clone(),
-                    variants: values
-                        .iter()
-                        .map(|v| {
-                            (
-                                ident::pascal(v).unwrap_or_else(|| "Empty".to_owned()),
-                                v.clone(),
-                            )
-                        })
-                        .collect(),
                     default: default
                         .as_ref()
                         .and_then(|d| values.iter().position(|v| v == d)),
+                    variants: values
+                        .into_iter()
+                        .map(|v| (ident::pascal(&v).unwrap_or_else(|| "Empty".to_owned()), v))
+                        .collect(),
+                    name,
+                    doc,
                 },
                 PKind::Error { request, codes } => TypeDef::ErrorEnum {
-                    name: name.clone(),
-                    doc: p.doc.clone(),
-                    request: request.clone(),
+                    name,
+                    doc,
+                    request,
                     variants: codes
-                        .iter()
-                        .map(|(c, _)| {
-                            (
-                                ident::pascal(c).unwrap_or_else(|| "Error".to_owned()),
-                                c.clone(),
-                            )
-                        })
+                        .into_iter()
+                        .map(|(c, _)| (ident::pascal(&c).unwrap_or_else(|| "Error".to_owned()), c))
                         .collect(),
                 },
             };
-            per_module.entry(p.module).or_default().push(def);
+            per_module.entry(module).or_default().push(def);
         }
         for defs in per_module.values_mut() {
             defs.sort_by(|a, b| a.name().cmp(b.name()));
@@ -973,19 +989,24 @@ impl Builder<'_> {
     }
 
     /// How a field of a value model's type gets its `default`.
-    fn model_default(&self, f: &PField, models: &BTreeMap<String, usize>) -> Option<ModelDefault> {
+    fn model_default(
+        &self,
+        f: &PField,
+        models: &BTreeMap<String, usize>,
+        value_models: &HashMap<usize, ValueModel>,
+    ) -> Option<ModelDefault> {
         let (PRef::Model(name), Some(default)) = (&f.ty, &f.default) else {
             return None;
         };
-        let p = &self.pending[*models.get(name)?];
-        match &p.kind {
-            PKind::Enum { .. } => Some(ModelDefault::Variant(
+        let id = *models.get(name)?;
+        match value_models.get(&id)? {
+            ValueModel::Enum => Some(ModelDefault::Variant(
                 ident::pascal(default.as_str()?).unwrap_or_else(|| "Empty".to_owned()),
             )),
-            PKind::Newtype { .. } => Some(ModelDefault::Macro(
-                ident::snake_plain(p.name.as_deref()?).unwrap_or_else(|| "value".to_owned()),
+            ValueModel::Newtype => Some(ModelDefault::Macro(
+                ident::snake_plain(self.pending[id].name.as_deref()?)
+                    .unwrap_or_else(|| "value".to_owned()),
             )),
-            _ => None,
         }
     }
 

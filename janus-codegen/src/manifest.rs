@@ -872,7 +872,9 @@ impl Reader<'_> {
     }
 
     fn fields(&mut self, members: &[Member], parent: &str, ctx: Ctx) -> Vec<Field> {
-        let mut fields = Vec::new();
+        // Exactly as many as there are members (a struct of one field would
+        // otherwise hold room for four: a large manifest has many).
+        let mut fields = Vec::with_capacity(members.len());
         for m in members {
             let pointer = format!("{parent}/{}", escape_pointer(&m.key));
             if m.key.is_empty() {
@@ -1402,8 +1404,9 @@ impl Reader<'_> {
                         max_length: schema.max_length,
                         pattern: compiled,
                     };
-                    let mut values: Vec<String> = Vec::new();
-                    let mut seen: HashSet<&str> = HashSet::new();
+                    let mut values: Vec<String> = Vec::with_capacity(items.len());
+                    schema.enum_locs.reserve_exact(items.len());
+                    let mut seen: HashSet<&str> = HashSet::with_capacity(items.len());
                     for (i, item) in items.iter().enumerate() {
                         let iptr = format!("{eptr}/{i}");
                         match &item.kind {

@@ -24,7 +24,7 @@ use quote::quote;
 
 use crate::Options;
 use crate::ir::{ChannelIr, Ir, ModKey, TypeDef, TypeRef};
-pub(crate) use sink::{Collect, Deferred, Sink, Slot, Template};
+pub(crate) use sink::{Collect, Deferred, Sink, Slot, Template, WithLiteral};
 
 /// Where the generated `MANIFEST` constant gets its text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -258,8 +258,8 @@ pub(crate) fn emit(
         ctx.module = ModKey::Channel(i);
         channel_module(&ctx, c, sink);
     }
-    sink.items(schema_static(schema));
-    sink.items(manifest_const(ir, manifest_file, source));
+    schema_static(schema, sink);
+    manifest_const(ir, manifest_file, source, sink);
 }
 
 /// `pub mod models`: the models' types.
@@ -417,20 +417,21 @@ fn channel_module(ctx: &Ctx, c: &ChannelIr, sink: &mut dyn Sink) {
 }
 
 /// The manifest's rules, embedded for the one checker.
-fn schema_static(schema: &str) -> TokenStream {
+fn schema_static(schema: &str, sink: &mut dyn Sink) {
     let p = private();
-    quote! {
-        #[doc(hidden)]
-        pub static __JANUS_SCHEMA: #p::EmbeddedSchema = #p::EmbeddedSchema::new(#schema);
-    }
+    sink.item_with_literal(
+        Box::new(move |schema| {
+            quote! {
+                #[doc(hidden)]
+                pub static __JANUS_SCHEMA: #p::EmbeddedSchema = #p::EmbeddedSchema::new(#schema);
+            }
+        }),
+        schema,
+    );
 }
 
 /// `pub const MANIFEST`: the manifest's text.
-fn manifest_const(ir: &Ir, manifest_file: &str, source: &ManifestSource) -> TokenStream {
-    let value = match source {
-        ManifestSource::Literal(text) => quote!(#text),
-        ManifestSource::IncludeStr(path) => quote!(::core::include_str!(#path)),
-    };
+fn manifest_const(ir: &Ir, manifest_file: &str, source: &ManifestSource, sink: &mut dyn Sink) {
     let mut doc = ir.doc.clone();
     if !doc.is_empty() {
         doc.push(String::new());
@@ -439,9 +440,15 @@ fn manifest_const(ir: &Ir, manifest_file: &str, source: &ManifestSource) -> Toke
         "The manifest this code was generated from (`{manifest_file}`), as JSON text; served by the `manifest` built-in request."
     ));
     let doc = docs(&doc);
-    quote! {
-        #doc
-        pub const MANIFEST: &str = #value;
+    let item = move |value: TokenStream| {
+        quote! {
+            #doc
+            pub const MANIFEST: &str = #value;
+        }
+    };
+    match source {
+        ManifestSource::Literal(text) => sink.item_with_literal(Box::new(item), text),
+        ManifestSource::IncludeStr(path) => sink.items(item(quote!(::core::include_str!(#path)))),
     }
 }
 

@@ -32,6 +32,10 @@ pub(crate) type Template = Box<dyn FnOnce(TokenStream) -> TokenStream>;
 /// thread: what [`Sink::deferred`] takes.
 pub(crate) type Deferred = Box<dyn FnOnce() -> TokenStream + Send>;
 
+/// An item holding one string literal, given the literal's tokens: what
+/// [`Sink::item_with_literal`] takes.
+pub(crate) type WithLiteral = Box<dyn FnOnce(TokenStream) -> TokenStream>;
+
 /// Receives generated code in order.
 pub(crate) trait Sink {
     /// One or more pieces of the innermost open container (items at the
@@ -42,6 +46,11 @@ pub(crate) trait Sink {
     /// formats it, which saves writing the tokens out as text and reading
     /// them back there.
     fn deferred(&mut self, build: Deferred);
+    /// One item, `build(text as a string literal)`, for a literal that may
+    /// be very long (the manifest's text): the formatter lays the item out
+    /// around a stand-in and writes the literal in afterwards, so the text
+    /// is neither lexed, parsed nor printed again.
+    fn item_with_literal(&mut self, build: WithLiteral, text: &str);
     /// Starts a container holding `slot`s: what follows until the matching
     /// [`close`](Self::close) is its contents.
     fn open(&mut self, slot: Slot, template: Template);
@@ -74,6 +83,10 @@ impl Sink for Collect {
 
     fn deferred(&mut self, build: Deferred) {
         self.items(build());
+    }
+
+    fn item_with_literal(&mut self, build: WithLiteral, text: &str) {
+        self.items(build(quote::quote!(#text)));
     }
 
     fn open(&mut self, _slot: Slot, template: Template) {
