@@ -8,6 +8,8 @@
 //! ```
 //!
 //! `JANUS_BENCH_ONLY=dgram` or `stream` runs one transport's rows.
+//! `JANUS_BENCH_CLIENT_WORKERS=N` gives our client's runtime N worker
+//! threads instead of 2 (all on the client's one CPU).
 //!
 //! Each server runs in its own child process (this binary, re-executed), so
 //! the resident memory reported is the server's alone. Figures are printed
@@ -130,8 +132,12 @@ struct Placement {
 
 /// A runtime for our client, its threads on the CPU the calling thread is pinned to.
 fn client_runtime() -> tokio::runtime::Runtime {
+    let workers = std::env::var("JANUS_BENCH_CLIENT_WORKERS")
+        .ok()
+        .and_then(|w| w.parse().ok())
+        .unwrap_or(2);
     tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(workers)
         .enable_all()
         .build()
         .unwrap()
