@@ -340,7 +340,13 @@ impl Delivery {
         deadline: Instant,
     ) -> Result<(), Undelivered> {
         let reserved = to.take_hold();
-        let (receiver, sent) = self.attempt(to, bytes)?;
+        // While others wait for room at this receiver, an answer queues
+        // behind them instead of trying first: it would overtake them when
+        // room appears.
+        let (receiver, sent) = match self.cached(to).filter(|r| r.gate.try_lock().is_err()) {
+            Some(receiver) => (receiver, false),
+            None => self.attempt(to, bytes)?,
+        };
         if sent {
             return Ok(());
         }
